@@ -8,14 +8,14 @@ import (
 // Error codes shared by every stage. They are mapped to transport status codes in
 // exactly one place per transport (see internal/httpapi).
 const (
-	ECONFLICT       = "conflict"       // the resource already exists or the change clashes with its state
-	EINTERNAL       = "internal"       // a fault of ours; details are logged, not shown
-	EINVALID        = "invalid"        // the request is malformed or breaks a rule
-	ENOTFOUND       = "not_found"      // the named resource does not exist
-	EUNAUTHORIZED   = "unauthorized"   // the principal may not do this
-	ETOOLARGE       = "too_large"      // the request or a value exceeds a limit
-	EUNAVAILABLE    = "unavailable"    // a dependency is down; retrying may help
-	ENOTIMPLEMENTED = "not_implemented" // the operation is not supported by this build or backend
+	ECONFLICT       = "ECONFLICT"       // the resource already exists or the change clashes with its state
+	EINTERNAL       = "EINTERNAL"       // a fault of ours; details are logged, not shown
+	EINVALID        = "EINVALID"        // the request is malformed or breaks a rule
+	ENOTFOUND       = "ENOTFOUND"       // the named resource does not exist
+	EUNAUTHORIZED   = "EUNAUTHORIZED"   // the principal may not do this
+	ETOOLARGE       = "ETOOLARGE"       // the request or a value exceeds a limit
+	EUNAVAILABLE    = "EUNAVAILABLE"    // a dependency is down; retrying may help
+	ENOTIMPLEMENTED = "ENOTIMPLEMENTED" // the operation is not supported by this build or backend
 )
 
 // Error is an error a user can act on: Code classifies it and Message says what
@@ -26,7 +26,9 @@ type Error struct {
 }
 
 // Error implements the error interface.
-func (e *Error) Error() string { return fmt.Sprintf("ferry error: code=%s message=%s", e.Code, e.Message) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("ferry error: code=%s message=%s", e.Code, e.Message)
+}
 
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -35,7 +35,12 @@ type Store interface {
 	// either the previous object or the complete new one, never a partial
 	// object. If r or the store fails, or ctx ends, Put returns an error and
 	// any previous object under key is left unchanged (and no new object
-	// appears).
+	// appears); when r fails, the error wraps r's error.
+	//
+	// Object stores let "a" and "a/b" coexist; stores that keep keys as files
+	// (the file store, S3 gateways on a file system) cannot, and return an
+	// ECONFLICT *ferry.Error for a key that names a directory or lies below
+	// an object.
 	Put(ctx context.Context, key string, r io.Reader) (int64, error)
 
 	// Get opens the object under key. The caller must close the returned

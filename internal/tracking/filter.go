@@ -185,7 +185,7 @@ func (g *grammar) parseFilter(s string) (Filter, error) {
 			return f, nil
 		}
 		at := sc.pos
-		switch w := strings.ToUpper(sc.word()); w {
+		switch strings.ToUpper(sc.word()) {
 		case "AND":
 		case "OR":
 			return nil, sc.fail(at, "OR is not supported, expected AND to combine comparisons")
