@@ -307,7 +307,7 @@ func (c *Client) MetricHistory(ctx context.Context, runID, key string) ([]Metric
 // RunQuery selects runs in experiments, with MLflow's filter grammar.
 type RunQuery struct {
 	ExperimentIDs []string `json:"experiment_ids"`
-	Filter        string   `json:"filter,omitempty"`   // e.g. "metrics.acc > 0.9 and params.lr = '0.1'"
+	Filter        string   `json:"filter,omitempty"`    // e.g. "metrics.acc > 0.9 and params.lr = '0.1'"
 	ViewType      string   `json:"view_type,omitempty"` // ACTIVE_ONLY (default), DELETED_ONLY or ALL
 	OrderBy       []string `json:"order_by,omitempty"`  // e.g. "metrics.acc DESC"
 	MaxResults    int      `json:"max_results,omitempty"`

@@ -28,7 +28,7 @@ func openAPIDocument(routes []v1Route) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("openapi: %s %s: %w", rt.method, rt.path, err)
 		}
-		p := v1Prefix + docPath(rt.path)
+		p := v1Prefix + openAPIPath(rt.path)
 		if paths[p] == nil {
 			paths[p] = map[string]any{}
 		}
@@ -37,12 +37,12 @@ func openAPIDocument(routes []v1Route) ([]byte, error) {
 			return nil, fmt.Errorf("openapi: %s %s: listed twice", rt.method, rt.path)
 		}
 		paths[p][m] = op
-		if t := routeTag(rt.path); !seenTag[t] {
+		if t := openAPITag(rt.path); !seenTag[t] {
 			seenTag[t] = true
-			tags = append(tags, map[string]any{"name": t, "description": tagDoc(t)})
+			tags = append(tags, map[string]any{"name": t, "description": openAPITagDoc(t)})
 		}
 	}
-	g.schemas["Error"] = errorSchema()
+	g.schemas["Error"] = openAPIErrorSchema()
 	doc := map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{
@@ -60,7 +60,7 @@ func openAPIDocument(routes []v1Route) ([]byte, error) {
 			"responses": map[string]any{
 				"Error": map[string]any{
 					"description": "An error: 4xx for a request the client can fix, 5xx for a fault of the server.",
-					"content":     jsonContent(ref("Error")),
+					"content":     openAPIJSONContent(schemaRef("Error")),
 				},
 			},
 		},
@@ -80,11 +80,11 @@ func (g *schemaGen) operation(rt v1Route) (map[string]any, error) {
 	op := map[string]any{
 		"operationId": rt.op,
 		"summary":     rt.summary,
-		"tags":        []string{routeTag(rt.path)},
+		"tags":        []string{openAPITag(rt.path)},
 	}
 	params := []any{}
-	for _, name := range pathParams(rt.path) {
-		doc, err := pathParamDoc(rt.path, name)
+	for _, name := range routeParams(rt.path) {
+		doc, err := routeParamDoc(rt.path, name)
 		if err != nil {
 			return nil, err
 		}
@@ -123,15 +123,15 @@ func (g *schemaGen) operation(rt v1Route) (map[string]any, error) {
 		return nil, fmt.Errorf("no response type")
 	}
 	ok := map[string]any{"description": http.StatusText(rt.status)}
-	if rt.response == binaryType {
+	if rt.response == v1BinaryType {
 		ok["description"] = "The artifact's bytes, with a Content-Type chosen by its file extension."
-		ok["content"] = map[string]any{"application/octet-stream": map[string]any{"schema": binarySchema()}}
+		ok["content"] = map[string]any{"application/octet-stream": map[string]any{"schema": openAPIBinarySchema()}}
 	} else {
 		s, err := g.schema(rt.response)
 		if err != nil {
 			return nil, fmt.Errorf("response: %w", err)
 		}
-		ok["content"] = jsonContent(s)
+		ok["content"] = openAPIJSONContent(s)
 	}
 	errResp := map[string]any{"$ref": "#/components/responses/Error"}
 	op["responses"] = map[string]any{strconv.Itoa(rt.status): ok, "4XX": errResp, "5XX": errResp}
@@ -139,10 +139,10 @@ func (g *schemaGen) operation(rt v1Route) (map[string]any, error) {
 }
 
 func (g *schemaGen) requestBody(t reflect.Type) (map[string]any, error) {
-	if t == binaryType {
+	if t == v1BinaryType {
 		return map[string]any{
 			"required": true,
-			"content":  map[string]any{"application/octet-stream": map[string]any{"schema": binarySchema()}},
+			"content":  map[string]any{"application/octet-stream": map[string]any{"schema": openAPIBinarySchema()}},
 		}, nil
 	}
 	s, err := g.schema(t)
@@ -156,7 +156,7 @@ func (g *schemaGen) requestBody(t reflect.Type) (map[string]any, error) {
 			required = required || f.required
 		}
 	}
-	return map[string]any{"required": required, "content": jsonContent(s)}, nil
+	return map[string]any{"required": required, "content": openAPIJSONContent(s)}, nil
 }
 
 // schemaGen collects the named schemas of components/schemas.
@@ -182,8 +182,8 @@ func (g *schemaGen) schema(t reflect.Type) (map[string]any, error) {
 				map[string]any{"type": "string", "enum": []string{"NaN", "Infinity", "-Infinity"}},
 			},
 		}, nil
-	case t == binaryType:
-		return binarySchema(), nil
+	case t == v1BinaryType:
+		return openAPIBinarySchema(), nil
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -222,23 +222,23 @@ func (g *schemaGen) schema(t reflect.Type) (map[string]any, error) {
 		if t.Name() == "" {
 			return g.object(t)
 		}
-		name := schemaName(t)
+		name := openAPISchemaName(t)
 		if prev, ok := g.types[name]; ok {
 			if prev != t {
 				return nil, fmt.Errorf("types %s and %s both have the schema name %q", prev, t, name)
 			}
-			return ref(name), nil
+			return schemaRef(name), nil
 		}
 		g.types[name] = t // before recursing, so that recursive types end
 		obj, err := g.object(t)
 		if err != nil {
 			return nil, err
 		}
-		if doc := schemaDoc(name); doc != "" {
+		if doc := openAPISchemaDoc(name); doc != "" {
 			obj["description"] = doc
 		}
 		g.schemas[name] = obj
-		return ref(name), nil
+		return schemaRef(name), nil
 	}
 	return nil, fmt.Errorf("type %s: kind %s has no JSON schema", t, t.Kind())
 }
@@ -329,9 +329,9 @@ func jsonFields(t reflect.Type) ([]jsonField, error) {
 	return out, nil
 }
 
-// schemaName names a Go type in components/schemas: without the "wire" or
+// openAPISchemaName names a Go type in components/schemas: without the "wire" or
 // "v1" prefix, capitalised.
-func schemaName(t reflect.Type) string {
+func openAPISchemaName(t reflect.Type) string {
 	name := t.Name()
 	for _, p := range []string{"wire", "v1"} {
 		if rest, ok := strings.CutPrefix(name, p); ok && rest != "" {
@@ -343,8 +343,8 @@ func schemaName(t reflect.Type) string {
 	return string(unicode.ToUpper(r)) + name[n:]
 }
 
-// schemaDoc describes the shared wire types, whose fields carry no doc tags.
-func schemaDoc(name string) string {
+// openAPISchemaDoc describes the shared wire types, whose fields carry no doc tags.
+func openAPISchemaDoc(name string) string {
 	switch name {
 	case "Experiment":
 		return "An experiment, a group of runs. Times are milliseconds since the Unix epoch; lifecycle_stage is active or deleted."
@@ -364,8 +364,8 @@ func schemaDoc(name string) string {
 	return ""
 }
 
-// errorSchema is the body of every error response.
-func errorSchema() map[string]any {
+// openAPIErrorSchema is the body of every error response.
+func openAPIErrorSchema() map[string]any {
 	codes := []string{ferry.EINVALID, ferry.ENOTFOUND, ferry.ECONFLICT, ferry.ETOOLARGE, ferry.EUNAUTHORIZED, ferry.ENOTIMPLEMENTED, ferry.EUNAVAILABLE, ferry.EINTERNAL}
 	return map[string]any{
 		"type":     "object",
@@ -386,13 +386,13 @@ func errorSchema() map[string]any {
 	}
 }
 
-// docPath turns a ServeMux path into an OpenAPI path: {x...} becomes {x}.
-func docPath(p string) string {
+// openAPIPath turns a ServeMux path into an OpenAPI path: {x...} becomes {x}.
+func openAPIPath(p string) string {
 	return strings.ReplaceAll(p, "...}", "}")
 }
 
-// pathParams lists the wildcard names of a ServeMux path in order.
-func pathParams(p string) []string {
+// routeParams lists the wildcard names of a ServeMux path in order.
+func routeParams(p string) []string {
 	var names []string
 	for seg := range strings.SplitSeq(p, "/") {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
@@ -402,7 +402,7 @@ func pathParams(p string) []string {
 	return names
 }
 
-func pathParamDoc(routePath, name string) (string, error) {
+func routeParamDoc(routePath, name string) (string, error) {
 	switch name {
 	case "id":
 		if strings.HasPrefix(routePath, "/experiments/") {
@@ -422,8 +422,8 @@ func pathParamDoc(routePath, name string) (string, error) {
 	return "", fmt.Errorf("path parameter {%s} has no description", name)
 }
 
-// routeTag groups operations in the document.
-func routeTag(p string) string {
+// openAPITag groups operations in the document.
+func openAPITag(p string) string {
 	switch {
 	case strings.Contains(p, "/artifacts"):
 		return "artifacts"
@@ -435,7 +435,7 @@ func routeTag(p string) string {
 	return "meta"
 }
 
-func tagDoc(tag string) string {
+func openAPITagDoc(tag string) string {
 	switch tag {
 	case "experiments":
 		return "Experiments group runs."
@@ -447,12 +447,14 @@ func tagDoc(tag string) string {
 	return "About this API."
 }
 
-func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+func schemaRef(name string) map[string]any {
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
 
-func jsonContent(schema map[string]any) map[string]any {
+func openAPIJSONContent(schema map[string]any) map[string]any {
 	return map[string]any{"application/json": map[string]any{"schema": schema}}
 }
 
-func binarySchema() map[string]any {
+func openAPIBinarySchema() map[string]any {
 	return map[string]any{"type": "string", "format": "binary"}
 }

@@ -112,20 +112,38 @@ func (s *Server) Handler() http.Handler {
 			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 			s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "request_id", id, "duration", time.Since(start))
 		}()
-		if !cleanPath(r.URL.Path) {
+		if !cleanPath(r.URL.EscapedPath()) || hasDotSegment(r.URL.Path) {
 			// ServeMux would redirect to the cleaned path; a path with "..",
 			// "." or empty segments is a client mistake or an attack.
-			writeError(rec, r, s.log, styleOf(r), ferry.Errorf(ferry.EINVALID, "Invalid path %q: it must not contain '.' or '..' segments or '//'.", clip(r.URL.Path)))
+			writeError(rec, r, s.log, styleOf(r), ferry.Errorf(ferry.EINVALID, "Invalid path %q: it must not contain '.' or '..' segments or '//'.", clipPath(r.URL.Path)))
 			return
 		}
 		s.mux.ServeHTTP(rec, r)
 	})
 }
 
+// clipPath bounds a request path for an error message.
+func clipPath(p string) string {
+	if len(p) > 200 {
+		return p[:197] + "..."
+	}
+	return p
+}
+
 // cleanPath reports whether p has no ".", ".." or empty segments.
 func cleanPath(p string) bool {
 	return !strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") &&
 		!strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
+}
+
+// hasDotSegment reports whether p has a "." or ".." segment once decoded.
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // statusRecorder remembers the status a handler wrote.

@@ -27,9 +27,9 @@ type v1Route struct {
 	path    string // a ServeMux pattern path under v1Prefix; {x...} matches the rest, '/' included
 	op      string // the OpenAPI operationId
 	summary string
-	// request is the JSON body's type (nil: none; binaryType: raw bytes).
+	// request is the JSON body's type (nil: none; v1BinaryType: raw bytes).
 	request reflect.Type
-	// response is the success response's JSON type (binaryType: raw bytes).
+	// response is the success response's JSON type (v1BinaryType: raw bytes).
 	response reflect.Type
 	// query is a struct whose fields, by their json names, are the query
 	// parameters (nil: none). The handler decodes the query string into it.
@@ -38,10 +38,10 @@ type v1Route struct {
 	handler http.HandlerFunc
 }
 
-// binary stands for a request or response body of raw bytes.
-type binary struct{}
+// v1Binary stands for a request or response body of raw bytes.
+type v1Binary struct{}
 
-var binaryType = reflect.TypeFor[binary]()
+var v1BinaryType = reflect.TypeFor[v1Binary]()
 
 // v1NoInput is the input of a handler that reads neither a body nor a query.
 type v1NoInput struct{}
@@ -84,13 +84,13 @@ func (s *Server) v1Routes() []v1Route {
 		{
 			method: "PUT", path: "/runs/{id}/artifacts/{path...}", op: "uploadArtifact",
 			summary: "Upload one artifact of a run, streaming the request body.",
-			request: binaryType, response: reflect.TypeFor[v1ArtifactUpload](),
+			request: v1BinaryType, response: reflect.TypeFor[v1ArtifactUpload](),
 			status: http.StatusOK, handler: s.v1PutArtifact,
 		},
 		{
 			method: "GET", path: "/runs/{id}/artifacts/{path...}", op: "downloadArtifact",
 			summary:  "Download one artifact of a run.",
-			response: binaryType, status: http.StatusOK, handler: s.v1GetArtifact,
+			response: v1BinaryType, status: http.StatusOK, handler: s.v1GetArtifact,
 		},
 		v1JSON(s, "POST", "/runs/search", "searchRuns", "Search runs in experiments.", http.StatusOK, s.v1SearchRuns),
 		{

@@ -17,9 +17,9 @@ import (
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
-// newTestServer returns a Server on a real SQLite store and a file blob
+// newV1TestServer returns a Server on a real SQLite store and a file blob
 // store, both in temporary directories. maxBody 0 keeps the default limit.
-func newTestServer(t *testing.T, maxBody int64) *Server {
+func newV1TestServer(t *testing.T, maxBody int64) *Server {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
@@ -39,15 +39,15 @@ func newTestServer(t *testing.T, maxBody int64) *Server {
 	return New(Options{Tracking: svc, Artifacts: blobs, MaxRequestBytes: maxBody})
 }
 
-// response is one answer of the server.
-type response struct {
+// v1Resp is one answer of the server.
+type v1Resp struct {
 	status int
 	header http.Header
 	body   []byte
 }
 
-// call sends one request through the server's full handler.
-func call(t *testing.T, s *Server, method, target, body string) response {
+// v1Call sends one request through the server's full handler.
+func v1Call(t *testing.T, s *Server, method, target, body string) v1Resp {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -56,11 +56,11 @@ func call(t *testing.T, s *Server, method, target, body string) response {
 	req := httptest.NewRequestWithContext(t.Context(), method, target, rd)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
-	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	return v1Resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
-// decode unmarshals r's body into a T, failing the test on malformed JSON.
-func decode[T any](t *testing.T, r response) T {
+// v1Decode unmarshals r's body into a T, failing the test on malformed JSON.
+func v1Decode[T any](t *testing.T, r v1Resp) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(r.body, &v); err != nil {
@@ -69,9 +69,9 @@ func decode[T any](t *testing.T, r response) T {
 	return v
 }
 
-// want checks r's status and, for errors, that the body is Ferry's error
+// v1Want checks r's status and, for errors, that the body is Ferry's error
 // shape with code.
-func want(t *testing.T, r response, status int, code string) {
+func v1Want(t *testing.T, r v1Resp, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
@@ -96,40 +96,40 @@ func want(t *testing.T, r response, status int, code string) {
 	}
 }
 
-// createExperiment makes an experiment and returns its ID.
-func createExperiment(t *testing.T, s *Server, body string) string {
+// v1NewExperiment makes an experiment and returns its ID.
+func v1NewExperiment(t *testing.T, s *Server, body string) string {
 	t.Helper()
-	r := call(t, s, "POST", "/api/v1/experiments", body)
-	want(t, r, http.StatusCreated, "")
-	return decode[v1ExperimentResponse](t, r).Experiment.ExperimentID
+	r := v1Call(t, s, "POST", "/api/v1/experiments", body)
+	v1Want(t, r, http.StatusCreated, "")
+	return v1Decode[v1ExperimentResponse](t, r).Experiment.ExperimentID
 }
 
-// createRun starts a run and returns it.
-func createRun(t *testing.T, s *Server, body string) wireRun {
+// v1NewRun starts a run and returns it.
+func v1NewRun(t *testing.T, s *Server, body string) wireRun {
 	t.Helper()
-	r := call(t, s, "POST", "/api/v1/runs", body)
-	want(t, r, http.StatusCreated, "")
-	return decode[v1RunResponse](t, r).Run
+	r := v1Call(t, s, "POST", "/api/v1/runs", body)
+	v1Want(t, r, http.StatusCreated, "")
+	return v1Decode[v1RunResponse](t, r).Run
 }
 
 func TestV1Experiments(t *testing.T) {
-	s := newTestServer(t, 0)
-	id := createExperiment(t, s, `{"name": "fraud", "tags": [{"key": "team", "value": "risk"}]}`)
-	slashed := createExperiment(t, s, `{"name": "team/fraud v2", "artifact_location": "s3://bucket/fraud"}`)
+	s := newV1TestServer(t, 0)
+	id := v1NewExperiment(t, s, `{"name": "fraud", "tags": [{"key": "team", "value": "risk"}]}`)
+	slashed := v1NewExperiment(t, s, `{"name": "team/fraud v2", "artifact_location": "s3://bucket/fraud"}`)
 	exp := "/api/v1/experiments/" + id
 
-	wantExp := func(name, stage string) func(*testing.T, response) {
-		return func(t *testing.T, r response) {
-			e := decode[v1ExperimentResponse](t, r).Experiment
+	wantExp := func(name, stage string) func(*testing.T, v1Resp) {
+		return func(t *testing.T, r v1Resp) {
+			e := v1Decode[v1ExperimentResponse](t, r).Experiment
 			if e.Name != name || e.LifecycleStage != stage || e.CreationTime == 0 {
 				t.Fatalf("experiment = %+v, want name %q, stage %q", e, name, stage)
 			}
 		}
 	}
-	wantNames := func(names ...string) func(*testing.T, response) {
-		return func(t *testing.T, r response) {
+	wantNames := func(names ...string) func(*testing.T, v1Resp) {
+		return func(t *testing.T, r v1Resp) {
 			var got []string
-			for _, e := range decode[v1ExperimentList](t, r).Experiments {
+			for _, e := range v1Decode[v1ExperimentList](t, r).Experiments {
 				got = append(got, e.Name)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(names) {
@@ -144,18 +144,18 @@ func TestV1Experiments(t *testing.T) {
 		body           string
 		status         int
 		code           string
-		check          func(*testing.T, response)
+		check          func(*testing.T, v1Resp)
 	}{
-		{"get", "GET", exp, "", 200, "", func(t *testing.T, r response) {
-			e := decode[v1ExperimentResponse](t, r).Experiment
+		{"get", "GET", exp, "", 200, "", func(t *testing.T, r v1Resp) {
+			e := v1Decode[v1ExperimentResponse](t, r).Experiment
 			if e.ExperimentID != id || e.Name != "fraud" || !strings.HasPrefix(e.ArtifactLocation, "mlflow-artifacts:") ||
 				len(e.Tags) != 1 || e.Tags[0] != (wireTag{"team", "risk"}) {
 				t.Fatalf("experiment = %+v", e)
 			}
 		}},
 		{"get by name", "GET", "/api/v1/experiments/by-name/fraud", "", 200, "", wantExp("fraud", "active")},
-		{"get by escaped name with slash", "GET", "/api/v1/experiments/by-name/team%2Ffraud%20v2", "", 200, "", func(t *testing.T, r response) {
-			if e := decode[v1ExperimentResponse](t, r).Experiment; e.ExperimentID != slashed || e.ArtifactLocation != "s3://bucket/fraud" {
+		{"get by escaped name with slash", "GET", "/api/v1/experiments/by-name/team%2Ffraud%20v2", "", 200, "", func(t *testing.T, r v1Resp) {
+			if e := v1Decode[v1ExperimentResponse](t, r).Experiment; e.ExperimentID != slashed || e.ArtifactLocation != "s3://bucket/fraud" {
 				t.Fatalf("experiment = %+v, want ID %s", e, slashed)
 			}
 		}},
@@ -168,13 +168,13 @@ func TestV1Experiments(t *testing.T) {
 		{"rename", "PATCH", exp, `{"name": "fraud-2"}`, 200, "", wantExp("fraud-2", "active")},
 		{"rename without name changes nothing", "PATCH", exp, `{}`, 200, "", wantExp("fraud-2", "active")},
 		{"rename unknown", "PATCH", "/api/v1/experiments/98765", `{"name": "z"}`, 404, ferry.ENOTFOUND, nil},
-		{"set tag", "PUT", exp + "/tags/owner/name", `{"value": "ana"}`, 200, "", func(t *testing.T, r response) {
+		{"set tag", "PUT", exp + "/tags/owner/name", `{"value": "ana"}`, 200, "", func(t *testing.T, r v1Resp) {
 			if string(bytes.TrimSpace(r.body)) != "{}" {
 				t.Fatalf("body = %s, want {}", r.body)
 			}
 		}},
-		{"tag is visible", "GET", exp, "", 200, "", func(t *testing.T, r response) {
-			e := decode[v1ExperimentResponse](t, r).Experiment
+		{"tag is visible", "GET", exp, "", 200, "", func(t *testing.T, r v1Resp) {
+			e := v1Decode[v1ExperimentResponse](t, r).Experiment
 			if fmt.Sprint(e.Tags) != "[{owner/name ana} {team risk}]" && fmt.Sprint(e.Tags) != "[{team risk} {owner/name ana}]" {
 				t.Fatalf("tags = %v", e.Tags)
 			}
@@ -183,8 +183,8 @@ func TestV1Experiments(t *testing.T) {
 		{"set tag with value of wrong type", "PUT", exp + "/tags/owner", `{"value": 3}`, 400, ferry.EINVALID, nil},
 		{"list", "GET", "/api/v1/experiments?order_by=name+ASC", "", 200, "", wantNames("Default", "fraud-2", "team/fraud v2")},
 		{"list with repeated order_by", "GET", "/api/v1/experiments?order_by=creation_time+DESC&order_by=name+DESC", "", 200, "", wantNames("team/fraud v2", "fraud-2", "Default")},
-		{"list with filter", "GET", "/api/v1/experiments?filter=" + urlQuery("tags.team = 'risk'"), "", 200, "", wantNames("fraud-2")},
-		{"list with bad filter", "GET", "/api/v1/experiments?filter=" + urlQuery("name ~ 1"), "", 400, ferry.EINVALID, nil},
+		{"list with filter", "GET", "/api/v1/experiments?filter=" + v1Escape("tags.team = 'risk'"), "", 200, "", wantNames("fraud-2")},
+		{"list with bad filter", "GET", "/api/v1/experiments?filter=" + v1Escape("name ~ 1"), "", 400, ferry.EINVALID, nil},
 		{"list with bad max_results", "GET", "/api/v1/experiments?max_results=many", "", 400, ferry.EINVALID, nil},
 		{"list with bad view_type", "GET", "/api/v1/experiments?view_type=SOME", "", 400, ferry.EINVALID, nil},
 		{"delete", "DELETE", exp, "", 200, "", nil},
@@ -199,8 +199,8 @@ func TestV1Experiments(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			r := call(t, s, st.method, st.target, st.body)
-			want(t, r, st.status, st.code)
+			r := v1Call(t, s, st.method, st.target, st.body)
+			v1Want(t, r, st.status, st.code)
 			if st.check != nil {
 				st.check(t, r)
 			}
@@ -214,9 +214,9 @@ func TestV1Experiments(t *testing.T) {
 			if page > 5 {
 				t.Fatal("paging does not end")
 			}
-			r := call(t, s, "GET", "/api/v1/experiments?max_results=1&order_by=name&page_token="+urlQuery(token), "")
-			want(t, r, 200, "")
-			l := decode[v1ExperimentList](t, r)
+			r := v1Call(t, s, "GET", "/api/v1/experiments?max_results=1&order_by=name&page_token="+v1Escape(token), "")
+			v1Want(t, r, 200, "")
+			l := v1Decode[v1ExperimentList](t, r)
 			if len(l.Experiments) != 1 {
 				t.Fatalf("page %d has %d experiments, want 1", page, len(l.Experiments))
 			}
@@ -231,29 +231,29 @@ func TestV1Experiments(t *testing.T) {
 	})
 
 	t.Run("empty list is an empty array", func(t *testing.T) {
-		r := call(t, s, "GET", "/api/v1/experiments?filter="+urlQuery("name = 'nothing'"), "")
-		want(t, r, 200, "")
+		r := v1Call(t, s, "GET", "/api/v1/experiments?filter="+v1Escape("name = 'nothing'"), "")
+		v1Want(t, r, 200, "")
 		if got := strings.TrimSpace(string(r.body)); got != `{"experiments":[]}` {
 			t.Fatalf("body = %s", got)
 		}
 	})
 }
 
-func urlQuery(s string) string {
+func v1Escape(s string) string {
 	r := strings.NewReplacer("%", "%25", " ", "+", "'", "%27", "=", "%3D", "&", "%26", "<", "%3C", "/", "%2F", "~", "%7E")
 	return r.Replace(s)
 }
 
 func TestV1Runs(t *testing.T) {
-	s := newTestServer(t, 0)
-	expID := createExperiment(t, s, `{"name": "churn"}`)
-	run := createRun(t, s, fmt.Sprintf(`{"experiment_id": %q, "run_name": "baseline", "user_id": "ana", "start_time": 1700000000000, "tags": [{"key": "stage", "value": "dev"}]}`, expID))
+	s := newV1TestServer(t, 0)
+	expID := v1NewExperiment(t, s, `{"name": "churn"}`)
+	run := v1NewRun(t, s, fmt.Sprintf(`{"experiment_id": %q, "run_name": "baseline", "user_id": "ana", "start_time": 1700000000000, "tags": [{"key": "stage", "value": "dev"}]}`, expID))
 	if run.Info.RunName != "baseline" || run.Info.ExperimentID != expID || run.Info.Status != "RUNNING" ||
 		run.Info.StartTime != 1700000000000 || run.Info.UserID != "ana" || run.Info.RunID != run.Info.RunUUID ||
 		!strings.HasSuffix(run.Info.ArtifactURI, "/"+run.Info.RunID+"/artifacts") {
 		t.Fatalf("created run = %+v", run.Info)
 	}
-	other := createRun(t, s, fmt.Sprintf(`{"experiment_id": %d}`, mustAtoi(t, expID))) // a numeric ID is accepted
+	other := v1NewRun(t, s, fmt.Sprintf(`{"experiment_id": %d}`, v1Atoi(t, expID))) // a numeric ID is accepted
 	runPath := "/api/v1/runs/" + run.Info.RunID
 
 	batch := `{
@@ -269,13 +269,13 @@ func TestV1Runs(t *testing.T) {
 		"params": [{"key": "lr", "value": "0.01"}, {"key": "model", "value": "tree"}],
 		"tags": [{"key": "stage", "value": "prod"}]
 	}`
-	wantRun := func(check func(*testing.T, wireRun)) func(*testing.T, response) {
-		return func(t *testing.T, r response) { check(t, decode[v1RunResponse](t, r).Run) }
+	wantRun := func(check func(*testing.T, wireRun)) func(*testing.T, v1Resp) {
+		return func(t *testing.T, r v1Resp) { check(t, v1Decode[v1RunResponse](t, r).Run) }
 	}
-	wantRunIDs := func(ids ...string) func(*testing.T, response) {
-		return func(t *testing.T, r response) {
+	wantRunIDs := func(ids ...string) func(*testing.T, v1Resp) {
+		return func(t *testing.T, r v1Resp) {
 			got := []string{}
-			for _, run := range decode[v1RunList](t, r).Runs {
+			for _, run := range v1Decode[v1RunList](t, r).Runs {
 				got = append(got, run.Info.RunID)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(ids) {
@@ -301,9 +301,9 @@ func TestV1Runs(t *testing.T) {
 		body           string
 		status         int
 		code           string
-		check          func(*testing.T, response)
+		check          func(*testing.T, v1Resp)
 	}{
-		{"log batch", "POST", runPath + "/log", batch, 200, "", func(t *testing.T, r response) {
+		{"log batch", "POST", runPath + "/log", batch, 200, "", func(t *testing.T, r v1Resp) {
 			if string(bytes.TrimSpace(r.body)) != "{}" {
 				t.Fatalf("body = %s, want {}", r.body)
 			}
@@ -320,16 +320,22 @@ func TestV1Runs(t *testing.T) {
 			if fmt.Sprint(run.Data.Params) != "[{lr 0.01} {model tree}]" {
 				t.Fatalf("params = %v", run.Data.Params)
 			}
-			if tag(run, "stage") != "prod" || tag(run, "mlflow.runName") != "baseline" {
+			if v1RunTag(run, "stage") != "prod" || v1RunTag(run, "mlflow.runName") != "baseline" {
 				t.Fatalf("tags = %v", run.Data.Tags)
 			}
 		})},
-		{"history of a key with a slash", "GET", runPath + "/metrics/train/grad", "", 200, "", func(t *testing.T, r response) {
+		{"history of a key with a slash", "GET", runPath + "/metrics/train/grad", "", 200, "", func(t *testing.T, r v1Resp) {
 			if got := strings.TrimSpace(string(r.body)); got != `{"metrics":[{"key":"train/grad","value":"Infinity","timestamp":6,"step":0},{"key":"train/grad","value":"-Infinity","timestamp":7,"step":1}]}` {
 				t.Fatalf("body = %s", got)
 			}
 		}},
-		{"history of an unknown key", "GET", runPath + "/metrics/nope", "", 200, "", func(t *testing.T, r response) {
+		{"history of a key with an escaped slash", "GET", runPath + "/metrics/train%2Fgrad?max_results=1", "", 200, "", func(t *testing.T, r v1Resp) {
+			h := v1Decode[v1MetricPage](t, r)
+			if len(h.Metrics) != 1 || h.Metrics[0].Key != "train/grad" || h.NextPageToken == "" {
+				t.Fatalf("page = %+v", h)
+			}
+		}},
+		{"history of an unknown key", "GET", runPath + "/metrics/nope", "", 200, "", func(t *testing.T, r v1Resp) {
 			if got := strings.TrimSpace(string(r.body)); got != `{"metrics":[]}` {
 				t.Fatalf("body = %s", got)
 			}
@@ -342,7 +348,7 @@ func TestV1Runs(t *testing.T) {
 			if run.Info.Status != "FINISHED" || run.Info.EndTime != 1700000009000 || run.Info.RunName != "baseline-2" {
 				t.Fatalf("info = %+v", run.Info)
 			}
-			if len(run.Data.Metrics) != 2 || len(run.Data.Params) != 2 || tag(run, "mlflow.runName") != "baseline-2" {
+			if len(run.Data.Metrics) != 2 || len(run.Data.Params) != 2 || v1RunTag(run, "mlflow.runName") != "baseline-2" {
 				t.Fatalf("the updated run is not the full run: %+v", run.Data)
 			}
 		})},
@@ -359,10 +365,13 @@ func TestV1Runs(t *testing.T) {
 		})},
 		{"log inputs with wrong type", "POST", runPath + "/inputs", `{"datasets": {"name": "x"}}`, 400, ferry.EINVALID, nil},
 		{"delete tag", "DELETE", runPath + "/tags/stage", "", 200, "", nil},
+		{"set tag with a slash", "POST", runPath + "/log", `{"tags": [{"key": "team/owner", "value": "ana"}]}`, 200, "", nil},
+		{"delete tag with an escaped slash", "DELETE", runPath + "/tags/team%2Fowner", "", 200, "", nil},
+		{"tag with a slash is gone", "DELETE", runPath + "/tags/team/owner", "", 404, ferry.ENOTFOUND, nil},
 		{"delete absent tag", "DELETE", runPath + "/tags/stage", "", 404, ferry.ENOTFOUND, nil},
 		{"search with filter", "POST", "/api/v1/runs/search", search("metrics.loss < 0.2 AND params.model = 'tree'"), 200, "", wantRunIDs(run.Info.RunID)},
 		{"search without filter", "POST", "/api/v1/runs/search", search(""), 200, "", wantRunIDs(other.Info.RunID, run.Info.RunID)},
-		{"search matching nothing", "POST", "/api/v1/runs/search", search("params.model = 'linear'"), 200, "", func(t *testing.T, r response) {
+		{"search matching nothing", "POST", "/api/v1/runs/search", search("params.model = 'linear'"), 200, "", func(t *testing.T, r v1Resp) {
 			if got := strings.TrimSpace(string(r.body)); got != `{"runs":[]}` {
 				t.Fatalf("body = %s", got)
 			}
@@ -370,8 +379,8 @@ func TestV1Runs(t *testing.T) {
 		{"search with bad filter", "POST", "/api/v1/runs/search", search("metrics.loss <"), 400, ferry.EINVALID, nil},
 		{"search without experiments", "POST", "/api/v1/runs/search", `{}`, 400, ferry.EINVALID, nil},
 		{"search with ids of wrong type", "POST", "/api/v1/runs/search", `{"experiment_ids": "1"}`, 400, ferry.EINVALID, nil},
-		{"search with paging", "POST", "/api/v1/runs/search", fmt.Sprintf(`{"experiment_ids": [%q], "max_results": 1, "order_by": ["start_time DESC"]}`, expID), 200, "", func(t *testing.T, r response) {
-			l := decode[v1RunList](t, r)
+		{"search with paging", "POST", "/api/v1/runs/search", fmt.Sprintf(`{"experiment_ids": [%q], "max_results": 1, "order_by": ["start_time DESC"]}`, expID), 200, "", func(t *testing.T, r v1Resp) {
+			l := v1Decode[v1RunList](t, r)
 			if len(l.Runs) != 1 || l.NextPageToken == "" {
 				t.Fatalf("page = %d runs, token %q; want 1 run and a token", len(l.Runs), l.NextPageToken)
 			}
@@ -404,8 +413,8 @@ func TestV1Runs(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			r := call(t, s, st.method, st.target, st.body)
-			want(t, r, st.status, st.code)
+			r := v1Call(t, s, st.method, st.target, st.body)
+			v1Want(t, r, st.status, st.code)
 			if st.check != nil {
 				st.check(t, r)
 			}
@@ -413,7 +422,7 @@ func TestV1Runs(t *testing.T) {
 	}
 
 	t.Run("create run in default experiment", func(t *testing.T) {
-		r := createRun(t, s, "")
+		r := v1NewRun(t, s, "")
 		if r.Info.ExperimentID != tracking.DefaultExperimentID || r.Info.RunName == "" {
 			t.Fatalf("info = %+v", r.Info)
 		}
@@ -426,8 +435,8 @@ func TestV1Runs(t *testing.T) {
 			if page > 5 {
 				t.Fatal("paging does not end")
 			}
-			r := call(t, s, "GET", runPath+"/metrics/loss?max_results=2&page_token="+urlQuery(token), "")
-			want(t, r, 200, "")
+			r := v1Call(t, s, "GET", runPath+"/metrics/loss?max_results=2&page_token="+v1Escape(token), "")
+			v1Want(t, r, 200, "")
 			// Decode loosely: NaN arrives as the string "NaN".
 			var h struct {
 				Metrics []struct {
@@ -455,14 +464,14 @@ func TestV1Runs(t *testing.T) {
 	})
 
 	t.Run("body over the server's limit", func(t *testing.T) {
-		small := newTestServer(t, 512)
-		id := createRun(t, small, "").Info.RunID
-		r := call(t, small, "POST", "/api/v1/runs/"+id+"/log", tooMany)
-		want(t, r, http.StatusRequestEntityTooLarge, ferry.ETOOLARGE)
+		small := newV1TestServer(t, 512)
+		id := v1NewRun(t, small, "").Info.RunID
+		r := v1Call(t, small, "POST", "/api/v1/runs/"+id+"/log", tooMany)
+		v1Want(t, r, http.StatusRequestEntityTooLarge, ferry.ETOOLARGE)
 	})
 }
 
-func tag(r wireRun, key string) string {
+func v1RunTag(r wireRun, key string) string {
 	for _, t := range r.Data.Tags {
 		if t.Key == key {
 			return t.Value
@@ -471,7 +480,7 @@ func tag(r wireRun, key string) string {
 	return ""
 }
 
-func mustAtoi(t *testing.T, s string) int {
+func v1Atoi(t *testing.T, s string) int {
 	t.Helper()
 	var n int
 	if _, err := fmt.Sscan(s, &n); err != nil {
@@ -481,8 +490,8 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func TestV1Artifacts(t *testing.T) {
-	s := newTestServer(t, 0)
-	run := createRun(t, s, "")
+	s := newV1TestServer(t, 0)
+	run := v1NewRun(t, s, "")
 	arts := "/api/v1/runs/" + run.Info.RunID + "/artifacts"
 	model := "flavors:\n  python_function: {}\n"
 	metrics := `{"rmse": 0.3}`
@@ -491,11 +500,11 @@ func TestV1Artifacts(t *testing.T) {
 		for _, up := range []struct{ path, body, want string }{
 			{"model/MLmodel", model, "model/MLmodel"},
 			{"metrics.json", metrics, "metrics.json"},
-			{"model/./data//weights.bin", "\x00\x01\x02", "model/data/weights.bin"},
+			{"model/data/weights.bin", "\x00\x01\x02", "model/data/weights.bin"},
 		} {
-			r := call(t, s, "PUT", arts+"/"+up.path, up.body)
-			want(t, r, 200, "")
-			if got := decode[v1ArtifactUpload](t, r); got.Path != up.want || got.Size != int64(len(up.body)) {
+			r := v1Call(t, s, "PUT", arts+"/"+up.path, up.body)
+			v1Want(t, r, 200, "")
+			if got := v1Decode[v1ArtifactUpload](t, r); got.Path != up.want || got.Size != int64(len(up.body)) {
 				t.Fatalf("PUT %s = %+v, want path %s, size %d", up.path, got, up.want, len(up.body))
 			}
 		}
@@ -512,9 +521,9 @@ func TestV1Artifacts(t *testing.T) {
 	}
 	for _, l := range lists {
 		t.Run("list "+l.name, func(t *testing.T) {
-			r := call(t, s, "GET", arts+l.query, "")
-			want(t, r, 200, "")
-			got := decode[v1ArtifactList](t, r)
+			r := v1Call(t, s, "GET", arts+l.query, "")
+			v1Want(t, r, 200, "")
+			got := v1Decode[v1ArtifactList](t, r)
 			if got.RootURI != run.Info.ArtifactURI || fmt.Sprint(got.Files) != fmt.Sprint(l.want) || got.Files == nil {
 				t.Fatalf("list = %+v, want root %s, files %+v", got, run.Info.ArtifactURI, l.want)
 			}
@@ -528,7 +537,7 @@ func TestV1Artifacts(t *testing.T) {
 	}
 	for _, d := range downloads {
 		t.Run("download "+d.path, func(t *testing.T) {
-			r := call(t, s, "GET", arts+"/"+d.path, "")
+			r := v1Call(t, s, "GET", arts+"/"+d.path, "")
 			if r.status != 200 || string(r.body) != d.body {
 				t.Fatalf("GET %s = %d %q, want %q", d.path, r.status, r.body, d.body)
 			}
@@ -542,23 +551,23 @@ func TestV1Artifacts(t *testing.T) {
 	}
 
 	t.Run("download of absent artifact", func(t *testing.T) {
-		want(t, call(t, s, "GET", arts+"/nothing.txt", ""), 404, ferry.ENOTFOUND)
+		v1Want(t, v1Call(t, s, "GET", arts+"/nothing.txt", ""), 404, ferry.ENOTFOUND)
 	})
 	t.Run("download of a directory", func(t *testing.T) {
-		want(t, call(t, s, "GET", arts+"/model", ""), 404, ferry.ENOTFOUND)
+		v1Want(t, v1Call(t, s, "GET", arts+"/model", ""), 404, ferry.ENOTFOUND)
 	})
 	t.Run("unknown run", func(t *testing.T) {
-		want(t, call(t, s, "PUT", "/api/v1/runs/nope/artifacts/a.txt", "x"), 404, ferry.ENOTFOUND)
-		want(t, call(t, s, "GET", "/api/v1/runs/nope/artifacts/a.txt", ""), 404, ferry.ENOTFOUND)
-		want(t, call(t, s, "GET", "/api/v1/runs/nope/artifacts", ""), 404, ferry.ENOTFOUND)
+		v1Want(t, v1Call(t, s, "PUT", "/api/v1/runs/nope/artifacts/a.txt", "x"), 404, ferry.ENOTFOUND)
+		v1Want(t, v1Call(t, s, "GET", "/api/v1/runs/nope/artifacts/a.txt", ""), 404, ferry.ENOTFOUND)
+		v1Want(t, v1Call(t, s, "GET", "/api/v1/runs/nope/artifacts", ""), 404, ferry.ENOTFOUND)
 	})
 
 	t.Run("artifacts stored elsewhere", func(t *testing.T) {
-		expID := createExperiment(t, s, `{"name": "remote", "artifact_location": "s3://bucket/remote"}`)
-		id := createRun(t, s, fmt.Sprintf(`{"experiment_id": %q}`, expID)).Info.RunID
-		want(t, call(t, s, "PUT", "/api/v1/runs/"+id+"/artifacts/a.txt", "x"), 400, ferry.EINVALID)
-		want(t, call(t, s, "GET", "/api/v1/runs/"+id+"/artifacts/a.txt", ""), 400, ferry.EINVALID)
-		want(t, call(t, s, "GET", "/api/v1/runs/"+id+"/artifacts", ""), 400, ferry.EINVALID)
+		expID := v1NewExperiment(t, s, `{"name": "remote", "artifact_location": "s3://bucket/remote"}`)
+		id := v1NewRun(t, s, fmt.Sprintf(`{"experiment_id": %q}`, expID)).Info.RunID
+		v1Want(t, v1Call(t, s, "PUT", "/api/v1/runs/"+id+"/artifacts/a.txt", "x"), 400, ferry.EINVALID)
+		v1Want(t, v1Call(t, s, "GET", "/api/v1/runs/"+id+"/artifacts/a.txt", ""), 400, ferry.EINVALID)
+		v1Want(t, v1Call(t, s, "GET", "/api/v1/runs/"+id+"/artifacts", ""), 400, ferry.EINVALID)
 	})
 
 	bad := []struct{ name, target string }{
@@ -575,8 +584,8 @@ func TestV1Artifacts(t *testing.T) {
 	for _, b := range bad {
 		for _, method := range []string{"PUT", "GET"} {
 			t.Run(method+" "+b.name, func(t *testing.T) {
-				r := call(t, s, method, b.target, "x")
-				want(t, r, 400, ferry.EINVALID)
+				r := v1Call(t, s, method, b.target, "x")
+				v1Want(t, r, 400, ferry.EINVALID)
 			})
 		}
 	}
@@ -588,13 +597,13 @@ func TestV1Artifacts(t *testing.T) {
 	}
 	for _, b := range badLists {
 		t.Run("list "+b.name, func(t *testing.T) {
-			want(t, call(t, s, "GET", arts+b.query, ""), 400, ferry.EINVALID)
+			v1Want(t, v1Call(t, s, "GET", arts+b.query, ""), 400, ferry.EINVALID)
 		})
 	}
 	t.Run("nothing escaped the store", func(t *testing.T) {
-		r := call(t, s, "GET", arts, "")
-		want(t, r, 200, "")
-		if got := decode[v1ArtifactList](t, r).Files; len(got) != 2 {
+		r := v1Call(t, s, "GET", arts, "")
+		v1Want(t, r, 200, "")
+		if got := v1Decode[v1ArtifactList](t, r).Files; len(got) != 2 {
 			t.Fatalf("root now holds %+v", got)
 		}
 	})

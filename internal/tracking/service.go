@@ -424,4 +424,3 @@ func runName(id string) string {
 	n := int(b[2])<<8 | int(b[3])
 	return fmt.Sprintf("%s-%s-%d", nameAdjectives[int(b[0])%len(nameAdjectives)], nameNouns[int(b[1])%len(nameNouns)], n%1000)
 }
-

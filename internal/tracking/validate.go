@@ -40,7 +40,7 @@ func validateKey(kind, key string) error {
 		return invalid("Missing value for required parameter 'key' of a %s.", kind)
 	}
 	if len(key) > MaxEntityKeyLength {
-		return invalid("%s name '%s...' had length %d, which exceeded length limit of %d.", kind, key[:20], len(key), MaxEntityKeyLength)
+		return invalid("%s name '%s...' had length %d, which exceeded length limit of %d.", strings.ToUpper(kind[:1])+kind[1:], printable(key[:20]), len(key), MaxEntityKeyLength)
 	}
 	for _, r := range key {
 		ok := r == '_' || r == '-' || r == '.' || r == ' ' || r == '/' || r == ':' ||
