@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/wirejson"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -217,20 +218,20 @@ type comparedRun struct {
 	RunName string             `json:"run_name"`
 	Status  string             `json:"status"`
 	Params  map[string]string  `json:"params"`
-	Metrics map[string]float64 `json:"metrics"`
+	Metrics map[string]wirejson.Float `json:"metrics"` // NaN and ±Inf as strings
 }
 
 func compareRuns(runs []client.Run) comparison {
 	var cmp comparison
 	params, metrics := map[string]bool{}, map[string]bool{}
 	for _, r := range runs {
-		cr := comparedRun{RunID: r.Info.RunID, RunName: r.Info.RunName, Status: r.Info.Status, Params: map[string]string{}, Metrics: map[string]float64{}}
+		cr := comparedRun{RunID: r.Info.RunID, RunName: r.Info.RunName, Status: r.Info.Status, Params: map[string]string{}, Metrics: map[string]wirejson.Float{}}
 		for _, p := range r.Data.Params {
 			cr.Params[p.Key] = p.Value
 			params[p.Key] = true
 		}
 		for _, m := range r.Data.Metrics {
-			cr.Metrics[m.Key] = m.Value
+			cr.Metrics[m.Key] = wirejson.Float(m.Value)
 			metrics[m.Key] = true
 		}
 		cmp.Runs = append(cmp.Runs, cr)
@@ -275,7 +276,7 @@ func (cmp comparison) table(tw *tabwriter.Writer) {
 			v, ok := r.Metrics[m]
 			s := "-"
 			if ok {
-				s = number(v)
+				s = number(float64(v))
 			}
 			cells = append(cells, s)
 		}

@@ -1,0 +1,75 @@
+package ferry_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ferry-ml/ferry"
+
+// imports returns, for every package directory of the module, the imports of
+// its non-test files.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		dir := filepath.ToSlash(filepath.Dir(path))
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			out[dir] = append(out[dir], p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestImportRules guards the layout of DESIGN.md §3: stage packages do no
+// transport or storage themselves, and only the composition root knows the
+// concrete stores.
+func TestImportRules(t *testing.T) {
+	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitoring", "pipeline", "job"}
+	concrete := []string{"/internal/store/sqlite", "/internal/store/postgres", "/internal/blob/file", "/internal/blob/s3"}
+	for dir, imps := range imports(t) {
+		for _, imp := range imps {
+			isStage := false
+			for _, s := range stages {
+				if dir == "internal/"+s || strings.HasPrefix(dir, "internal/"+s+"/") {
+					isStage = true
+				}
+			}
+			if isStage && (imp == "net/http" || strings.HasPrefix(imp, module+"/internal/store") || strings.HasPrefix(imp, module+"/internal/blob/") ||
+				imp == module+"/internal/httpapi" || imp == module+"/internal/cli") {
+				t.Errorf("stage package %s imports %s; stages get their stores and transports through interfaces", dir, imp)
+			}
+			for _, c := range concrete {
+				if imp == module+c && dir != "internal/cli" {
+					t.Errorf("%s imports the concrete %s; only internal/cli wires concrete stores", dir, imp)
+				}
+			}
+			if dir == "." && (strings.HasPrefix(imp, module+"/") || imp == "os" || imp == "net/http" || imp == "database/sql") {
+				t.Errorf("the root package imports %s; it must stay free of I/O and internal packages", imp)
+			}
+		}
+	}
+}

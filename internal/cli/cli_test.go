@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// runCLI runs the CLI in-process with args and returns its exit code and output.
+func runCLI(t *testing.T, data string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Environ: []string{"HOME=" + t.TempDir()}}
+	code := Run(context.Background(), append([]string{"--data", data}, args...), env)
+	return code, out.String(), errb.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("output differs from %s (run with -update if intended):\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+var (
+	runIDs  = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	shortID = regexp.MustCompile(`\b[0-9a-f]{8}\b`)
+)
+
+func TestExperimentsAndRuns(t *testing.T) {
+	data := t.TempDir()
+	code, out, errs := runCLI(t, data, "experiments", "create", "churn", "--tag", "team=growth")
+	if code != 0 || !strings.Contains(out, `Created experiment "churn" with ID 1.`) {
+		t.Fatalf("create: %d %q %q", code, out, errs)
+	}
+	code, _, errs = runCLI(t, data, "experiments", "create", "churn")
+	if code != 1 || !strings.Contains(errs, "Experiment 'churn' already exists.") {
+		t.Fatalf("duplicate: %d %q", code, errs)
+	}
+	code, out, _ = runCLI(t, data, "experiments", "list", "-o", "json")
+	var exps []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &exps) != nil || len(exps) != 2 {
+		t.Fatalf("list json: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, data, "experiments", "get", "churn", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "name: churn") || !strings.Contains(out, "experiment_id: \"1\"") {
+		t.Fatalf("get yaml: %d %s", code, out)
+	}
+
+	var ids []string
+	for i, lr := range []string{"0.1", "0.01"} {
+		code, out, errs = runCLI(t, data, "runs", "log", "-e", "churn", "--name", "run-"+lr, "--param", "lr="+lr,
+			"--metric", "auc="+[]string{"0.91", "0.87"}[i], "--tag", "family=gbdt", "--end", "-o", "json")
+		if code != 0 {
+			t.Fatalf("runs log: %d %s %s", code, out, errs)
+		}
+		var run struct {
+			Info struct {
+				RunID  string `json:"run_id"`
+				Status string `json:"status"`
+			} `json:"info"`
+		}
+		if err := json.Unmarshal([]byte(out), &run); err != nil || run.Info.Status != "FINISHED" {
+			t.Fatalf("runs log output: %v %s", err, out)
+		}
+		ids = append(ids, run.Info.RunID)
+	}
+	code, out, _ = runCLI(t, data, "runs", "log", ids[0], "--metric", "loss=0.3", "--step", "7")
+	if code != 1 && code != 0 {
+		t.Fatalf("log to finished run: %d", code)
+	}
+
+	code, out, _ = runCLI(t, data, "runs", "list", "-e", "churn", "--filter", "metrics.auc > 0.9")
+	if code != 0 || !strings.Contains(out, ids[0]) || strings.Contains(out, ids[1]) {
+		t.Fatalf("filtered list: %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, data, "runs", "compare", "-e", "churn", "--order-by", "metrics.auc DESC")
+	if code != 0 {
+		t.Fatalf("compare: %d %s", code, out)
+	}
+	golden(t, "runs_compare.txt", shortID.ReplaceAllString(out, "RUNID"))
+
+	code, out, _ = runCLI(t, data, "runs", "get", ids[1])
+	if code != 0 || !strings.Contains(out, "params.") && !strings.Contains(out, "lr") {
+		t.Fatalf("get: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, data, "runs", "compare", ids[0], ids[1], "-o", "json")
+	if code != 0 || !strings.Contains(out, `"metrics": [`) {
+		t.Fatalf("compare json: %d %s", code, runIDs.ReplaceAllString(out, "ID"))
+	}
+}
+
+func TestErrorsAndUsage(t *testing.T) {
+	data := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown command", []string{"teleport"}, 1, `unknown command "teleport"`},
+		{"missing argument", []string{"runs", "get"}, 2, "get takes 1 argument(s): RUN_ID (got 0)"},
+		{"bad flag", []string{"runs", "list", "--colour"}, 2, "unknown flag: --colour"},
+		{"unknown run", []string{"runs", "get", "0123456789abcdef0123456789abcdef"}, 1, "Run with id=0123456789abcdef0123456789abcdef not found"},
+		{"bad filter", []string{"runs", "list", "--filter", "metrics.acc >> 1"}, 1, "Invalid filter"},
+		{"bad metric value", []string{"runs", "log", "--metric", "acc=high"}, 2, `metric acc="high" is not a number`},
+		{"unknown experiment", []string{"runs", "list", "-e", "nope"}, 1, `no experiment with ID or name "nope"`},
+		{"bad output format", []string{"experiments", "list", "-o", "xml"}, 1, `unknown output format "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, data, tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errs, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigShowRedacts(t *testing.T) {
+	data := t.TempDir()
+	var out, errb bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &errb, Environ: []string{
+		"FERRY_STORE_URL=postgres://ferry:hunter2@db.internal:5432/ferry",
+		"FERRY_S3_SECRET_KEY=topsecret", "FERRY_S3_ACCESS_KEY=AKIA",
+	}}
+	if code := Run(context.Background(), []string{"--data", data, "config", "show"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "topsecret") || !strings.Contains(s, "REDACTED") {
+		t.Fatalf("secrets not redacted:\n%s", s)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := runCLI(t, t.TempDir(), "--help")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	golden(t, "help.txt", out)
+}
+
+func TestDemo(t *testing.T) {
+	code, out, errs := runCLI(t, t.TempDir(), "demo")
+	if code != 0 {
+		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"Training 4 logistic-regression runs", "metrics.val_auc", "Best run: "} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
