@@ -214,10 +214,10 @@ type comparison struct {
 }
 
 type comparedRun struct {
-	RunID   string             `json:"run_id"`
-	RunName string             `json:"run_name"`
-	Status  string             `json:"status"`
-	Params  map[string]string  `json:"params"`
+	RunID   string                    `json:"run_id"`
+	RunName string                    `json:"run_name"`
+	Status  string                    `json:"status"`
+	Params  map[string]string         `json:"params"`
 	Metrics map[string]wirejson.Float `json:"metrics"` // NaN and ±Inf as strings
 }
 
