@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,30 +13,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-ml/ferry/internal/blob/file"
 	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
-	"github.com/ferry-ml/ferry/internal/tracking"
+	"github.com/ferry-ml/ferry/internal/testbackend"
 )
 
 // newTestServer serves the API over a real SQLite file and artifact directory.
 func newTestServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	svc := tracking.NewService(db, tracking.Options{})
-	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(httpapi.Options{Tracking: svc, Artifacts: blobs, MaxRequestBytes: 1 << 20})
+	b := testbackend.Open(t, sqlite.SynchronousNormal)
+	api := httpapi.New(httpapi.Options{Tracking: b.Tracking, Artifacts: b.Artifacts, MaxRequestBytes: 1 << 20})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return srv

@@ -7,13 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry"
-	"github.com/ferry-ml/ferry/internal/blob/file"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
+	"github.com/ferry-ml/ferry/internal/testbackend"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
@@ -21,22 +20,8 @@ import (
 // store, both in temporary directories. maxBody 0 keeps the default limit.
 func newV1TestServer(t *testing.T, maxBody int64) *Server {
 	t.Helper()
-	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	svc := tracking.NewService(db, tracking.Options{})
-	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { blobs.Close() })
-	return New(Options{Tracking: svc, Artifacts: blobs, MaxRequestBytes: maxBody})
+	b := testbackend.Open(t, sqlite.SynchronousNormal)
+	return New(Options{Tracking: b.Tracking, Artifacts: b.Artifacts, MaxRequestBytes: maxBody})
 }
 
 // v1Resp is one answer of the server.
