@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/store/postgres"
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -78,4 +79,16 @@ func TestMigrateTwice(t *testing.T) {
 		}
 		db.Close()
 	}
+}
+
+func TestAssetStore(t *testing.T) {
+	url := testURL(t)
+	storetest.RunAssets(t, func(t *testing.T) dataset.AssetStore {
+		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -51,4 +52,15 @@ func TestOpenRejectsBadSynchronous(t *testing.T) {
 	if _, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), "off"); err == nil {
 		t.Fatal("synchronous=off accepted")
 	}
+}
+
+func TestAssetStore(t *testing.T) {
+	storetest.RunAssets(t, func(t *testing.T) dataset.AssetStore {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 }

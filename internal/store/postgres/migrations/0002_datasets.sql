@@ -1,0 +1,19 @@
+-- Versions of registered data assets. A version is immutable; the digest of its
+-- bytes is unique per asset, so registering the same bytes again finds it.
+CREATE TABLE data_assets (
+    name        TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    uri         TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    digest      TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    rows        BIGINT NOT NULL,
+    size        BIGINT NOT NULL,
+    schema      TEXT NOT NULL,
+    profile     TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (name, version),
+    UNIQUE (name, digest)
+);
