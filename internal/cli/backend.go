@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/blob/file"
 	"github.com/ferry-ml/ferry/internal/blob/s3"
 	"github.com/ferry-ml/ferry/internal/config"
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
@@ -30,6 +31,7 @@ type backend struct {
 	store     *sqlstore.DB
 	artifacts blob.Store
 	tracking  *tracking.Service
+	data      *dataset.Registry
 	api       *httpapi.Server
 }
 
@@ -53,7 +55,8 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (*bac
 		Tracking: svc, Artifacts: artifacts, Ready: store.Ping,
 		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
 	})
-	return &backend{store: store, artifacts: artifacts, tracking: svc, api: api}, nil
+	data := dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
+	return &backend{store: store, artifacts: artifacts, tracking: svc, data: data, api: api}, nil
 }
 
 // Close closes the stores.
@@ -128,6 +131,7 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, cfg config.Serv
 // command.
 type session struct {
 	client *client.Client
+	local  *backend // nil for a remote server
 	close  func()
 }
 
@@ -149,8 +153,7 @@ func (a *app) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return startLocal(ctx, cfg, log)
+	return startLocal(ctx, cfg, discardLogger())
 }
 
 // startLocal opens the backend of cfg and serves it on a free loopback port.
@@ -177,9 +180,11 @@ func startLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*sess
 		b.Close()
 		return nil, err
 	}
-	return &session{client: c, close: func() {
+	return &session{client: c, local: b, close: func() {
 		cancel()
 		<-done
 		b.Close()
 	}}, nil
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

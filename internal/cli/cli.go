@@ -129,6 +129,8 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.serverCommand(),
 		a.experimentsCommand(),
 		a.runsCommand(),
+		a.dataCommand(),
+		a.trainCommand(),
 		a.jobsCommand(),
 		a.configCommand(),
 		a.demoCommand(),

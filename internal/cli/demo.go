@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"strconv"
+	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,14 +21,18 @@ func (a *app) demoCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the lifecycle end to end on bundled data, against an embedded server",
-		Long: `Run Ferry's lifecycle as far as it exists on bundled example data (the
-Wisconsin breast cancer set), with nothing but this binary: an embedded
-server on a free loopback port over SQLite and a local artifact directory.
+		Long: `Run Ferry's lifecycle as far as it exists on bundled example data, with
+nothing but this binary: an embedded server on a free loopback port over
+SQLite and a local artifact directory.
 
-It trains logistic-regression models with a few hyperparameter settings,
-logging each as a tracked run (params, per-epoch metrics, validation metrics,
-the data set's digest, the git commit, the model as an artifact), then
-compares the runs.
+  1. data:   registers the bundled data sets as versioned data assets;
+  2. track:  trains logistic-regression models with a few learning rates on
+             the Wisconsin breast cancer data, each a tracked run, and
+             compares them;
+  3. train:  trains a gradient-boosted tree model on a sample of the 2001 US
+             flights data (will a flight be more than 15 minutes late?),
+             training on January-April and validating on May-June, and
+             stores the model package as the run's artifact.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
@@ -54,17 +54,18 @@ it (MLFLOW_TRACKING_URI works against it).`,
 				cfg.DataDir = dir
 			}
 			cfg = cfg.Resolved()
-			s, err := startLocal(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s, err := startLocal(ctx, cfg, discardLogger())
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			fmt.Fprintf(out, "Ferry demo: server at %s, data in %s\n\n", s.client.URL(), cfg.DataDir)
-			if err := demoTrack(ctx, out, s.client); err != nil {
+			fmt.Fprintf(out, "Ferry demo: server at %s, data in %s\n", s.client.URL(), cfg.DataDir)
+			d := &demo{out: out, c: s.client, bar: newProgressBar(cmd.ErrOrStderr()), local: s.local}
+			if err := d.run(ctx, filepath.Join(cfg.DataDir, "examples")); err != nil {
 				return err
 			}
 			if keep {
-				fmt.Fprintf(out, "\nServing until interrupted (Ctrl-C): export MLFLOW_TRACKING_URI=%s, or ferry runs list -e breast-cancer-demo --server %s\n", s.client.URL(), s.client.URL())
+				fmt.Fprintf(out, "\nServing until interrupted (Ctrl-C): export MLFLOW_TRACKING_URI=%s, or ferry runs list -e flights-delay --server %s\n", s.client.URL(), s.client.URL())
 				<-ctx.Done()
 				return nil
 			}
@@ -76,114 +77,89 @@ it (MLFLOW_TRACKING_URI works against it).`,
 	return cmd
 }
 
-// demoSettings are the hyperparameters the demo compares.
-var demoSettings = []train.LogisticConfig{
-	{LearningRate: 0.01, L2: 0, Epochs: 60},
-	{LearningRate: 0.1, L2: 0.01, Epochs: 60},
-	{LearningRate: 0.5, L2: 0.001, Epochs: 60},
-	{LearningRate: 2.0, L2: 0, Epochs: 60},
+// demo runs the lifecycle stages that exist, printing what each did.
+type demo struct {
+	out   io.Writer
+	c     *client.Client
+	bar   *progressBar
+	local *backend
 }
 
-// demoTrack is the tracking stage of the demo: one run per setting, then a
-// comparison.
-func demoTrack(ctx context.Context, out io.Writer, c *client.Client) error {
-	data, err := examples.BreastCancer()
+func (d *demo) run(ctx context.Context, dir string) error {
+	files, err := examples.Files(dir)
 	if err != nil {
 		return err
 	}
-	trIdx, vaIdx := train.Split(len(data.X), 0.25, 42)
-	pick := func(idx []int) ([][]float64, []float64) {
-		X, y := make([][]float64, len(idx)), make([]float64, len(idx))
-		for k, i := range idx {
-			X[k], y[k] = data.X[i], data.Y[i]
-		}
-		return X, y
-	}
-	Xt, yt := pick(trIdx)
-	Xv, yv := pick(vaIdx)
-	const experiment = "breast-cancer-demo"
-	fmt.Fprintf(out, "Training %d logistic-regression runs on %s (%d train / %d validation rows)\n", len(demoSettings), data.Name, len(Xt), len(Xv))
-	for i, cfg := range demoSettings {
-		name := fmt.Sprintf("logreg-lr%s", strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64))
-		run, err := c.StartRun(ctx, experiment, client.RunOptions{Name: name, Tags: map[string]string{"trainer": "logistic"}})
+	fmt.Fprintln(d.out, "\n1. Data: registering the bundled data sets")
+	for _, name := range []string{"breast_cancer", "flights"} {
+		asset, _, err := d.local.data.Create(ctx, name, files[name], "bundled example", currentUser())
 		if err != nil {
 			return err
 		}
-		score, err := demoRun(ctx, run, c, data, cfg, Xt, yt, Xv, yv)
-		status := client.StatusFinished
-		if err != nil {
-			status = client.StatusFailed
-		}
-		if endErr := run.End(ctx, status); err == nil {
-			err = endErr
-		}
-		if err != nil {
-			return fmt.Errorf("run %s: %w", name, err)
-		}
-		fmt.Fprintf(out, "  [%d/%d] %-14s val_auc=%.4f val_accuracy=%.4f  run %s\n", i+1, len(demoSettings), name, score.AUC, score.Accuracy, run.ID())
+		fmt.Fprintf(d.out, "   data:/%s/%d  %d rows  %s\n", asset.Name, asset.Version, asset.Rows, shortDigest(asset.Digest))
 	}
-	exp, err := c.GetExperimentByName(ctx, experiment)
-	if err != nil {
+	if err := d.track(ctx); err != nil {
 		return err
 	}
-	runs, _, err := c.SearchRuns(ctx, client.RunQuery{ExperimentIDs: []string{exp.ID}, OrderBy: []string{"metrics.val_auc DESC", "metrics.val_logloss ASC"}})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\nRuns of %q, best first (ferry runs compare -e %s):\n\n", experiment, experiment)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	compareRuns(runs).table(tw)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	best := runs[0]
-	auc, _ := best.Metric("val_auc")
-	fmt.Fprintf(out, "\nBest run: %s (%s) with val_auc %.4f; its model is at %s/model/model.json\n", best.Info.RunName, best.Info.RunID, auc, best.Info.ArtifactURI)
-	return nil
+	return d.trainGBDT(ctx)
 }
 
-// demoRun trains one model, logging to run, and returns its validation scores.
-func demoRun(ctx context.Context, run *client.ActiveRun, c *client.Client, data examples.Table, cfg train.LogisticConfig, Xt [][]float64, yt []float64, Xv [][]float64, yv []float64) (train.BinaryMetrics, error) {
-	var none train.BinaryMetrics
-	err := run.LogParams(ctx, map[string]string{
-		"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64),
-		"l2":            strconv.FormatFloat(cfg.L2, 'g', -1, 64),
-		"epochs":        strconv.Itoa(cfg.Epochs),
-		"split_seed":    "42",
-	})
+func (d *demo) runner() *train.Runner {
+	return &train.Runner{Tracker: d.c, Data: d.local.data, SourceTags: client.SourceTags(context.Background(), "", false), Progress: d.bar.Update}
+}
+
+// track is the experiment-tracking stage: one run per learning rate, then a
+// comparison.
+func (d *demo) track(ctx context.Context) error {
+	const experiment = "breast-cancer"
+	fmt.Fprintln(d.out, "\n2. Track: logistic regression on data:/breast_cancer/1, one run per learning rate")
+	for _, lr := range []float64{0.01, 0.1, 0.5, 2} {
+		spec := train.Spec{
+			ExperimentName: experiment, Name: fmt.Sprintf("logistic-lr%g", lr), Data: "data:/breast_cancer/1", Target: "diagnosis",
+			Trainer: train.TrainerLogistic, Params: map[string]any{"learning_rate": lr, "epochs": 60, "l2": 0.001},
+			Split: train.SplitSpec{Validation: 0.25}, Seed: 42,
+		}
+		res, err := d.runner().Run(ctx, spec)
+		d.bar.Done()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "   %-18s val_auc=%.4f val_accuracy=%.4f  run %s\n", spec.Name, res.Metrics["val_auc"], res.Metrics["val_accuracy"], res.RunID)
+	}
+	exp, err := d.c.GetExperimentByName(ctx, experiment)
 	if err != nil {
-		return none, err
+		return err
 	}
-	err = c.LogInputs(ctx, run.ID(), []client.DatasetInput{{
-		Tags:    []client.Tag{{Key: "mlflow.data.context", Value: "training"}},
-		Dataset: client.Dataset{Name: data.Name, Digest: data.Digest[:16], SourceType: "local", Source: `{"uri": "examples/breast_cancer.csv"}`},
-	}})
+	runs, _, err := d.c.SearchRuns(ctx, client.RunQuery{ExperimentIDs: []string{exp.ID}, OrderBy: []string{"metrics.val_auc DESC", "metrics.val_logloss ASC"}})
 	if err != nil {
-		return none, err
+		return err
 	}
-	var batch []client.Metric
-	model, err := train.TrainLogistic(ctx, Xt, yt, cfg, func(epoch int, loss float64) error {
-		batch = append(batch, client.Metric{Key: "train_logloss", Value: loss, Timestamp: time.Now().UnixMilli(), Step: int64(epoch)})
-		return nil
-	})
+	fmt.Fprintf(d.out, "\n   Runs of %q, best first (ferry runs compare -e %s):\n\n", experiment, experiment)
+	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
+	cmp := compareRuns(runs)
+	cmp.Params = []string{"learning_rate", "epochs", "l2"}
+	cmp.table(tw)
+	return tw.Flush()
+}
+
+// trainGBDT is the training stage: a built-in GBDT on the flights sample.
+func (d *demo) trainGBDT(ctx context.Context) error {
+	fmt.Fprintln(d.out, "\n3. Train: gradient-boosted trees on data:/flights/1, will a flight be over 15 minutes late?")
+	spec := train.Spec{
+		ExperimentName: "flights-delay", Name: "gbdt-baseline", Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
+		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
+		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": 60, "learning_rate": 0.1, "max_depth": 6},
+		Split:    train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
+	}
+	res, err := d.runner().Run(ctx, spec)
+	d.bar.Done()
 	if err != nil {
-		return none, err
+		return err
 	}
-	if err := c.LogBatch(ctx, run.ID(), batch, nil, nil); err != nil {
-		return none, err
+	fmt.Fprintf(d.out, "   trained on %d rows (Jan-Apr), validated on %d (May-Jun) in %s\n", res.TrainRows, res.ValidRows, res.Duration.Round(1e6))
+	for _, k := range sortedMetricKeys(res.Metrics) {
+		fmt.Fprintf(d.out, "   %-14s %s\n", k, number(res.Metrics[k]))
 	}
-	p := make([]float64, len(Xv))
-	for i, x := range Xv {
-		p[i] = model.PredictProba(x)
-	}
-	score := train.ScoreBinary(yv, p)
-	err = run.LogMetrics(ctx, map[string]float64{"val_auc": score.AUC, "val_accuracy": score.Accuracy, "val_logloss": score.LogLoss}, int64(cfg.Epochs))
-	if err != nil {
-		return none, err
-	}
-	b, err := json.MarshalIndent(model, "", "  ")
-	if err != nil {
-		return none, err
-	}
-	return score, run.LogArtifactReader(ctx, "model/model.json", bytes.NewReader(b))
+	fmt.Fprintf(d.out, "   run %s; model package at %s/model (model.json %s)\n", res.RunID, res.ArtifactURI, shortDigest(res.ModelDigest))
+	return nil
 }

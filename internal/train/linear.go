@@ -1,0 +1,229 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// LinearParams set the hyperparameters of the linear trainers.
+type LinearParams struct {
+	L2           float64 `json:"l2"`            // ridge penalty, >= 0
+	LearningRate float64 `json:"learning_rate"` // gradient-descent step (logistic), > 0
+	Epochs       int     `json:"epochs"`        // full passes (logistic), > 0
+}
+
+// DefaultLinearParams returns the defaults of the linear trainers.
+func DefaultLinearParams() LinearParams {
+	return LinearParams{L2: 1e-4, LearningRate: 0.5, Epochs: 200}
+}
+
+// Linear is a linear model over standardised dense features: ridge
+// regression, or logistic regression (binary: one output; multinomial: one
+// output per class, softmax).
+type Linear struct {
+	Task    string      `json:"task"`
+	Weights [][]float64 `json:"weights"` // [outputs][features]
+	Bias    []float64   `json:"bias"`    // [outputs]
+}
+
+// EpochFunc is called after every epoch with the training loss.
+type EpochFunc func(epoch int, loss float64) error
+
+// TrainLinear fits a linear model to the rows of X (already encoded, see
+// encoder) and labels y: class indexes 0..k-1 for classification, values for
+// regression. Ridge regression is solved exactly; logistic regression by
+// full-batch gradient descent, calling onEpoch after each epoch.
+func TrainLinear(ctx context.Context, task string, k int, X [][]float64, y []float64, p LinearParams, onEpoch EpochFunc) (*Linear, error) {
+	if len(X) == 0 || len(X) != len(y) {
+		return nil, fmt.Errorf("train: %d rows of features and %d labels", len(X), len(y))
+	}
+	if p.L2 < 0 || (task != TaskRegression && (p.LearningRate <= 0 || p.Epochs <= 0)) {
+		return nil, errors.New("train: l2 must not be negative, and learning_rate and epochs must be positive")
+	}
+	switch task {
+	case TaskRegression:
+		return trainRidge(X, y, p.L2)
+	case TaskBinary:
+		k = 1
+	case TaskMulticlass:
+		if k < 2 {
+			return nil, errors.New("train: multiclass needs at least two classes")
+		}
+	default:
+		return nil, fmt.Errorf("train: unknown task %q", task)
+	}
+	d := len(X[0])
+	m := &Linear{Task: task, Weights: make([][]float64, k), Bias: make([]float64, k)}
+	grad := make([][]float64, k)
+	for j := range m.Weights {
+		m.Weights[j], grad[j] = make([]float64, d), make([]float64, d)
+	}
+	gb := make([]float64, k)
+	out := make([]float64, k)
+	n := float64(len(X))
+	for epoch := 1; epoch <= p.Epochs; epoch++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for j := range grad {
+			clear(grad[j])
+		}
+		clear(gb)
+		var loss float64
+		for i, row := range X {
+			m.raw(row, out)
+			if task == TaskBinary {
+				pr := sigmoid(out[0])
+				loss += logLoss(y[i], pr)
+				out[0] = pr - y[i]
+			} else {
+				softmax(out, out)
+				loss -= math.Log(max(out[int(y[i])], 1e-15))
+				out[int(y[i])] -= 1
+			}
+			for j, e := range out {
+				for f, v := range row {
+					grad[j][f] += e * v
+				}
+				gb[j] += e
+			}
+		}
+		for j := range m.Weights {
+			for f := range m.Weights[j] {
+				m.Weights[j][f] -= p.LearningRate * (grad[j][f]/n + p.L2*m.Weights[j][f])
+			}
+			m.Bias[j] -= p.LearningRate * gb[j] / n
+		}
+		if onEpoch != nil {
+			if err := onEpoch(epoch, loss/n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// trainRidge solves (XᵀX + λI)w = Xᵀy with an unpenalised intercept.
+func trainRidge(X [][]float64, y []float64, l2 float64) (*Linear, error) {
+	d := len(X[0]) + 1 // last column is the intercept
+	a := make([][]float64, d)
+	for i := range a {
+		a[i] = make([]float64, d)
+	}
+	b := make([]float64, d)
+	row := make([]float64, d)
+	for i, x := range X {
+		copy(row, x)
+		row[d-1] = 1
+		for r := range d {
+			for c := range d {
+				a[r][c] += row[r] * row[c]
+			}
+			b[r] += row[r] * y[i]
+		}
+	}
+	n := float64(len(X))
+	for r := range d - 1 {
+		a[r][r] += l2*n + 1e-12
+	}
+	w, err := solveCholesky(a, b)
+	if err != nil {
+		return nil, err
+	}
+	return &Linear{Task: TaskRegression, Weights: [][]float64{w[:d-1]}, Bias: []float64{w[d-1]}}, nil
+}
+
+// solveCholesky solves a·x = b for a symmetric positive-definite a.
+func solveCholesky(a [][]float64, b []float64) ([]float64, error) {
+	d := len(b)
+	l := make([][]float64, d)
+	for i := range l {
+		l[i] = make([]float64, d)
+		for j := 0; j <= i; j++ {
+			s := a[i][j]
+			for k := range j {
+				s -= l[i][k] * l[j][k]
+			}
+			if i == j {
+				if s <= 0 {
+					return nil, errors.New("train: the features are collinear; add l2 regularisation")
+				}
+				l[i][i] = math.Sqrt(s)
+			} else {
+				l[i][j] = s / l[j][j]
+			}
+		}
+	}
+	z := make([]float64, d)
+	for i := range d {
+		s := b[i]
+		for k := range i {
+			s -= l[i][k] * z[k]
+		}
+		z[i] = s / l[i][i]
+	}
+	x := make([]float64, d)
+	for i := d - 1; i >= 0; i-- {
+		s := z[i]
+		for k := i + 1; k < d; k++ {
+			s -= l[k][i] * x[k]
+		}
+		x[i] = s / l[i][i]
+	}
+	return x, nil
+}
+
+// raw writes the linear outputs (margins) of row into out.
+func (m *Linear) raw(row, out []float64) {
+	for j, w := range m.Weights {
+		out[j] = m.Bias[j] + dot(w, row)
+	}
+}
+
+// Predict returns P(y=1) for binary, class probabilities for multiclass, the
+// value for regression.
+func (m *Linear) Predict(row []float64) []float64 {
+	out := make([]float64, len(m.Weights))
+	m.raw(row, out)
+	switch m.Task {
+	case TaskBinary:
+		out[0] = sigmoid(out[0])
+	case TaskMulticlass:
+		softmax(out, out)
+	}
+	return out
+}
+
+func sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// Split shuffles row indexes 0..n-1 with seed and returns the first
+// (1-valFrac) share for training and the rest for validation.
+func Split(n int, valFrac float64, seed uint64) (trainIdx, valIdx []int) {
+	idx := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)).Perm(n)
+	cut := n - int(math.Round(float64(n)*valFrac))
+	return idx[:cut], idx[cut:]
+}
+
+// BinaryMetrics are the usual scores of probabilistic binary predictions.
+type BinaryMetrics struct {
+	Accuracy float64
+	LogLoss  float64
+	AUC      float64
+}
+
+// ScoreBinary scores probabilities p against labels y (0 or 1).
+func ScoreBinary(y, p []float64) BinaryMetrics {
+	s, _ := Score(TaskBinary, 1, y, p, []string{"auc", "logloss", "accuracy"})
+	return BinaryMetrics{Accuracy: s["accuracy"], LogLoss: s["logloss"], AUC: s["auc"]}
+}

@@ -1,0 +1,246 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/dataset"
+)
+
+// PipelineFormatVersion is the version of the native model file.
+const PipelineFormatVersion = 1
+
+// Pipeline is a native Ferry model: the feature derivation from raw columns,
+// the trained model, and how to read its outputs. It is what the `ferry`
+// flavor's model.json holds.
+type Pipeline struct {
+	FormatVersion int           `json:"format_version"`
+	Task          string        `json:"task"`
+	Target        string        `json:"target"`
+	ClassLabels   []string      `json:"class_labels,omitempty"`
+	Features      []FeatureSpec `json:"features"`
+	Trainer       string        `json:"trainer"` // gbdt, logistic or linear
+	GBDT          *GBDT         `json:"-"`
+	Linear        *Linear       `json:"linear,omitempty"`
+	Encoder       *Encoder      `json:"encoder,omitempty"`
+}
+
+// Outputs is the number of values Predict gives per row.
+func (p *Pipeline) Outputs() int {
+	if p.Task == TaskMulticlass {
+		return len(p.ClassLabels)
+	}
+	return 1
+}
+
+// Predict scores every row of f: P(y=1) for binary, class probabilities
+// (row-major, Outputs() per row) for multiclass, values for regression. f needs
+// the raw input columns the features read.
+func (p *Pipeline) Predict(ctx context.Context, f *dataset.Frame) ([]float64, error) {
+	feats, err := BuildFeatures(f, p.Features)
+	if err != nil {
+		return nil, err
+	}
+	return p.predictFeatures(ctx, feats)
+}
+
+func (p *Pipeline) predictFeatures(ctx context.Context, feats []Feature) ([]float64, error) {
+	switch {
+	case p.GBDT != nil:
+		label := make([]float64, 0)
+		if len(feats) > 0 {
+			label = make([]float64, feats[0].Len())
+		}
+		return p.GBDT.PredictBatch(ctx, &GBDTData{Features: feats, Label: label})
+	case p.Linear != nil && p.Encoder != nil:
+		rows := p.Encoder.Encode(feats)
+		out := make([]float64, 0, len(rows)*p.Outputs())
+		for _, r := range rows {
+			out = append(out, p.Linear.Predict(r)...)
+		}
+		return out, nil
+	}
+	return nil, ferry.Errorf(ferry.EINVALID, "model has no trained %s model", p.Trainer)
+}
+
+// pipelineFields has Pipeline's fields without its methods, so that encoding
+// it does not recurse into MarshalJSON.
+type pipelineFields Pipeline
+
+type pipelineJSON struct {
+	pipelineFields
+	GBDT json.RawMessage `json:"gbdt,omitempty"`
+}
+
+// MarshalJSON encodes the pipeline deterministically: the same model gives
+// the same bytes.
+func (p *Pipeline) MarshalJSON() ([]byte, error) {
+	w := pipelineJSON{pipelineFields: pipelineFields(*p)}
+	if p.GBDT != nil {
+		b, err := p.GBDT.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		w.GBDT = b
+	}
+	return json.Marshal(w)
+}
+
+// LoadPipeline reads a model.json written by MarshalJSON. A malformed file
+// is EINVALID.
+func LoadPipeline(r io.Reader) (*Pipeline, error) {
+	var w pipelineJSON
+	dec := json.NewDecoder(io.LimitReader(r, 1<<30))
+	if err := dec.Decode(&w); err != nil {
+		return nil, ferry.Errorf(ferry.EINVALID, "model file is not a Ferry model: %v", err)
+	}
+	p := Pipeline(w.pipelineFields)
+	if p.FormatVersion != PipelineFormatVersion {
+		return nil, ferry.Errorf(ferry.EINVALID, "model file has format version %d; this Ferry reads version %d", p.FormatVersion, PipelineFormatVersion)
+	}
+	if len(w.GBDT) > 0 {
+		g, err := LoadGBDT(bytes.NewReader(w.GBDT))
+		if err != nil {
+			return nil, err
+		}
+		p.GBDT = g
+	}
+	if p.GBDT == nil && (p.Linear == nil || p.Encoder == nil) {
+		return nil, ferry.Errorf(ferry.EINVALID, "model file has no trained model")
+	}
+	return &p, nil
+}
+
+// Labels turns the target column into labels for task: class indexes for
+// classification (with the class names), values for regression. positive,
+// when set for a binary task on a numeric column, is a threshold comparison
+// such as "> 15". Rows with a missing target are an error naming the first.
+func Labels(col *dataset.Column, task, positive string) (y []float64, classes []string, err error) {
+	n := col.Len()
+	y = make([]float64, n)
+	switch {
+	case positive != "":
+		if task != TaskBinary || col.Kind != dataset.KindNumeric {
+			return nil, nil, ferry.Errorf(ferry.EINVALID, "positive_when applies to a binary task on a numeric target; %q is %s", col.Name, col.Kind)
+		}
+		cmp, err := parseComparison(positive)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, v := range col.Num {
+			if v != v {
+				return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is missing in row %d", col.Name, i+1)
+			}
+			if cmp(v) {
+				y[i] = 1
+			}
+		}
+		classes = []string{"false", "true"}
+	case task == TaskRegression:
+		if col.Kind != dataset.KindNumeric {
+			return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is %s, but regression needs a numeric target", col.Name, col.Kind)
+		}
+		for i, v := range col.Num {
+			if v != v {
+				return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is missing in row %d", col.Name, i+1)
+			}
+			y[i] = v
+		}
+		return y, nil, nil
+	case col.Kind == dataset.KindCategorical:
+		used := make([]bool, len(col.Levels))
+		for i, c := range col.Codes {
+			if c < 0 {
+				return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is missing in row %d", col.Name, i+1)
+			}
+			used[c] = true
+		}
+		// Classes in sorted order of their names, for stable class indexes.
+		order := sortedLevels(col.Levels, used)
+		index := levelIndex(order)
+		for i, c := range col.Codes {
+			y[i] = float64(index[col.Levels[c]])
+		}
+		classes = order
+	case col.Kind == dataset.KindNumeric:
+		distinct := map[float64]bool{}
+		for i, v := range col.Num {
+			if v != v {
+				return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is missing in row %d", col.Name, i+1)
+			}
+			if v != float64(int64(v)) || v < 0 {
+				return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q has value %v in row %d; classification needs class numbers 0, 1, … (or use task: regression, or positive_when)", col.Name, v, i+1)
+			}
+			distinct[v] = true
+			y[i] = v
+		}
+		k := 0
+		for v := range distinct {
+			k = max(k, int(v)+1)
+		}
+		for c := range k {
+			classes = append(classes, fmt.Sprint(c))
+		}
+	default:
+		return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is %s; it must be numeric or categorical", col.Name, col.Kind)
+	}
+	present := map[float64]bool{}
+	for _, v := range y {
+		present[v] = true
+	}
+	if len(present) < 2 {
+		return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q has a single class; classification needs at least two", col.Name)
+	}
+	if task == TaskBinary && len(classes) != 2 {
+		return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q has %d classes; use task: multiclass, or positive_when for a threshold", col.Name, len(classes))
+	}
+	return y, classes, nil
+}
+
+func sortedLevels(levels []string, used []bool) []string {
+	var out []string
+	for j, l := range levels {
+		if used[j] {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// parseComparison parses "> 15", ">= 0.5", "== 1", "< 3", "<= 2", "!= 0".
+func parseComparison(s string) (func(float64) bool, error) {
+	var op string
+	var v float64
+	for _, o := range []string{">=", "<=", "==", "!=", ">", "<"} {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(s), o); ok {
+			rest = strings.TrimSpace(rest)
+			if _, err := fmt.Sscan(rest, &v); err != nil {
+				return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: %q is not a number", s, rest)
+			}
+			op = o
+			break
+		}
+	}
+	switch op {
+	case ">":
+		return func(x float64) bool { return x > v }, nil
+	case ">=":
+		return func(x float64) bool { return x >= v }, nil
+	case "<":
+		return func(x float64) bool { return x < v }, nil
+	case "<=":
+		return func(x float64) bool { return x <= v }, nil
+	case "==":
+		return func(x float64) bool { return x == v }, nil
+	case "!=":
+		return func(x float64) bool { return x != v }, nil
+	}
+	return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: want a comparison such as \"> 15\"", s)
+}

@@ -1,0 +1,669 @@
+package train
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/model"
+)
+
+// Tracker is what training needs from the tracking server; *client.Client
+// satisfies it.
+type Tracker interface {
+	EnsureExperiment(ctx context.Context, name string) (client.Experiment, error)
+	CreateRun(ctx context.Context, req client.CreateRun) (client.Run, error)
+	LogBatch(ctx context.Context, runID string, metrics []client.Metric, params, tags []client.Tag) error
+	LogInputs(ctx context.Context, runID string, inputs []client.DatasetInput) error
+	UploadArtifact(ctx context.Context, runID, path string, r io.Reader) error
+	UpdateRun(ctx context.Context, id string, u client.RunUpdate) (client.Run, error)
+}
+
+// DataResolver turns a data:/name/version reference into a local file and its
+// registered version.
+type DataResolver interface {
+	ResolveData(ctx context.Context, ref string) (path string, asset dataset.Asset, err error)
+}
+
+// Progress reports training progress: stage names a phase ("reading",
+// "training", "packaging"); done and total count iterations (0 when unknown).
+type Progress func(stage string, done, total int)
+
+// Runner trains models from specs as tracked runs.
+type Runner struct {
+	Tracker    Tracker
+	Data       DataResolver      // nil: only file paths are accepted
+	SourceTags map[string]string // tags of the code that asked for training (git commit, user)
+	Progress   Progress          // nil: silent
+	Log        *slog.Logger      // nil: discard
+	Now        func() time.Time  // nil: time.Now
+	// KeepDir, when set, keeps the model package there instead of a
+	// temporary directory.
+	KeepDir string
+}
+
+// Result is what a training run produced.
+type Result struct {
+	RunID        string             `json:"run_id"`
+	ExperimentID string             `json:"experiment_id"`
+	ArtifactURI  string             `json:"artifact_uri"`
+	Task         string             `json:"task"`
+	Trainer      string             `json:"trainer"`
+	TrainRows    int                `json:"train_rows"`
+	ValidRows    int                `json:"validation_rows"`
+	Metrics      map[string]float64 `json:"metrics"`
+	ModelDigest  string             `json:"model_digest"` // sha256 of model.json
+	PackageDir   string             `json:"package_dir,omitempty"`
+	Duration     time.Duration      `json:"duration_ns"`
+}
+
+// Run trains the model spec describes as a run: reads and splits the data,
+// trains, scores the validation rows, writes the model package and uploads it
+// as the run's "model" artifact. The run ends FINISHED, or FAILED with the
+// error in a tag.
+func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
+	if err := spec.Normalize(); err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	start := now()
+	r.progress("reading", 0, 0)
+	prep, err := r.prepare(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := r.Tracker.EnsureExperiment(ctx, spec.ExperimentName)
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]string{"ferry.trainer": spec.Trainer, "ferry.task": prep.task}
+	for k, v := range r.SourceTags {
+		tags[k] = v
+	}
+	for k, v := range spec.Tags {
+		tags[k] = v
+	}
+	run, err := r.Tracker.CreateRun(ctx, client.CreateRun{ExperimentID: exp.ID, RunName: spec.Name, StartTime: start.UnixMilli(), UserID: tags["mlflow.user"], Tags: client.TagList(tags)})
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.train(ctx, spec, prep, run)
+	status := client.StatusFinished
+	if err != nil {
+		status = client.StatusFailed
+		if ctx.Err() != nil {
+			status = client.StatusKilled
+		}
+		_ = r.Tracker.LogBatch(context.WithoutCancel(ctx), run.Info.RunID, nil, nil, []client.Tag{{Key: "ferry.error", Value: truncate(ferry.ErrorMessage(err)+" "+err.Error(), 5000)}})
+	}
+	if _, uerr := r.Tracker.UpdateRun(context.WithoutCancel(ctx), run.Info.RunID, client.RunUpdate{Status: status, EndTime: now().UnixMilli()}); err == nil && uerr != nil {
+		err = uerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: run %s: %w", run.Info.RunID, err)
+	}
+	res.Duration = now().Sub(start)
+	return res, nil
+}
+
+func (r *Runner) progress(stage string, done, total int) {
+	if r.Progress != nil {
+		r.Progress(stage, done, total)
+	}
+}
+
+// prepared is the data of a training run, read and split.
+type prepared struct {
+	frame        *dataset.Frame
+	source       string
+	asset        dataset.Asset
+	task         string
+	classes      []string
+	features     []FeatureSpec
+	y            []float64
+	trIdx, vaIdx []int
+}
+
+func (r *Runner) prepare(ctx context.Context, spec Spec) (*prepared, error) {
+	p := &prepared{source: spec.Data}
+	path := spec.Data
+	if strings.HasPrefix(spec.Data, "data:") {
+		if r.Data == nil {
+			return nil, ferry.Errorf(ferry.EINVALID, "data %q: registered data is not available here; give a file path", spec.Data)
+		}
+		var err error
+		if path, p.asset, err = r.Data.ResolveData(ctx, spec.Data); err != nil {
+			return nil, err
+		}
+	}
+	f, err := dataset.Read(ctx, path, dataset.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if f.Len() < 2 {
+		return nil, ferry.Errorf(ferry.EINVALID, "%s has %d rows; training needs at least 2", path, f.Len())
+	}
+	if p.asset.Digest == "" {
+		digest, err := dataset.FileDigest(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		p.asset = dataset.Asset{Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), Digest: "sha256:" + digest, URI: path}
+	}
+	p.frame = f
+	target, err := f.Col(spec.Target)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	p.task = spec.Task
+	if p.task == "" {
+		p.task = inferTask(target, spec.Trainer)
+	}
+	if p.y, p.classes, err = Labels(target, p.task, spec.PositiveWhen); err != nil {
+		return nil, err
+	}
+	if p.task == TaskMulticlass && len(p.classes) == 2 {
+		p.task = TaskBinary
+	}
+	if p.features, err = ParseFeatures(f, spec.Features, spec.Target); err != nil {
+		return nil, err
+	}
+	if p.trIdx, p.vaIdx, err = split(f, spec); err != nil {
+		return nil, err
+	}
+	if len(p.trIdx) == 0 || len(p.vaIdx) == 0 {
+		return nil, ferry.Errorf(ferry.EINVALID, "the split leaves %d training and %d validation rows; both need some", len(p.trIdx), len(p.vaIdx))
+	}
+	return p, nil
+}
+
+func inferTask(target *dataset.Column, trainer string) string {
+	if trainer == TrainerLinear {
+		return TaskRegression
+	}
+	if target.Kind == dataset.KindCategorical {
+		if len(target.Levels) == 2 {
+			return TaskBinary
+		}
+		return TaskMulticlass
+	}
+	distinct := map[float64]bool{}
+	for _, v := range target.Num {
+		if v != float64(int64(v)) || len(distinct) > 50 {
+			return TaskRegression
+		}
+		distinct[v] = true
+	}
+	if len(distinct) == 2 {
+		return TaskBinary
+	}
+	return TaskMulticlass
+}
+
+func split(f *dataset.Frame, spec Spec) (tr, va []int, err error) {
+	s := spec.Split
+	switch s.Method {
+	case "time":
+		col, err := f.Col(s.Column)
+		if err != nil {
+			return nil, nil, fmt.Errorf("split: %w", err)
+		}
+		if col.Kind != dataset.KindTimestamp {
+			return nil, nil, ferry.Errorf(ferry.EINVALID, "split: column %q is %s; a time split needs a timestamp", s.Column, col.Kind)
+		}
+		cut, err := parseTime(s.Cut)
+		if err != nil {
+			return nil, nil, err
+		}
+		tr, va = dataset.TimeSplit(col, cut)
+		return tr, va, nil
+	case "group":
+		col, err := f.Col(s.Column)
+		if err != nil {
+			return nil, nil, fmt.Errorf("split: %w", err)
+		}
+		tr, va = dataset.GroupSplit(col, s.Validation, spec.Seed)
+		return tr, va, nil
+	}
+	parts := dataset.RandomSplit(f.Len(), []float64{1 - s.Validation, s.Validation}, spec.Seed)
+	return parts[0], parts[1], nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, ferry.Errorf(ferry.EINVALID, "split.cut %q is not a time; use 2001-05-01 or RFC 3339", s)
+}
+
+func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.Run) (*Result, error) {
+	runID := run.Info.RunID
+	all, err := BuildFeatures(p.frame, p.features)
+	if err != nil {
+		return nil, err
+	}
+	pick := func(idx []int) ([]Feature, []float64) {
+		feats := make([]Feature, len(all))
+		for j, f := range all {
+			g := Feature{Name: f.Name, Levels: f.Levels}
+			if f.Codes != nil {
+				g.Codes = make([]int32, len(idx))
+				for k, i := range idx {
+					g.Codes[k] = f.Codes[i]
+				}
+			} else {
+				g.Num = make([]float64, len(idx))
+				for k, i := range idx {
+					g.Num[k] = f.Num[i]
+				}
+			}
+			feats[j] = g
+		}
+		y := make([]float64, len(idx))
+		for k, i := range idx {
+			y[k] = p.y[i]
+		}
+		return feats, y
+	}
+	trF, trY := pick(p.trIdx)
+	vaF, vaY := pick(p.vaIdx)
+
+	pipe := &Pipeline{FormatVersion: PipelineFormatVersion, Task: p.task, Target: spec.Target, Features: p.features, Trainer: spec.Trainer}
+	if p.task != TaskRegression {
+		pipe.ClassLabels = p.classes
+	}
+	series := &metricBuffer{tracker: r.Tracker, runID: runID}
+	var params map[string]string
+	switch spec.Trainer {
+	case TrainerGBDT:
+		gp := DefaultGBDTParams(gbdtObjective(p.task))
+		gp.Seed = spec.Seed
+		if err := decodeParams(spec.Params, &gp); err != nil {
+			return nil, err
+		}
+		gp.Objective = gbdtObjective(p.task)
+		if p.task == TaskMulticlass {
+			gp.NumClass = len(p.classes)
+		}
+		params = flatParams(gp)
+		if err := r.logStart(ctx, runID, params, p); err != nil {
+			return nil, err
+		}
+		valid := &GBDTData{Features: vaF, Label: vaY}
+		m, err := TrainGBDT(ctx, &GBDTData{Features: trF, Label: trY}, valid, gp, func(iter int, trainMetric, validMetric float64) error {
+			r.progress("training", iter+1, gp.NumRounds)
+			name := gbdtMetricName(p.task)
+			return series.add(ctx, iter, map[string]float64{"train_" + name: trainMetric, "val_" + name: validMetric})
+		})
+		if err != nil {
+			return nil, err
+		}
+		pipe.GBDT = m
+	default:
+		lp := DefaultLinearParams()
+		if err := decodeParams(spec.Params, &lp); err != nil {
+			return nil, err
+		}
+		params = flatParams(lp)
+		if err := r.logStart(ctx, runID, params, p); err != nil {
+			return nil, err
+		}
+		enc := FitEncoder(trF)
+		m, err := TrainLinear(ctx, p.task, len(p.classes), enc.Encode(trF), trY, lp, func(epoch int, loss float64) error {
+			r.progress("training", epoch, lp.Epochs)
+			return series.add(ctx, epoch, map[string]float64{"train_loss": loss})
+		})
+		if err != nil {
+			return nil, err
+		}
+		pipe.Linear, pipe.Encoder = m, enc
+	}
+	if err := series.flush(ctx); err != nil {
+		return nil, err
+	}
+
+	pred, err := pipe.predictFeatures(ctx, vaF)
+	if err != nil {
+		return nil, err
+	}
+	names := spec.Metrics
+	if len(names) == 0 {
+		names = DefaultMetrics(p.task)
+	}
+	scores, err := Score(p.task, pipe.Outputs(), vaY, pred, names)
+	if err != nil {
+		return nil, ferry.Errorf(ferry.EINVALID, "metrics: %v", err)
+	}
+	final := make([]client.Metric, 0, len(scores))
+	nowMs := time.Now().UnixMilli()
+	for _, k := range sortedKeys(scores) {
+		final = append(final, client.Metric{Key: "val_" + k, Value: scores[k], Timestamp: nowMs})
+	}
+	if err := r.Tracker.LogBatch(ctx, runID, final, nil, nil); err != nil {
+		return nil, err
+	}
+
+	r.progress("packaging", 0, 0)
+	dir, digest, err := r.writePackage(ctx, spec, p, pipe, run, params)
+	if err != nil {
+		return nil, err
+	}
+	if r.KeepDir == "" {
+		defer os.RemoveAll(filepath.Dir(dir))
+	}
+	if err := uploadDir(ctx, r.Tracker, runID, dir, "model"); err != nil {
+		return nil, err
+	}
+	res := &Result{
+		RunID: runID, ExperimentID: run.Info.ExperimentID, ArtifactURI: run.Info.ArtifactURI, Task: p.task, Trainer: spec.Trainer,
+		TrainRows: len(p.trIdx), ValidRows: len(p.vaIdx), Metrics: map[string]float64{}, ModelDigest: digest,
+	}
+	if r.KeepDir != "" {
+		res.PackageDir = dir
+	}
+	for k, v := range scores {
+		res.Metrics["val_"+k] = v
+	}
+	return res, nil
+}
+
+// logStart logs the run's params and its input dataset.
+func (r *Runner) logStart(ctx context.Context, runID string, params map[string]string, p *prepared) error {
+	ps := client.TagList(params)
+	for len(ps) > 0 {
+		n := min(len(ps), 100)
+		if err := r.Tracker.LogBatch(ctx, runID, nil, ps[:n], nil); err != nil {
+			return err
+		}
+		ps = ps[n:]
+	}
+	schema, _ := json.Marshal(p.frame.Schema())
+	source, _ := json.Marshal(map[string]string{"uri": p.asset.URI})
+	return r.Tracker.LogInputs(ctx, runID, []client.DatasetInput{{
+		Tags:    []client.Tag{{Key: "mlflow.data.context", Value: "training"}},
+		Dataset: client.Dataset{Name: p.asset.Name, Digest: shortDigest(p.asset.Digest), SourceType: "local", Source: string(source), Schema: truncate(string(schema), 1<<20)},
+	}})
+}
+
+// shortDigest fits a "sha256:<hex>" digest into MLflow's 36-character limit.
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 36 {
+		return d[:36]
+	}
+	return d
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func gbdtObjective(task string) string {
+	switch task {
+	case TaskBinary:
+		return ObjectiveBinary
+	case TaskMulticlass:
+		return ObjectiveMulticlass
+	}
+	return ObjectiveRegression
+}
+
+func gbdtMetricName(task string) string {
+	switch task {
+	case TaskBinary:
+		return "logloss"
+	case TaskMulticlass:
+		return "mlogloss"
+	}
+	return "rmse"
+}
+
+// flatParams renders a params struct as string params, by JSON field name.
+func flatParams(v any) map[string]string {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		out[k] = fmt.Sprint(x)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// metricBuffer batches per-iteration metrics into log-batch calls of at most
+// 1,000 points.
+type metricBuffer struct {
+	tracker Tracker
+	runID   string
+	buf     []client.Metric
+}
+
+func (b *metricBuffer) add(ctx context.Context, step int, values map[string]float64) error {
+	ts := time.Now().UnixMilli()
+	for _, k := range sortedKeys(values) {
+		b.buf = append(b.buf, client.Metric{Key: k, Value: values[k], Timestamp: ts, Step: int64(step)})
+	}
+	if len(b.buf) >= 900 {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+func (b *metricBuffer) flush(ctx context.Context) error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	err := b.tracker.LogBatch(ctx, b.runID, b.buf, nil, nil)
+	b.buf = b.buf[:0]
+	return err
+}
+
+// writePackage writes the model package and returns its directory and the
+// digest of model.json.
+func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe *Pipeline, run client.Run, params map[string]string) (string, string, error) {
+	parent := r.KeepDir
+	if parent == "" {
+		var err error
+		if parent, err = os.MkdirTemp("", "ferry-model-"); err != nil {
+			return "", "", err
+		}
+	}
+	dir := filepath.Join(parent, "model")
+	b, err := model.NewBuilder(ctx, dir)
+	if err != nil {
+		return "", "", err
+	}
+	body, err := pipe.MarshalJSON()
+	if err != nil {
+		b.Abort()
+		return "", "", err
+	}
+	if err := b.AddFile(ctx, "model.json", bytes.NewReader(body)); err != nil {
+		b.Abort()
+		return "", "", err
+	}
+	flavor := model.FerryFlavor{Trainer: spec.Trainer, Data: "model.json", FormatVersion: PipelineFormatVersion}
+	if pipe.GBDT != nil {
+		// XGBoost users can load the trees; the features are the derived ones
+		// listed in model.json, not the raw inputs of the signature.
+		var xgb bytes.Buffer
+		if err := pipe.GBDT.WriteXGBoostJSON(&xgb); err == nil {
+			if err := b.AddFile(ctx, "xgboost/model.json", &xgb); err != nil {
+				b.Abort()
+				return "", "", err
+			}
+		} else {
+			r.logger().Info("model has no XGBoost form", "err", err)
+		}
+	}
+	example, err := inputExample(ctx, p, pipe)
+	if err != nil {
+		b.Abort()
+		return "", "", err
+	}
+	if err := b.SetInputExample(ctx, bytes.NewReader(example.input), model.InputExampleInfo{ArtifactPath: "input_example.json", Type: "dataframe", PandasOrient: "split"}); err != nil {
+		b.Abort()
+		return "", "", err
+	}
+	if err := b.AddFile(ctx, "input_example_predictions.json", bytes.NewReader(example.predictions)); err != nil {
+		b.Abort()
+		return "", "", err
+	}
+	profile, err := json.Marshal(p.frame.Take(p.trIdx).Profile())
+	if err != nil {
+		b.Abort()
+		return "", "", err
+	}
+	m := &model.Manifest{
+		ArtifactPath: "model", RunID: run.Info.RunID,
+		UTCTimeCreated: time.UnixMilli(run.Info.StartTime).UTC(),
+		Signature:      signature(pipe),
+		Metadata:       map[string]any{"ferry_task": p.task},
+	}
+	m.SetFlavor(flavor)
+	info := model.FerryInfo{
+		Task: p.task, ClassLabels: pipe.ClassLabels, Profile: profile,
+		Lineage: model.Lineage{
+			RunID: run.Info.RunID, GitCommit: r.SourceTags["mlflow.source.git.commit"], GitDirty: r.SourceTags["ferry.source.git.dirty"] == "true",
+			Datasets: []model.DatasetRef{{Name: p.asset.Name, Digest: p.asset.Digest, URI: p.asset.URI}},
+			Trainer:  spec.Trainer, Params: params, FerryVersion: ferry.Version,
+		},
+	}
+	if _, err := b.Finish(ctx, m, info); err != nil {
+		return "", "", err
+	}
+	return dir, "sha256:" + sha256Hex(body), nil
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// signature is the model's MLflow signature: the raw input columns and the
+// outputs.
+func signature(pipe *Pipeline) *model.Signature {
+	sig := &model.Signature{}
+	for _, c := range Inputs(pipe.Features) {
+		t := model.TypeDouble
+		switch c.Kind {
+		case dataset.KindCategorical:
+			t = model.TypeString
+		case dataset.KindTimestamp:
+			t = model.TypeDatetime
+		}
+		sig.Inputs = append(sig.Inputs, model.Spec{Name: c.Name, Type: t, Required: true})
+	}
+	switch pipe.Task {
+	case TaskMulticlass:
+		for _, c := range pipe.ClassLabels {
+			sig.Outputs = append(sig.Outputs, model.Spec{Name: c, Type: model.TypeDouble, Required: true})
+		}
+	default:
+		sig.Outputs = []model.Spec{{Name: pipe.Target, Type: model.TypeDouble, Required: true}}
+	}
+	return sig
+}
+
+type example struct{ input, predictions []byte }
+
+// inputExample takes the first validation rows as MLflow's split-oriented
+// input example, with the model's predictions for them.
+func inputExample(ctx context.Context, p *prepared, pipe *Pipeline) (example, error) {
+	rows := p.vaIdx[:min(5, len(p.vaIdx))]
+	sub := p.frame.Take(rows)
+	inputs := Inputs(pipe.Features)
+	ex := struct {
+		Columns []string `json:"columns"`
+		Data    [][]any  `json:"data"`
+	}{}
+	cols := make([]*dataset.Column, len(inputs))
+	for j, c := range inputs {
+		ex.Columns = append(ex.Columns, c.Name)
+		cols[j], _ = sub.Col(c.Name)
+	}
+	for i := range rows {
+		row := make([]any, len(cols))
+		for j, c := range cols {
+			switch {
+			case c.IsMissing(i):
+				row[j] = nil
+			case c.Kind == dataset.KindNumeric:
+				row[j] = c.Num[i]
+			default:
+				row[j] = c.String(i)
+			}
+		}
+		ex.Data = append(ex.Data, row)
+	}
+	input, err := json.Marshal(ex)
+	if err != nil {
+		return example{}, err
+	}
+	pred, err := pipe.Predict(ctx, sub)
+	if err != nil {
+		return example{}, err
+	}
+	out := make([]string, len(pred))
+	for i, v := range pred {
+		out[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return example{input: input, predictions: []byte(`{"predictions": [` + strings.Join(out, ", ") + "]}\n")}, nil
+}
+
+// uploadDir uploads every file under dir as an artifact under prefix.
+func uploadDir(ctx context.Context, t Tracker, runID, dir, prefix string) error {
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return t.UploadArtifact(ctx, runID, prefix+"/"+filepath.ToSlash(rel), f)
+	})
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
