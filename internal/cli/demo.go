@@ -149,7 +149,7 @@ func (d *demo) trainGBDT(ctx context.Context) error {
 		ExperimentName: "flights-delay", Name: "gbdt-baseline", Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
 		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
 		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": 60, "learning_rate": 0.1, "max_depth": 6},
-		Split:    train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
+		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
 	}
 	res, err := d.runner().Run(ctx, spec)
 	d.bar.Done()
