@@ -167,7 +167,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"Training 4 logistic-regression runs", "metrics.val_auc", "Best run: "} {
+	for _, want := range []string{"data:/flights/1  120000 rows", "logistic-lr0.5", "metrics.val_auc", "3. Train: gradient-boosted trees", "val_auc"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}

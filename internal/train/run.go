@@ -185,6 +185,15 @@ func (r *Runner) prepare(ctx context.Context, spec Spec) (*prepared, error) {
 	if p.features, err = ParseFeatures(f, spec.Features, spec.Target); err != nil {
 		return nil, err
 	}
+	// Decode the params now, so that a typo fails before a run exists.
+	if spec.Trainer == TrainerGBDT {
+		err = decodeParams(spec.Params, &GBDTParams{})
+	} else {
+		err = decodeParams(spec.Params, &LinearParams{})
+	}
+	if err != nil {
+		return nil, err
+	}
 	if p.trIdx, p.vaIdx, err = split(f, spec); err != nil {
 		return nil, err
 	}
