@@ -47,7 +47,7 @@ func flightsSpec(path string, seed uint64) train.Spec {
 		ExperimentName: "flights", Data: path, Target: "delay", PositiveWhen: "> 15",
 		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
 		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": 20, "max_depth": 5, "subsample": 0.8},
-		Split:    train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: seed,
+		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: seed,
 	}
 }
 
