@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -171,5 +172,60 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestDataAndTrain(t *testing.T) {
+	data := t.TempDir()
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "toy.csv")
+	body := "x1,x2,color,y\n"
+	for i := range 200 {
+		body += strings.Join([]string{
+			strconv.Itoa(i % 17), strconv.Itoa((i * 7) % 13), []string{"red", "green", "blue"}[i%3], strconv.Itoa((i % 17) / 9),
+		}, ",") + "\n"
+	}
+	os.WriteFile(csv, []byte(body), 0o644)
+
+	code, out, errs := runCLI(t, data, "data", "create", "toy", "--path", csv)
+	if code != 0 || !strings.Contains(out, "Registered data:/toy/1 (200 rows, csv") {
+		t.Fatalf("data create: %d %q %q", code, out, errs)
+	}
+	code, out, _ = runCLI(t, data, "data", "create", "toy", "--path", csv)
+	if code != 0 || !strings.Contains(out, "Unchanged") || !strings.Contains(out, "data:/toy/1") {
+		t.Fatalf("same bytes again: %d %q", code, out)
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("a,b\n1,2\n3\n"), 0o644)
+	code, _, errs = runCLI(t, data, "data", "create", "toy", "--path", bad)
+	if code != 1 || !strings.Contains(errs, "bad.csv line 3") {
+		t.Fatalf("ragged file: %d %q", code, errs)
+	}
+	code, out, _ = runCLI(t, data, "data", "versions", "toy")
+	if code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("a rejected file made a version:\n%s", out)
+	}
+
+	spec := filepath.Join(dir, "train.yaml")
+	os.WriteFile(spec, []byte("experiment_name: toy\ndata: data:/toy/1\ntarget: y\ntrainer: gbdt\nparams: {num_rounds: 10}\nseed: 1\n"), 0o644)
+	code, out, errs = runCLI(t, data, "train", "-f", spec, "-o", "json")
+	if code != 0 {
+		t.Fatalf("train: %d %s %s", code, out, errs)
+	}
+	var res struct {
+		RunID   string             `json:"run_id"`
+		Task    string             `json:"task"`
+		Metrics map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Task != "binary" || res.Metrics["val_auc"] < 0.9 {
+		t.Fatalf("train output: %v %s", err, out)
+	}
+	code, out, _ = runCLI(t, data, "runs", "get", res.RunID)
+	if code != 0 || !strings.Contains(out, "toy @ ") {
+		t.Fatalf("run lacks its data input:\n%s", out)
+	}
+	code, _, errs = runCLI(t, data, "train", "--dataset", csv, "--target", "nope")
+	if code != 1 || !strings.Contains(errs, "nope") {
+		t.Fatalf("bad target: %d %q", code, errs)
 	}
 }

@@ -29,7 +29,7 @@ metrics, the data set's digest and the code's git commit, and stores the model
 package (MLmodel, model.json, signature, input example, training profile) as
 its "model" artifact.`,
 		Example: `  ferry train -f train.yaml
-  ferry train --data flights.parquet --target delay --positive-when "> 15" \
+  ferry train --dataset flights.parquet --target delay --positive-when "> 15" \
       --feature date:month --feature distance --feature origin --param num_rounds=100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,7 +50,7 @@ its "model" artifact.`,
 				}
 			}
 			if file == "" && spec.Data == "" {
-				return usagef(cmd, "name the data with -f SPEC or --data PATH")
+				return usagef(cmd, "name the data with -f SPEC or --dataset PATH")
 			}
 			ctx := cmd.Context()
 			s, err := a.connect(ctx)
@@ -80,7 +80,7 @@ its "model" artifact.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&file, "file", "f", "", "training spec (YAML); flags override its fields")
-	f.StringVar(&flags.Data, "data", "", "training data: a CSV, Parquet or JSONL file, or data:/name/version")
+	f.StringVar(&flags.Data, "dataset", "", "training data: a CSV, Parquet or JSONL file, or data:/name/version (--data is the data directory)")
 	f.StringVar(&flags.Target, "target", "", "column to predict")
 	f.StringVar(&flags.Task, "task", "", "binary, multiclass or regression (default: inferred from the target)")
 	f.StringVar(&flags.PositiveWhen, "positive-when", "", `binary label from a numeric target, e.g. "> 15"`)
@@ -98,7 +98,7 @@ its "model" artifact.`,
 // mergeSpec overrides file's fields with the flags the user set.
 func mergeSpec(file, flags train.Spec, cmd *cobra.Command) train.Spec {
 	set := func(name string) bool { return cmd.Flags().Changed(name) }
-	if set("data") {
+	if set("dataset") {
 		file.Data = flags.Data
 	}
 	if set("target") {
