@@ -123,11 +123,15 @@ func looksLikeTime(s string) bool {
 }
 
 // parseTime parses s with the layouts, trying layout hint first; it returns
-// the Unix nanoseconds and the layout that matched.
-func parseTime(s string, hint int) (int64, int, bool) {
+// the Unix nanoseconds, the layout that matched, and whether s is exactly how
+// that layout formats the time (known only on the fast path, else false).
+func parseTime(s string, hint int) (ns int64, layout int, exact, ok bool) {
+	if ns, layout, ok := fastTime(s); ok {
+		return ns, layout, true, true
+	}
 	s = strings.TrimSpace(s)
 	if !looksLikeTime(s) {
-		return 0, hint, false
+		return 0, hint, false, false
 	}
 	try := func(i int) (int64, bool) {
 		t, err := time.Parse(timeLayouts[i], s)
@@ -137,17 +141,66 @@ func parseTime(s string, hint int) (int64, int, bool) {
 		return t.UnixNano(), true
 	}
 	if ns, ok := try(hint); ok {
-		return ns, hint, true
+		return ns, hint, false, true
 	}
 	for i := range timeLayouts {
 		if i == hint {
 			continue
 		}
 		if ns, ok := try(i); ok {
-			return ns, i, true
+			return ns, i, false, true
 		}
 	}
-	return 0, hint, false
+	return 0, hint, false, false
+}
+
+// fastTime parses the most common forms without time.Parse:
+// 2006-01-02 (layout 7), 2006-01-02 15:04:05 (layout 3), 2006-01-02T15:04:05
+// (layout 1) and 2006-01-02T15:04:05Z (layout 0). Each of these is exactly
+// how its layout formats the time, so s needs no keeping.
+func fastTime(s string) (int64, int, bool) {
+	var layout int
+	switch {
+	case len(s) == 10:
+		layout = 7
+	case len(s) == 19 && s[10] == ' ':
+		layout = 3
+	case len(s) == 19 && s[10] == 'T':
+		layout = 1
+	case len(s) == 20 && s[10] == 'T' && s[19] == 'Z':
+		layout = 0
+	default:
+		return 0, 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	if s[4] != '-' || s[7] != '-' {
+		return 0, 0, false
+	}
+	y, mo, d := num(0, 4), num(5, 2), num(8, 2)
+	h, mi, sec := 0, 0, 0
+	if layout != 7 {
+		if s[13] != ':' || s[16] != ':' {
+			return 0, 0, false
+		}
+		h, mi, sec = num(11, 2), num(14, 2), num(17, 2)
+	}
+	if y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+		return 0, 0, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
+	if t.Day() != d { // 2001-02-30 and the like
+		return 0, 0, false
+	}
+	return t.UnixNano(), layout, true
 }
 
 // valueError is a value that does not fit its column; the reader adds the file,
@@ -256,7 +309,7 @@ func (b *builder) add(s string) error {
 		}
 		b.num = append(b.num, v)
 	case KindTimestamp:
-		ns, layout, ok := parseTime(s, b.layout)
+		ns, layout, exact, ok := parseTime(s, b.layout)
 		if !ok {
 			if b.forced != "" {
 				return &valueError{quote(s) + " is not a timestamp (use RFC 3339, 2006-01-02 or 2006-01-02 15:04:05)"}
@@ -265,9 +318,9 @@ func (b *builder) add(s string) error {
 			return b.addCategory(s)
 		}
 		b.layout = layout
-		if b.forced == "" {
+		if b.forced == "" && (layout != b.canon || !exact) {
 			b.buf = time.Unix(0, ns).UTC().AppendFormat(b.buf[:0], timeLayouts[b.canon])
-			if layout != b.canon || string(b.buf) != s {
+			if string(b.buf) != s {
 				b.raw.add(len(b.tim), s)
 			}
 		}
@@ -283,7 +336,7 @@ func (b *builder) add(s string) error {
 func (b *builder) start(s string) {
 	if _, ok := parseNumber(s); ok {
 		b.kind = KindNumeric
-	} else if _, layout, ok := parseTime(s, 0); ok {
+	} else if _, layout, _, ok := parseTime(s, 0); ok {
 		b.kind, b.layout, b.canon = KindTimestamp, layout, layout
 	} else {
 		b.kind = KindCategorical

@@ -3,12 +3,15 @@ package dataset
 import (
 	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-ml/ferry"
 )
@@ -93,6 +96,12 @@ func TestReadCSVInference(t *testing.T) {
 			csv:    "t\n2020-01-02T03:04:05+02:00\n2020-01-02T03:04:05.5Z\n",
 			kinds:  []Kind{KindTimestamp},
 			values: [][]string{{"2020-01-02T01:04:05Z", "2020-01-02T03:04:05.5Z"}},
+		},
+		{
+			name:   "impossible dates are not timestamps",
+			csv:    "d\n2001-02-28\n2001-02-30\n",
+			kinds:  []Kind{KindCategorical},
+			values: [][]string{{"2001-02-28", "2001-02-30"}},
 		},
 		{
 			name:   "hexadecimal is not a number",
@@ -426,5 +435,90 @@ func TestCanonicalNumber(t *testing.T) {
 	}
 	if v, ok := parseNumber("nan"); ok || !math.IsNaN(v) && v != 0 {
 		t.Errorf("nan parsed as a number")
+	}
+}
+
+// benchCSV returns 500,000 rows of CSV like the flights data.
+func benchCSV(b *testing.B) string {
+	b.Helper()
+	var sb strings.Builder
+	sb.WriteString("date,delay,distance,origin,destination\n")
+	airports := []string{"ORD", "ATL", "DFW", "LAX", "SFO", "SEA", "JFK"}
+	for i := range 500000 {
+		sb.WriteString("2001-0")
+		sb.WriteByte(byte('1' + i%6))
+		sb.WriteString("-1")
+		sb.WriteByte(byte('0' + i%10))
+		sb.WriteString(" 0")
+		sb.WriteByte(byte('0' + i%10))
+		sb.WriteString(":30:00,")
+		sb.WriteString(strconv.Itoa(i%97 - 10))
+		sb.WriteByte(',')
+		sb.WriteString(strconv.Itoa(100 + i%2000))
+		sb.WriteByte(',')
+		sb.WriteString(airports[i%7])
+		sb.WriteByte(',')
+		sb.WriteString(airports[(i/7)%7])
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+func BenchmarkReadCSV(b *testing.B) {
+	data := benchCSV(b)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ReadCSV(context.Background(), strings.NewReader(data), "bench.csv", ReadOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadCSVPeer is encoding/csv's ReadAll alone, without types: the
+// peer ReadCSV is compared with.
+func BenchmarkReadCSVPeer(b *testing.B) {
+	data := benchCSV(b)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := csv.NewReader(strings.NewReader(data)).ReadAll(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestFastTimeMatchesParse(t *testing.T) {
+	tests := []struct {
+		s  string
+		ok bool
+	}{
+		{"2001-01-01", true},
+		{"2024-02-29", true},
+		{"2001-02-29", false},
+		{"2001-13-01", false},
+		{"2001-01-01 23:59:59", true},
+		{"2001-01-01T00:00:00", true},
+		{"2001-01-01T00:00:00Z", true},
+		{"2001-01-01 24:00:00", false},
+		{"2001-01-01 12:60:00", false},
+		{"1500-01-01", false},
+		{"20x1-01-01", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.s, func(t *testing.T) {
+			ns, layout, ok := fastTime(tt.s)
+			if ok != tt.ok {
+				t.Fatalf("fastTime ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			want, err := time.Parse(timeLayouts[layout], tt.s)
+			if err != nil || want.UnixNano() != ns {
+				t.Fatalf("fastTime = %d with layout %q; time.Parse = %v, %v", ns, timeLayouts[layout], want, err)
+			}
+			if got := time.Unix(0, ns).UTC().Format(timeLayouts[layout]); got != tt.s {
+				t.Fatalf("formats back as %q", got)
+			}
+		})
 	}
 }

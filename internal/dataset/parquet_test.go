@@ -317,10 +317,12 @@ func TestReadFlights(t *testing.T) {
 			t.Fatalf("row %d: date %s outside January to June 2001", i, date.String(i))
 		}
 	}
+	start = time.Now()
 	parts, err := TimeParts(date, PartMonth, PartWeekday, PartHour)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("TimeParts(month, weekday, hour) of %d rows in %v", f.Len(), time.Since(start))
 	if parts[0].Name != "date_month" || parts[0].Num[0] != 1 {
 		t.Errorf("%s[0] = %v", parts[0].Name, parts[0].Num[0])
 	}
@@ -385,4 +387,40 @@ func readFlights(tb testing.TB) *Frame {
 		tb.Fatal(err)
 	}
 	return f
+}
+
+// BenchmarkReadFlightsRowReader reads the same file with parquet-go's
+// generic row reader into structs, the peer that ReadParquet is compared with.
+func BenchmarkReadFlightsRowReader(b *testing.B) {
+	type flight struct {
+		Date        *int64  `parquet:"date,optional"`
+		Delay       *int64  `parquet:"delay,optional"`
+		Distance    *int64  `parquet:"distance,optional"`
+		Origin      *string `parquet:"origin,optional"`
+		Destination *string `parquet:"destination,optional"`
+	}
+	path := flightsPath(b)
+	for b.Loop() {
+		fh, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := parquet.NewGenericReader[flight](fh)
+		buf := make([]flight, 4096)
+		n := 0
+		for {
+			k, err := r.Read(buf)
+			n += k
+			if errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+		r.Close()
+		fh.Close()
+		if n != 3_000_000 {
+			b.Fatalf("%d rows", n)
+		}
+	}
 }

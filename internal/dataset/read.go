@@ -276,7 +276,7 @@ func convertKind(file string, col *Column, kind Kind) (*Column, error) {
 	case col.Kind == KindCategorical && kind == KindTimestamp:
 		levels := make([]int64, len(col.Levels))
 		for l, s := range col.Levels {
-			ns, _, ok := parseTime(s, 0)
+			ns, _, _, ok := parseTime(s, 0)
 			if !ok {
 				return nil, ferry.Errorf(ferry.EINVALID, "%s row %d column '%s': %s is not a timestamp", file, firstRow(col.Codes, l)+1, col.Name, quote(s))
 			}

@@ -248,7 +248,7 @@ func split(f *dataset.Frame, spec Spec) (tr, va []int, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("split: %w", err)
 		}
-		tr, va = dataset.GroupSplit(col, s.Validation, spec.Seed)
+		va, tr = dataset.GroupSplit(col, s.Validation, spec.Seed) // the first part holds the fraction
 		return tr, va, nil
 	}
 	parts := dataset.RandomSplit(f.Len(), []float64{1 - s.Validation, s.Validation}, spec.Seed)
