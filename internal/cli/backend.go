@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/httpapi"
+	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
@@ -32,6 +33,7 @@ type backend struct {
 	artifacts blob.Store
 	tracking  *tracking.Service
 	data      *dataset.Registry
+	registry  *registry.Service
 	api       *httpapi.Server
 }
 
@@ -51,12 +53,20 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (*bac
 		store.Close()
 		return nil, err
 	}
+	var policy *registry.Policy
+	if cfg.PolicyFile != "" {
+		if policy, err = registry.LoadPolicy(cfg.PolicyFile); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	reg := registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Log: log})
 	api := httpapi.New(httpapi.Options{
-		Tracking: svc, Artifacts: artifacts, Ready: store.Ping,
+		Tracking: svc, Registry: reg, Artifacts: artifacts, Ready: store.Ping,
 		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
 	})
 	data := dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
-	return &backend{store: store, artifacts: artifacts, tracking: svc, data: data, api: api}, nil
+	return &backend{store: store, artifacts: artifacts, tracking: svc, data: data, registry: reg, api: api}, nil
 }
 
 // Close closes the stores.

@@ -70,6 +70,10 @@ type Config struct {
 	// the S3 section.
 	ArtifactURL string `yaml:"artifact_url"`
 
+	// PolicyFile is a YAML file of promotion rules for the model registry
+	// (see internal/registry.Policy); empty means no rules.
+	PolicyFile string `yaml:"policy_file"`
+
 	Server ServerConfig `yaml:"server"`
 	SQLite SQLiteConfig `yaml:"sqlite"`
 	S3     S3Config     `yaml:"s3"`
@@ -243,6 +247,7 @@ func (c *Config) mergeEnv(env []string) error {
 	setString("FERRY_DATA_DIR", &c.DataDir)
 	setString("FERRY_STORE_URL", &c.StoreURL)
 	setString("FERRY_ARTIFACT_URL", &c.ArtifactURL)
+	setString("FERRY_POLICY_FILE", &c.PolicyFile)
 	setString("FERRY_ADDR", &c.Server.Addr)
 	setString("FERRY_SQLITE_SYNCHRONOUS", &c.SQLite.Synchronous)
 	setString("FERRY_LOG_LEVEL", &c.Log.Level)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/blob"
+	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
@@ -32,7 +33,9 @@ const DefaultMaxRequestBytes = 16 << 20
 
 // Options configure a Server. Tracking and Artifacts are required.
 type Options struct {
-	Tracking  *tracking.Service
+	Tracking *tracking.Service
+	// Registry serves the model registry routes; nil leaves them out.
+	Registry  *registry.Service
 	Artifacts blob.Store
 	// Ready reports whether dependencies answer; /readyz fails while it errs.
 	Ready func(ctx context.Context) error
@@ -44,6 +47,7 @@ type Options struct {
 // Server is the HTTP API. Its Handler is safe for concurrent use.
 type Server struct {
 	tracking  *tracking.Service
+	models    *registry.Service // the model registry; nil when not served
 	artifacts blob.Store
 	ready     func(ctx context.Context) error
 	maxBody   int64
@@ -57,7 +61,7 @@ type Server struct {
 // New returns a Server with every route registered.
 func New(opts Options) *Server {
 	s := &Server{
-		tracking: opts.Tracking, artifacts: opts.Artifacts, ready: opts.Ready,
+		tracking: opts.Tracking, models: opts.Registry, artifacts: opts.Artifacts, ready: opts.Ready,
 		maxBody: opts.MaxRequestBytes, log: opts.Log, mux: http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/blob/file"
+	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
 	"github.com/ferry-ml/ferry/internal/tracking"
@@ -20,6 +21,7 @@ type Backend struct {
 	Store     *sqlstore.DB
 	Artifacts *file.Store
 	Tracking  *tracking.Service
+	Registry  *registry.Service // without promotion rules
 }
 
 // Open opens a backend in a new temporary directory, with SQLite's
@@ -42,5 +44,6 @@ func Open(tb testing.TB, synchronous string) *Backend {
 	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	return &Backend{Dir: dir, Store: db, Artifacts: blobs, Tracking: svc}
+	reg := registry.NewService(db, svc, blobs, registry.Options{})
+	return &Backend{Dir: dir, Store: db, Artifacts: blobs, Tracking: svc, Registry: reg}
 }
