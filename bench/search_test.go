@@ -3,9 +3,13 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -130,8 +134,9 @@ func checkSearch(b *testing.B, answer []byte, want int, byAcc bool) {
 // seedRuns inserts n finished or running runs into the Default experiment of
 // the SQLite store at path, each with the rows tracking.Service would write
 // for CreateRun, LogBatch(acc, lr, x) and UpdateRun: the run, its
-// mlflow.runName tag, the param lr, the tag x, one point of the metric acc and
-// its latest_metrics row. Values are drawn from a fixed seed.
+// mlflow.runName tag, the param lr, the tag x, one point of the metric acc
+// (in metrics or metric_chunks, whichever the schema has) and its
+// latest_metrics row. Values are drawn from a fixed seed.
 func seedRuns(ctx context.Context, path string, n int) error {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
@@ -152,7 +157,7 @@ func seedRuns(ctx context.Context, path string, n int) error {
 		"run":    `INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) VALUES (?, ?, 0, 'bench', ?, ?, ?, ?, 'active')`,
 		"param":  `INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)`,
 		"tag":    `INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)`,
-		"metric": `INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, 0)`,
+		"metric": `INSERT INTO metric_chunks (run_uuid, key, points) VALUES (?, ?, ?)`,
 		"latest": `INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, 0)`,
 	}
 	prep := map[string]*sql.Stmt{}
@@ -191,7 +196,7 @@ func seedRuns(ctx context.Context, path string, n int) error {
 			{"tag", []any{runID, tracking.TagRunName, name}},
 			{"param", []any{runID, "lr", lrs[rng.IntN(len(lrs))]}},
 			{"tag", []any{runID, "x", x}},
-			{"metric", []any{runID, "acc", start + 100, acc}},
+			{"metric", []any{runID, "acc", packPoint(0, start+100, acc)}},
 			{"latest", []any{runID, "acc", start + 100, acc}},
 		}
 		for _, s := range steps {
@@ -201,4 +206,26 @@ func seedRuns(ctx context.Context, path string, n int) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// metricArgs are the arguments of the "metric" insert of seedRuns for a
+// point at step 0: (run, key, timestamp, value) for the metrics table, or
+// (run, key, points) with the point packed as metric_chunks keeps it
+// (little-endian step, timestamp and float64 bits).
+func metricArgs(runID, key string, timestamp int64, value float64, chunked bool) []any {
+	if !chunked {
+		return []any{runID, key, timestamp, value}
+	}
+	b := binary.LittleEndian.AppendUint64(nil, 0)
+	b = binary.LittleEndian.AppendUint64(b, uint64(timestamp))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(value))
+	return []any{runID, key, b}
+}
+
+// packPoint encodes one metric point as the store keeps it in metric_chunks:
+// little-endian step, timestamp and value bits.
+func packPoint(step, timestamp int64, value float64) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(step))
+	b = binary.LittleEndian.AppendUint64(b, uint64(timestamp))
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(value))
 }

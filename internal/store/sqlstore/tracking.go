@@ -3,10 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -492,30 +494,94 @@ func (db *DB) insertParams(ctx context.Context, tx *sql.Tx, runID string, params
 	return nil
 }
 
-// metricRowsPerInsert bounds a multi-row INSERT to stay under every backend's
-// limit on bound parameters.
-const metricRowsPerInsert = 500
-
+// insertMetrics appends one chunk row per metric key, in first-seen key order.
 func (db *DB) insertMetrics(ctx context.Context, tx *sql.Tx, runID string, metrics []tracking.Metric) error {
-	for start := 0; start < len(metrics); start += metricRowsPerInsert {
-		part := metrics[start:min(start+metricRowsPerInsert, len(metrics))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES `)
-		args := make([]any, 0, 6*len(part))
-		for i, m := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?)")
-			v, nan := storedValue(m.Value)
-			args = append(args, runID, m.Key, m.Step, m.Timestamp, v, nan)
+	if len(metrics) == 0 {
+		return nil
+	}
+	var keys []string
+	chunks := map[string][]byte{}
+	for _, m := range metrics {
+		if _, ok := chunks[m.Key]; !ok {
+			keys = append(keys, m.Key)
 		}
-		b.WriteString(` ON CONFLICT DO NOTHING`)
-		if _, err := tx.ExecContext(ctx, db.q(b.String()), args...); err != nil {
+		chunks[m.Key] = appendPoint(chunks[m.Key], m)
+	}
+	stmt, err := tx.PrepareContext(ctx, db.q(`INSERT INTO metric_chunks (run_uuid, key, points) VALUES (?, ?, ?)`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, k := range keys {
+		if _, err := stmt.ExecContext(ctx, runID, k, chunks[k]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pointSize is the packed size of a metric point: step, timestamp, value.
+const pointSize = 24
+
+func appendPoint(b []byte, m tracking.Metric) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.Step))
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.Timestamp))
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value))
+}
+
+// decodePoints appends the points packed in b to out.
+func decodePoints(out []tracking.Metric, key string, b []byte) ([]tracking.Metric, error) {
+	if len(b)%pointSize != 0 {
+		return out, fmt.Errorf("sqlstore: metric chunk of %d bytes is not a whole number of points", len(b))
+	}
+	for i := 0; i < len(b); i += pointSize {
+		out = append(out, tracking.Metric{
+			Key:       key,
+			Step:      int64(binary.LittleEndian.Uint64(b[i:])),
+			Timestamp: int64(binary.LittleEndian.Uint64(b[i+8:])),
+			Value:     math.Float64frombits(binary.LittleEndian.Uint64(b[i+16:])),
+		})
+	}
+	return out, nil
+}
+
+// pointLess orders points by step, timestamp, then value (NaN last, equal
+// values by their bits), the order MetricHistory returns.
+func pointLess(a, b tracking.Metric) int {
+	switch {
+	case a.Step != b.Step:
+		return cmpInt(a.Step, b.Step)
+	case a.Timestamp != b.Timestamp:
+		return cmpInt(a.Timestamp, b.Timestamp)
+	}
+	an, bn := math.IsNaN(a.Value), math.IsNaN(b.Value)
+	switch {
+	case an != bn:
+		if an {
+			return 1
+		}
+		return -1
+	case !an && a.Value != b.Value:
+		if a.Value < b.Value {
+			return -1
+		}
+		return 1
+	}
+	ab, bb := math.Float64bits(a.Value), math.Float64bits(b.Value)
+	switch {
+	case ab == bb:
+		return 0
+	case ab < bb:
+		return -1
+	}
+	return 1
+}
+
+func cmpInt(a, b int64) int {
+	if a < b {
+		return -1
+	}
+	return 1
 }
 
 // storedValue maps NaN to (0, 1) and any other value v to (v, 0).
@@ -630,16 +696,13 @@ ON CONFLICT (run_uuid, name, digest) DO UPDATE SET source_type = excluded.source
 // MetricHistory implements tracking.Store.
 func (db *DB) MetricHistory(ctx context.Context, runID, key string) ([]tracking.Metric, error) {
 	var out []tracking.Metric
-	// The key is known, so rows carry only numbers: this query reads 100,000
-	// points in well under 100 ms.
-	err := db.each(ctx, `SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value`, []any{runID, key}, func(s scanner) error {
-		m := tracking.Metric{Key: key}
-		var isNaN int64
-		err := s.Scan(&m.Value, &isNaN, &m.Timestamp, &m.Step)
-		if isNaN != 0 {
-			m.Value = math.NaN()
+	err := db.each(ctx, `SELECT points FROM metric_chunks WHERE run_uuid = ? AND key = ? ORDER BY id`, []any{runID, key}, func(s scanner) error {
+		var b []byte
+		if err := s.Scan(&b); err != nil {
+			return err
 		}
-		out = append(out, m)
+		var err error
+		out, err = decodePoints(out, key, b)
 		return err
 	})
 	if err != nil {
@@ -653,6 +716,11 @@ func (db *DB) MetricHistory(ctx context.Context, runID, key string) ([]tracking.
 		if n == 0 {
 			return nil, notFound("Run with id=%s not found", runID)
 		}
+		return out, nil
 	}
-	return out, nil
+	if !slices.IsSortedFunc(out, pointLess) {
+		slices.SortStableFunc(out, pointLess)
+	}
+	// Drop points identical to their predecessor: retried writes.
+	return slices.CompactFunc(out, func(a, b tracking.Metric) bool { return pointLess(a, b) == 0 }), nil
 }

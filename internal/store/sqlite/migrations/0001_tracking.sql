@@ -42,17 +42,18 @@ CREATE TABLE tags (
     PRIMARY KEY (run_uuid, key)
 ) WITHOUT ROWID;
 
--- Every metric point. NaN is stored as value 0 with is_nan 1 because SQLite
--- turns a NaN REAL into NULL; ±Inf are stored as they are.
-CREATE TABLE metrics (
-    run_uuid  TEXT NOT NULL REFERENCES runs (run_uuid),
-    key       TEXT NOT NULL,
-    step      INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL,
-    value     REAL NOT NULL,
-    is_nan    INTEGER NOT NULL,
-    PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)
-) WITHOUT ROWID;
+-- Metric points, in chunks: each write appends one row per metric key that
+-- holds its points packed as little-endian (step int64, timestamp int64, value
+-- float64 bits) triples, NaN and ±Inf included, so that a series of 100,000
+-- points is read from a few rows. A point identical in every field to another
+-- (a retried call) is dropped when the series is read.
+CREATE TABLE metric_chunks (
+    id       INTEGER PRIMARY KEY,
+    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
+    key      TEXT NOT NULL,
+    points   BLOB NOT NULL
+);
+CREATE INDEX metric_chunks_series ON metric_chunks (run_uuid, key, id);
 
 -- The latest point of each metric of each run (highest step, then timestamp,
 -- then value), kept in step with metrics so that search needs no aggregate.
