@@ -133,8 +133,8 @@ func checkSearch(b *testing.B, answer []byte, want int, byAcc bool) {
 // the SQLite store at path, each with the rows tracking.Service would write
 // for CreateRun, LogBatch(acc, lr, x) and UpdateRun: the run, its
 // mlflow.runName tag, the param lr, the tag x, one point of the metric acc
-// (in metrics or metric_chunks, whichever the schema has) and its
-// latest_metrics row. Values are drawn from a fixed seed.
+// (a metric_chunks row) and its latest_metrics row. Values are drawn from a
+// fixed seed.
 func seedRuns(ctx context.Context, path string, n int) error {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
@@ -204,20 +204,6 @@ func seedRuns(ctx context.Context, path string, n int) error {
 		}
 	}
 	return tx.Commit()
-}
-
-// metricArgs are the arguments of the "metric" insert of seedRuns for a
-// point at step 0: (run, key, timestamp, value) for the metrics table, or
-// (run, key, points) with the point packed as metric_chunks keeps it
-// (little-endian step, timestamp and float64 bits).
-func metricArgs(runID, key string, timestamp int64, value float64, chunked bool) []any {
-	if !chunked {
-		return []any{runID, key, timestamp, value}
-	}
-	b := binary.LittleEndian.AppendUint64(nil, 0)
-	b = binary.LittleEndian.AppendUint64(b, uint64(timestamp))
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(value))
-	return []any{runID, key, b}
 }
 
 // packPoint encodes one metric point as the store keeps it in metric_chunks:

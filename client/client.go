@@ -26,8 +26,9 @@ import (
 
 // Client talks to one Ferry server.
 type Client struct {
-	base *url.URL
-	http *http.Client
+	base      *url.URL
+	http      *http.Client
+	principal string // sent as X-Ferry-Principal; see WithPrincipal
 }
 
 // Option configures a Client.
@@ -108,6 +109,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.principal != "" {
+		req.Header.Set(principalHeader, c.principal)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: %w", method, path, err)

@@ -58,8 +58,9 @@ cat "$out/machine.txt"
 
 raw="$out/raw.jsonl"
 : >"$raw"
+: >"$out/load.txt"
 for i in $(seq 1 "$RUNS"); do
-	echo "== run $i/$RUNS (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+	echo "== run $i/$RUNS (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$out/load.txt" >&2
 	"$tmp/gbdt" -data "$DATA" -rounds "$ROUNDS" -depth "$DEPTH" -lr "$LR" -max-bins "$MAXBIN" -threads "$THREADS" | tee -a "$raw"
 	"$PYTHON" bench/gbdt/xgb_bench.py --dir "$tmp" --rounds "$ROUNDS" --depth "$DEPTH" --lr "$LR" --max-bins "$MAXBIN" --threads "$THREADS" | tee -a "$raw"
 done
@@ -71,12 +72,13 @@ ferry = [r for r in runs if r["trainer"] == "ferry"]
 xgb = [r for r in runs if r["trainer"].startswith("xgboost")]
 med = lambda rs, k: statistics.median(r[k] for r in rs)
 print(f"runs: {len(ferry)} each; medians")
-print(f"{'trainer':<16}{'train s':>9}{'valid AUC':>11}{'logloss':>9}{'peak RSS MiB':>14}")
+print(f"{'trainer':<16}{'train s':>9}{'CPU s':>8}{'valid AUC':>11}{'logloss':>9}{'peak RSS MiB':>14}")
 for name, rs in (("ferry", ferry), (xgb[0]["trainer"], xgb)):
-    print(f"{name:<16}{med(rs, 'train_seconds'):>9.2f}{med(rs, 'valid_auc'):>11.4f}{med(rs, 'valid_logloss'):>9.4f}{med(rs, 'peak_rss_mb'):>14.0f}")
+    print(f"{name:<16}{med(rs, 'train_seconds'):>9.2f}{med(rs, 'train_cpu_seconds'):>8.1f}{med(rs, 'valid_auc'):>11.4f}{med(rs, 'valid_logloss'):>9.4f}{med(rs, 'peak_rss_mb'):>14.0f}")
 ratio = med(ferry, "train_seconds") / med(xgb, "train_seconds")
 only_train = med(ferry, "train_seconds") / (med(xgb, "train_seconds") - med(xgb, "dmatrix_seconds"))
 auc = med(ferry, "valid_auc") - med(xgb, "valid_auc")
+print(f"CPU time ratio ferry/xgboost: {med(ferry, 'train_cpu_seconds') / med(xgb, 'train_cpu_seconds'):.2f}")
 print(f"xgboost DMatrix construction (inside its train time): {med(xgb, 'dmatrix_seconds'):.2f} s")
 print(f"time ratio ferry/xgboost: {ratio:.2f} (vs xgb.train alone: {only_train:.2f}); target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'}")
 print(f"AUC difference ferry-xgboost: {auc:+.4f}; target |diff| <= 0.01: {'met' if abs(auc) <= 0.01 else 'NOT met'}")

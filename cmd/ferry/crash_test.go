@@ -24,10 +24,6 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver for the integrity check
 )
 
-// Crash-safety test: a ferry server killed with SIGKILL in the middle of a
-// stream of log-batch requests must come back with every acknowledged batch
-// and with no batch half-written.
-
 const (
 	crashPointsPerBatch = 100 // metric points in each log-batch request
 	crashKillAfter      = 50  // acknowledged batches before each kill
@@ -36,6 +32,11 @@ const (
 	crashMetricKey      = "loss"
 )
 
+// TestCrashDuringLogBatch checks that a ferry server killed with SIGKILL in
+// the middle of a stream of log-batch requests comes back with every
+// acknowledged batch and with no batch half-written, over several
+// kill-and-restart cycles on one data directory, and that the SQLite file
+// passes its integrity checks afterwards.
 func TestCrashDuringLogBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping crash test in -short mode: it builds the ferry binary and runs it as a child process")
@@ -310,16 +311,22 @@ func (p *ferryProcess) createRun(t *testing.T) string {
 	return out.Run.Info.RunID
 }
 
-// stop asks the server to shut down and waits for it to exit.
+// stop asks the server to shut down and waits for it to exit; it must exit
+// cleanly.
 func (p *ferryProcess) stop(t *testing.T) {
 	t.Helper()
+	graceful := true
 	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		graceful = false
 		_ = p.cmd.Process.Kill() // no SIGINT on this platform
 	}
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ferry did not exit within 30s of SIGINT\nstderr:\n%s", p.stderr.String())
+	}
+	if graceful && p.err != nil {
+		t.Errorf("ferry exited with %v after SIGINT\nstderr:\n%s", p.err, p.stderr.String())
 	}
 }
 

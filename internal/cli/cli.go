@@ -131,6 +131,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.runsCommand(),
 		a.dataCommand(),
 		a.trainCommand(),
+		a.modelsCommand(),
 		a.jobsCommand(),
 		a.configCommand(),
 		a.demoCommand(),

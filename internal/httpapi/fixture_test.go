@@ -22,7 +22,7 @@ import (
 func newTestServer(t testing.TB) *httptest.Server {
 	t.Helper()
 	b := testbackend.Open(t, sqlite.SynchronousNormal)
-	api := httpapi.New(httpapi.Options{Tracking: b.Tracking, Artifacts: b.Artifacts, MaxRequestBytes: 1 << 20})
+	api := httpapi.New(httpapi.Options{Tracking: b.Tracking, Registry: b.Registry, Artifacts: b.Artifacts, MaxRequestBytes: 1 << 20})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return srv

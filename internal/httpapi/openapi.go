@@ -48,7 +48,7 @@ func openAPIDocument(routes []v1Route) ([]byte, error) {
 		"info": map[string]any{
 			"title":   "Ferry API",
 			"version": "1",
-			"description": "Ferry's native REST API: experiments, runs and their artifacts. " +
+			"description": "Ferry's native REST API: experiments, runs and their artifacts, and the model registry. " +
 				"Request and response bodies are JSON in the field shapes of MLflow's tracking API " +
 				"(snake_case names, IDs as strings, times in milliseconds since the Unix epoch). " +
 				"Every error is answered as {\"error\": {\"code\": ..., \"message\": ...}}.",
@@ -410,7 +410,14 @@ func routeParamDoc(routePath, name string) (string, error) {
 		}
 		return "The run's ID.", nil
 	case "name":
+		if strings.HasPrefix(routePath, "/models/") {
+			return "The registered model's name, URL-escaped.", nil
+		}
 		return "The experiment's name, URL-escaped.", nil
+	case "version":
+		return "The model version's number.", nil
+	case "alias":
+		return "The alias, such as champion.", nil
 	case "key":
 		if strings.Contains(routePath, "/metrics/") {
 			return "The metric's key. It may contain '/', escaped or not.", nil
@@ -431,6 +438,8 @@ func openAPITag(p string) string {
 		return "experiments"
 	case strings.HasPrefix(p, "/runs"):
 		return "runs"
+	case strings.HasPrefix(p, "/models"), p == "/resolve", p == "/lineage":
+		return "models"
 	}
 	return "meta"
 }
@@ -443,6 +452,8 @@ func openAPITagDoc(tag string) string {
 		return "Runs, with their metrics, params, tags and dataset inputs."
 	case "artifacts":
 		return "Files a run produced, stored by this server."
+	case "models":
+		return "The model registry: registered models, immutable versions, aliases, stages, promotions under the policy, the audit trail and lineage. Writes act for the principal in the X-Ferry-Principal header (default anonymous)."
 	}
 	return "About this API."
 }

@@ -85,6 +85,9 @@ func New(opts Options) *Server {
 
 	s.routeHealth()
 	s.routeMLflow()
+	if s.models != nil {
+		s.routeRegistry()
+	}
 	s.routeArtifacts()
 	s.routeV1()
 	return s

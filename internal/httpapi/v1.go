@@ -108,6 +108,7 @@ func (s *Server) v1Routes() []v1Route {
 			},
 		},
 	}
+	routes = append(routes, s.v1RegistryRoutes()...) // registry.go
 	return routes
 }
 

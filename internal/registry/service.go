@@ -95,11 +95,9 @@ func (s *Service) RegisterVersion(ctx context.Context, principal, name, source, 
 	if err := ValidateModelName(name); err != nil {
 		return Version{}, err
 	}
-	if _, err := s.store.GetModel(ctx, name); ferry.ErrorCode(err) == ferry.ENOTFOUND && create {
-		if _, err := s.CreateModel(ctx, principal, name, "", nil); err != nil && ferry.ErrorCode(err) != ferry.ECONFLICT {
-			return Version{}, err
-		}
-	} else if err != nil {
+	_, err := s.store.GetModel(ctx, name)
+	missing := ferry.ErrorCode(err) == ferry.ENOTFOUND
+	if err != nil && !(missing && create) {
 		return Version{}, err
 	}
 	key, run, err := s.resolveSource(ctx, source, runID)
@@ -147,6 +145,13 @@ func (s *Service) RegisterVersion(ctx context.Context, principal, name, source, 
 	for _, d := range dup {
 		if d.ModelDigest == v.ModelDigest {
 			return Version{}, ferry.Errorf(ferry.ECONFLICT, "This model package is already registered as %s version %d (digest %s).", name, d.Version, v.ModelDigest)
+		}
+	}
+	// The package is valid: only now may a missing model be created, so that a
+	// failed registration leaves nothing behind.
+	if missing {
+		if _, err := s.CreateModel(ctx, principal, name, "", nil); err != nil && ferry.ErrorCode(err) != ferry.ECONFLICT {
+			return Version{}, err
 		}
 	}
 	v.StorageURI = "registry/" + name + "/" + strings.TrimPrefix(v.ModelDigest, "sha256:")
@@ -267,6 +272,9 @@ func (s *Service) Resolve(ctx context.Context, uri string) (Version, error) {
 	if name, alias, ok := strings.Cut(rest, "@"); ok {
 		if alias == "latest" {
 			return s.latest(ctx, name, "")
+		}
+		if err := ValidateAlias(alias); err != nil {
+			return Version{}, err
 		}
 		v, err := s.store.GetAlias(ctx, name, alias)
 		if err != nil {

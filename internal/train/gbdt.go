@@ -15,6 +15,23 @@ import (
 // loop and the objectives. Binning is in gbdt_bin.go, tree growth in
 // gbdt_grow.go, prediction in gbdt_predict.go, Ferry's JSON format in
 // gbdt_json.go and the XGBoost export in gbdt_xgboost.go.
+//
+// The algorithm is XGBoost's "hist" method: numeric features are cut into
+// at most 255 quantile bins of float32 values (one more uint8 code marks
+// missing values), categorical features get one bin per category (the 255
+// most frequent; rarer ones are treated as missing). Each node's split is
+// searched on gradient/hessian histograms; missing values are tried on both
+// sides of every numeric threshold and the better side is kept (XGBoost's
+// default_left). Categorical splits sort the node's categories by
+// G/(H+λ) and try every prefix and suffix of that order of up to
+// MaxCatThreshold categories against the rest (LightGBM's and XGBoost's
+// partition split); categories not seen in the node, unseen in training or
+// missing go to the default side.
+//
+// Not implemented: L1 regularisation (alpha), max_delta_step,
+// scale_pos_weight, monotone or interaction constraints, per-level or
+// per-node column sampling, one-hot categorical splits (max_cat_to_onehot),
+// and sample weights in the quantile cuts (cuts count rows).
 
 // GBDT objectives, the values of GBDTParams.Objective and GBDT.Objective.
 const (
@@ -386,8 +403,8 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 			feats := allFeatures
 			if p.ColSampleByTree < 1 {
 				nf := max(1, int(math.Round(p.ColSampleByTree*float64(len(allFeatures)))))
-				perm := rng.Perm(len(allFeatures))[:nf]
-				feats = sortedInts(perm)
+				feats = rng.Perm(len(allFeatures))[:nf]
+				slices.Sort(feats)
 			}
 			t := g.grow(grad[c*n:(c+1)*n], sample, feats)
 			t.Class = c
@@ -430,17 +447,6 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 	m.BestIteration = len(m.trees)/k - 1
 	m.prepare()
 	return m, nil
-}
-
-func sortedInts(a []int) []int {
-	out := make([]int, len(a))
-	copy(out, a)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // baseScore is the initial prediction in XGBoost's base_score convention:

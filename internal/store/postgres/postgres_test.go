@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
 	"github.com/ferry-ml/ferry/internal/tracking"
@@ -84,6 +85,18 @@ func TestMigrateTwice(t *testing.T) {
 func TestAssetStore(t *testing.T) {
 	url := testURL(t)
 	storetest.RunAssets(t, func(t *testing.T) dataset.AssetStore {
+		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestRegistryStore(t *testing.T) {
+	url := testURL(t)
+	storetest.RunRegistry(t, func(t *testing.T) registry.Store {
 		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
 		if err != nil {
 			t.Fatal(err)

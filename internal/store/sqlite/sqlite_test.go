@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
 	"github.com/ferry-ml/ferry/internal/tracking"
@@ -56,6 +57,17 @@ func TestOpenRejectsBadSynchronous(t *testing.T) {
 
 func TestAssetStore(t *testing.T) {
 	storetest.RunAssets(t, func(t *testing.T) dataset.AssetStore {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestRegistryStore(t *testing.T) {
+	storetest.RunRegistry(t, func(t *testing.T) registry.Store {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
 		if err != nil {
 			t.Fatal(err)

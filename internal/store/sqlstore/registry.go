@@ -294,19 +294,17 @@ func scanVersion(s scanner) (registry.Version, error) {
 	return v, err
 }
 
-// CreateVersion implements registry.Store. Concurrent creators of the same
-// model may race for a number; the loser retries.
+// CreateVersion implements registry.Store. A model's versions have distinct
+// package digests: a second version of the same package is ECONFLICT.
 func (db *DB) CreateVersion(ctx context.Context, v registry.Version, ev registry.AuditEvent) (registry.Version, error) {
-	for attempt := 0; ; attempt++ {
-		out, err := db.createVersion(ctx, v, ev)
-		if err != nil && db.d.IsUniqueViolation(err) && attempt < 20 {
-			continue
-		}
-		if err != nil {
-			return out, wrap("create version", err)
-		}
-		return db.GetVersion(ctx, out.Name, out.Version)
+	out, err := db.createVersion(ctx, v, ev)
+	if err != nil && db.d.IsUniqueViolation(err) {
+		return out, ferry.Errorf(ferry.ECONFLICT, "This model package (digest %s) is already registered as a version of %s.", v.ModelDigest, v.Name)
 	}
+	if err != nil {
+		return out, wrap("create version", err)
+	}
+	return db.GetVersion(ctx, out.Name, out.Version)
 }
 
 func (db *DB) createVersion(ctx context.Context, v registry.Version, ev registry.AuditEvent) (registry.Version, error) {
@@ -314,7 +312,9 @@ func (db *DB) createVersion(ctx context.Context, v registry.Version, ev registry
 		if err := db.modelExists(ctx, tx, v.Name); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, db.q(`SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?`), v.Name).Scan(&v.Version); err != nil {
+		// Bumping the counter also locks the model's row, so concurrent
+		// creators queue rather than collide.
+		if err := tx.QueryRowContext(ctx, db.q(`UPDATE registered_models SET last_version = last_version + 1 WHERE name = ? RETURNING last_version`), v.Name).Scan(&v.Version); err != nil {
 			return err
 		}
 		datasets, err := json.Marshal(v.DatasetDigests)
@@ -436,7 +436,7 @@ func (db *DB) DeleteVersion(ctx context.Context, name string, version int, ev re
 		if err := db.versionExists(ctx, tx, name, version); err != nil {
 			return err
 		}
-		for _, table := range []string{"model_version_datasets", "model_version_tags", "model_aliases", "model_versions"} {
+		for _, table := range []string{"model_version_datasets", "model_version_tags", "model_aliases", "promotion_requests", "model_version_checks", "model_versions"} {
 			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM `+table+` WHERE name = ? AND version = ?`), name, version); err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 // query accumulates a SELECT's joins, conditions and their arguments in the
 // order their placeholders appear.
 type query struct {
+	from      string // the FROM clause; "" means the caller's default
 	joins     []string
 	joinArgs  []any
 	where     []string
@@ -121,7 +122,7 @@ func (db *DB) SearchRuns(ctx context.Context, rq tracking.RunQuery) ([]tracking.
 		}
 	}
 	for i, o := range rq.OrderBy {
-		if err := runOrder(&q, i, o); err != nil {
+		if err := runOrder(&q, i, o, filtersMetric(rq.Filter, o)); err != nil {
 			return nil, "", err
 		}
 	}
@@ -129,7 +130,11 @@ func (db *DB) SearchRuns(ctx context.Context, rq tracking.RunQuery) ([]tracking.
 
 	limit := rq.MaxResults
 	var runs []tracking.Run
-	err = db.each(ctx, q.sql(`SELECT `+runColumns+` FROM runs r`), q.args(limit+1, offset), func(s scanner) error {
+	from := q.from
+	if from == "" {
+		from = "runs r"
+	}
+	err = db.each(ctx, q.sql(`SELECT `+runColumns+` FROM `+from), q.args(limit+1, offset), func(s scanner) error {
 		in, err := scanRunInfo(s)
 		runs = append(runs, tracking.Run{Info: in})
 		return err
@@ -206,7 +211,24 @@ func runCondition(q *query, c tracking.Comparison) error {
 	return nil
 }
 
-func runOrder(q *query, i int, o tracking.OrderBy) error {
+// filtersMetric reports whether the filter compares the metric o orders by, so
+// that every result has a (non-NaN) value of it.
+func filtersMetric(f tracking.Filter, o tracking.OrderBy) bool {
+	if o.Entity != tracking.EntityMetric {
+		return false
+	}
+	for _, c := range f {
+		if c.Entity == tracking.EntityMetric && c.Key == o.Key && c.Op != "IS NULL" && c.Op != "IS NOT NULL" {
+			return true
+		}
+	}
+	return false
+}
+
+// runOrder adds the i-th order term. present says every result has a value
+// for it: then the join is inner and the sort can walk the
+// latest_metrics (key, value) index and stop at the page's end.
+func runOrder(q *query, i int, o tracking.OrderBy, present bool) error {
 	dir := " DESC"
 	if o.Ascending {
 		dir = " ASC"
@@ -215,6 +237,22 @@ func runOrder(q *query, i int, o tracking.OrderBy) error {
 	var col string
 	switch o.Entity {
 	case tracking.EntityMetric:
+		if present && i == 0 {
+			// Drive the query from the metric's index in sort order (CROSS
+			// JOIN fixes the loop order in SQLite), so it stops at the page's
+			// end instead of sorting every matching run.
+			q.from = "latest_metrics " + alias + " CROSS JOIN runs r"
+			q.where = append([]string{alias + ".key = ? AND " + alias + ".run_uuid = r.run_uuid"}, q.where...)
+			q.whereArgs = append([]any{o.Key}, q.whereArgs...)
+			q.order = append(q.order, alias+".value"+dir)
+			return nil
+		}
+		if present {
+			q.joins = append(q.joins, fmt.Sprintf("JOIN latest_metrics %[1]s ON %[1]s.run_uuid = r.run_uuid AND %[1]s.key = ?", alias))
+			q.joinArgs = append(q.joinArgs, o.Key)
+			q.order = append(q.order, alias+".value"+dir)
+			return nil
+		}
 		q.joins = append(q.joins, fmt.Sprintf("LEFT JOIN latest_metrics %[1]s ON %[1]s.run_uuid = r.run_uuid AND %[1]s.key = ?", alias))
 		q.joinArgs = append(q.joinArgs, o.Key)
 		col = "CASE WHEN " + alias + ".is_nan = 1 THEN NULL ELSE " + alias + ".value END"

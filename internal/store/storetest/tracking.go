@@ -595,6 +595,24 @@ func testSearchRunsOrderAndPages(t *testing.T, s *tracking.Service) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("order by acc desc:\n got %v\nwant %v", got, want)
 	}
+	// Filtered on the metric it is ordered by: the store may walk the
+	// metric's index; the pages must still be complete and in order.
+	got = nil
+	tok = ""
+	for {
+		runs, next, err := s.SearchRuns(ctx, tracking.RunSearch{ExperimentIDs: []string{exp}, Filter: "metrics.acc >= 0.1", OrderBy: []string{"metrics.acc DESC"}, MaxResults: 2, PageToken: tok})
+		must(t, err)
+		for _, r := range runs {
+			got = append(got, r.Info.RunID)
+		}
+		if next == "" {
+			break
+		}
+		tok = next
+	}
+	if want := []string{ids[6], ids[5], ids[4], ids[3], ids[2], ids[1]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("filtered order by acc desc:\n got %v\nwant %v", got, want)
+	}
 	runs, _, err := s.SearchRuns(ctx, tracking.RunSearch{ExperimentIDs: []string{exp}, OrderBy: []string{"params.lr ASC", "attributes.start_time ASC"}})
 	must(t, err)
 	var lrs []string

@@ -2,7 +2,9 @@ CREATE TABLE registered_models (
     name              TEXT PRIMARY KEY,
     description       TEXT NOT NULL,
     creation_time     INTEGER NOT NULL,
-    last_updated_time INTEGER NOT NULL
+    last_updated_time INTEGER NOT NULL,
+    -- The highest version number ever given: numbers are never reused.
+    last_version      INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE registered_model_tags (
@@ -32,6 +34,7 @@ CREATE TABLE model_versions (
     PRIMARY KEY (name, version)
 );
 CREATE INDEX model_versions_run ON model_versions (run_id);
+CREATE UNIQUE INDEX model_versions_digest ON model_versions (name, model_digest);
 
 CREATE TABLE model_version_datasets (
     name    TEXT NOT NULL,

@@ -1,0 +1,168 @@
+package registry_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/registry"
+)
+
+func TestParsePolicyErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		doc     string
+		mention []string
+	}{
+		{"unknown top-level field", "defaults:\n  stages: {}\n", []string{"policy.yaml", "defaults"}},
+		{"unknown requirement field", "default:\n  stages:\n    Production: {approvals: 2}\n", []string{"approvals"}},
+		{"unknown rules field", "default:\n  stage:\n    Production: {approval: true}\n", []string{"stage"}},
+		{"unknown stage", "default:\n  stages:\n    Prod: {approval: true}\n", []string{"default", "Prod"}},
+		{"unknown stage in a model's rules", "models:\n  churn:\n    stages:\n      Live: {}\n", []string{"models.churn", "Live"}},
+		{"reserved alias", "default:\n  aliases:\n    latest: {approval: true}\n", []string{"latest"}},
+		{"version-like alias", "models:\n  churn:\n    aliases:\n      v2: {}\n", []string{"models.churn", "v2"}},
+		{"wrong type", "default:\n  stages:\n    Production: {approval: sure}\n", []string{"policy.yaml"}},
+		{"checks not a list", "default:\n  stages:\n    Production: {checks: validation}\n", []string{"policy.yaml"}},
+		{"not yaml", "default: [\n", []string{"policy.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := registry.ParsePolicy([]byte(tt.doc), "policy.yaml")
+			if ferry.ErrorCode(err) != ferry.EINVALID {
+				t.Fatalf("ParsePolicy = %+v, %v; want EINVALID", p, err)
+			}
+			for _, m := range tt.mention {
+				if msg := ferry.ErrorMessage(err); !strings.Contains(msg, m) {
+					t.Fatalf("message %q does not mention %q", msg, m)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyRequirement(t *testing.T) {
+	p, err := registry.ParsePolicy([]byte(`
+default:
+  stages:
+    staging:    {checks: [validation]}
+    Production: {checks: [validation], approval: true}
+  aliases:
+    "*":      {approval: true}
+    shadow:   {}
+    champion: {checks: [validation], approval: true}
+models:
+  churn:
+    stages:
+      Production: {approval: true}
+    aliases:
+      "*": {checks: [smoke]}
+  fraud:
+    aliases:
+      champion: {approval: true}
+`), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name          string
+		model, target string
+		approval      bool
+		checks        string
+	}{
+		{"default stage, canonical name", "other", "Production", true, "validation"},
+		{"stage names are case-insensitive", "other", "Staging", false, "validation"},
+		{"stage without a rule", "other", "Archived", false, ""},
+		{"specific alias beats *", "other", "@champion", true, "validation"},
+		{"empty rule beats *", "other", "@shadow", false, ""},
+		{"* covers other aliases", "other", "@canary", true, ""},
+		{"model rule replaces the default one", "churn", "Production", true, ""},
+		{"model without a rule for the target falls back", "churn", "Staging", false, "validation"},
+		{"model * beats default specific alias", "churn", "@champion", false, "smoke"},
+		{"model specific alias", "fraud", "@champion", true, ""},
+		{"model falls back to default *", "fraud", "@canary", true, ""},
+		{"model falls back to default stages", "fraud", "Production", true, "validation"},
+		{"a bare name is not an alias", "other", "champion", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := p.Requirement(tt.model, tt.target)
+			if r.Approval != tt.approval || strings.Join(r.Checks, ",") != tt.checks {
+				t.Fatalf("Requirement(%s, %s) = %+v, want approval=%v checks=%q", tt.model, tt.target, r, tt.approval, tt.checks)
+			}
+		})
+	}
+	t.Run("nil policy requires nothing", func(t *testing.T) {
+		var none *registry.Policy
+		if r := none.Requirement("churn", "Production"); r.Approval || len(r.Checks) != 0 {
+			t.Fatalf("nil policy: %+v", r)
+		}
+	})
+	t.Run("empty document", func(t *testing.T) {
+		empty, err := registry.ParsePolicy(nil, "empty.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := empty.Requirement("churn", "Production"); r.Approval || len(r.Checks) != 0 {
+			t.Fatalf("empty policy: %+v", r)
+		}
+	})
+}
+
+func TestRequirementString(t *testing.T) {
+	tests := []struct {
+		r    registry.Requirement
+		want string
+	}{
+		{registry.Requirement{}, "nothing"},
+		{registry.Requirement{Approval: true}, "an approval by another principal"},
+		{registry.Requirement{Checks: []string{"validation", "bias"}}, "passing bias, validation check(s)"},
+		{registry.Requirement{Checks: []string{"validation"}, Approval: true}, "passing validation check(s) and an approval by another principal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.r.String(); got != tt.want {
+				t.Fatalf("String() = %q", got)
+			}
+		})
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(good, []byte("default:\n  stages:\n    Production: {approval: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("default:\n  stages:\n    Prod: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+		ok   bool
+	}{
+		{"good", good, true},
+		{"unknown stage names the file", bad, false},
+		{"missing file", filepath.Join(dir, "nope.yaml"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := registry.LoadPolicy(tt.path)
+			if tt.ok {
+				if err != nil || !p.Requirement("m", "Production").Approval {
+					t.Fatalf("LoadPolicy = %+v, %v", p, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.path == bad && !strings.Contains(ferry.ErrorMessage(err), tt.path) {
+				t.Fatalf("message %q does not name the file", ferry.ErrorMessage(err))
+			}
+		})
+	}
+}

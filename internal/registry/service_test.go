@@ -1,0 +1,840 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/registry"
+	"github.com/ferry-ml/ferry/internal/store/sqlite"
+	"github.com/ferry-ml/ferry/internal/testbackend"
+	"github.com/ferry-ml/ferry/internal/tracking"
+)
+
+// clock advances a millisecond on every reading, so audit times and check
+// times are distinct and ordered.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	return c.t
+}
+
+// env is a registry service over a real SQLite store and artifact directory.
+type env struct {
+	tb  testing.TB
+	ctx context.Context
+	b   *testbackend.Backend
+	svc *registry.Service
+}
+
+func newEnv(tb testing.TB, synchronous string, policy *registry.Policy) *env {
+	tb.Helper()
+	b := testbackend.Open(tb, synchronous)
+	c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+	svc := registry.NewService(b.Store, b.Tracking, b.Artifacts, registry.Options{Policy: policy, Now: c.Now})
+	return &env{tb: tb, ctx: context.Background(), b: b, svc: svc}
+}
+
+func mustPolicy(tb testing.TB, doc string) *registry.Policy {
+	tb.Helper()
+	p, err := registry.ParsePolicy([]byte(doc), "policy.yaml")
+	if err != nil {
+		tb.Fatalf("ParsePolicy: %v", err)
+	}
+	return p
+}
+
+// pkg describes the model package a run logs.
+type pkg struct {
+	weights  string // varies the model file, and so the package digest
+	commit   string
+	dirty    bool
+	datasets []model.DatasetRef
+}
+
+// runWithModel starts a run and logs a model package under its artifact
+// path "model", as a training script would. It returns the run and the
+// package as built.
+func (e *env) runWithModel(p pkg) (tracking.Run, *model.Package) {
+	e.tb.Helper()
+	run, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{UserID: "alice"})
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	dir := filepath.Join(e.tb.TempDir(), "model")
+	built := buildPackage(e.tb, dir, run.Info.RunID, p)
+	e.upload(run, dir)
+	return run, built
+}
+
+func buildPackage(tb testing.TB, dir, runID string, p pkg) *model.Package {
+	tb.Helper()
+	ctx := context.Background()
+	if p.weights == "" {
+		p.weights = "[0.25,-1.5,3]"
+	}
+	b, err := model.NewBuilder(ctx, dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := b.AddFile(ctx, "model.json", strings.NewReader(`{"trainer":"logistic","weights":`+p.weights+`,"intercept":-0.125}`+"\n")); err != nil {
+		tb.Fatal(err)
+	}
+	if err := b.AddFile(ctx, "docs/README.txt", strings.NewReader("Logistic regression on the churn table.\n")); err != nil {
+		tb.Fatal(err)
+	}
+	m := &model.Manifest{
+		ArtifactPath:   "model",
+		RunID:          runID,
+		UTCTimeCreated: time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC),
+		Signature: &model.Signature{
+			Inputs:  []model.Spec{{Name: "tenure", Type: model.TypeDouble, Required: true}, {Name: "spend", Type: model.TypeDouble, Required: true}},
+			Outputs: []model.Spec{{Type: model.TypeLong, Required: true}},
+		},
+	}
+	m.SetFlavor(model.FerryFlavor{Trainer: "logistic", Data: "model.json"})
+	info := model.FerryInfo{
+		Task:        model.TaskBinary,
+		ClassLabels: []string{"stays", "churns"},
+		Lineage: model.Lineage{
+			RunID: runID, GitCommit: p.commit, GitDirty: p.dirty, Datasets: p.datasets,
+			Trainer: "logistic", Params: map[string]string{"l2": "0.01"}, FerryVersion: "0.1.0-test",
+		},
+	}
+	built, err := b.Finish(ctx, m, info)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return built
+}
+
+// artifactKey is the blob key of path under a run's artifact root
+// (mlflow-artifacts:/0/<run>/artifacts → 0/<run>/artifacts/<path>).
+func artifactKey(tb testing.TB, run tracking.Run, path string) string {
+	tb.Helper()
+	root, ok := strings.CutPrefix(run.Info.ArtifactURI, "mlflow-artifacts:/")
+	if !ok {
+		tb.Fatalf("artifact uri %q", run.Info.ArtifactURI)
+	}
+	return root + "/" + path
+}
+
+// upload copies every file under dir to the run's artifacts under "model/".
+func (e *env) upload(run tracking.Run, dir string) {
+	e.tb.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = e.b.Artifacts.Put(e.ctx, artifactKey(e.tb, run, "model/"+filepath.ToSlash(rel)), f)
+		return err
+	})
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+}
+
+func (e *env) register(principal, name string, run tracking.Run) registry.Version {
+	e.tb.Helper()
+	v, err := e.svc.RegisterVersion(e.ctx, principal, name, "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
+	if err != nil {
+		e.tb.Fatalf("RegisterVersion(%s): %v", name, err)
+	}
+	return v
+}
+
+// versions lists the version numbers of name.
+func (e *env) versions(name string) []int {
+	e.tb.Helper()
+	vs, _, err := e.b.Store.SearchVersions(e.ctx, registry.VersionQuery{Name: name})
+	if err != nil && ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		e.tb.Fatal(err)
+	}
+	var out []int
+	for _, v := range vs {
+		out = append(out, v.Version)
+	}
+	return out
+}
+
+// registryBlobs lists the objects under the registry's own storage.
+func (e *env) registryBlobs(prefix string) []string {
+	e.tb.Helper()
+	var out []string
+	var walk func(string)
+	walk = func(p string) {
+		entries, err := e.b.Artifacts.List(e.ctx, p)
+		if err != nil {
+			e.tb.Fatal(err)
+		}
+		for _, en := range entries {
+			if en.IsDir {
+				walk(en.Path)
+			} else {
+				out = append(out, en.Path)
+			}
+		}
+	}
+	walk(prefix)
+	return out
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := ferry.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPromotionRoundTrip walks a run's model from registration to
+// Production under a policy that wants a second principal's approval, and
+// reads the whole story back from the audit trail.
+func TestPromotionRoundTrip(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, mustPolicy(t, `
+default:
+  stages:
+    Production: {approval: true}
+`))
+	ctx, svc := e.ctx, e.svc
+	run, built := e.runWithModel(pkg{commit: strings.Repeat("a", 40)})
+
+	v := e.register("alice", "churn", run)
+	if v.Version != 1 || v.Stage != registry.StageNone || v.RunID != run.Info.RunID || v.ModelDigest != built.Digest() || v.UserID != "alice" {
+		t.Fatalf("registered %+v", v)
+	}
+	_, err := svc.SetAlias(ctx, "alice", "churn", "challenger", 1, "try it on shadow traffic")
+	must(t, err)
+	if got, err := svc.Resolve(ctx, "models:/churn@challenger"); err != nil || got.Version != 1 {
+		t.Fatalf("Resolve(@challenger) = %+v, %v", got, err)
+	}
+	staged, err := svc.Promote(ctx, "alice", "churn", 1, "staging", "smoke tests pass", false)
+	must(t, err)
+	if staged.Stage != registry.StageStaging {
+		t.Fatalf("stage after promote = %q", staged.Stage)
+	}
+
+	t.Run("refused without an approval", func(t *testing.T) {
+		for attempt := range 2 {
+			_, err := svc.Promote(ctx, "alice", "churn", 1, "Production", "auc +2%", true)
+			wantCode(t, err, ferry.EUNAUTHORIZED)
+			msg := ferry.ErrorMessage(err)
+			for _, want := range []string{"other than the requester", "ferry models approve churn 1 --to production"} {
+				if !strings.Contains(msg, want) {
+					t.Fatalf("attempt %d: message %q does not say %q", attempt, msg, want)
+				}
+			}
+			reqs, err := svc.Store().FindRequests(ctx, "churn", 1, registry.StageProduction)
+			must(t, err)
+			if len(reqs) != 1 || reqs[0].Status != registry.RequestPending || reqs[0].RequestedBy != "alice" {
+				t.Fatalf("attempt %d: requests = %+v, want one pending by alice", attempt, reqs)
+			}
+		}
+	})
+	t.Run("refused with a self-approval", func(t *testing.T) {
+		_, err := svc.Decide(ctx, "alice", "churn", 1, "production", true, "looks fine to me")
+		wantCode(t, err, ferry.EUNAUTHORIZED)
+		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "alice") || !strings.Contains(msg, "another principal") {
+			t.Fatalf("message = %q", msg)
+		}
+		_, err = svc.Promote(ctx, "alice", "churn", 1, "Production", "auc +2%", true)
+		wantCode(t, err, ferry.EUNAUTHORIZED)
+		if v, _ := svc.Resolve(ctx, "models:/churn/1"); v.Stage != registry.StageStaging {
+			t.Fatalf("stage = %q after a refused promotion", v.Stage)
+		}
+	})
+	t.Run("allowed after another principal approves", func(t *testing.T) {
+		r, err := svc.Decide(ctx, "bob", "churn", 1, "production", true, "reviewed the validation report")
+		must(t, err)
+		if r.Status != registry.RequestApproved || r.DecidedBy != "bob" || r.RequestedBy != "alice" {
+			t.Fatalf("decision = %+v", r)
+		}
+		_, err = svc.Decide(ctx, "carol", "churn", 1, "production", true, "")
+		wantCode(t, err, ferry.ENOTFOUND) // nothing pending any more
+		prod, err := svc.Promote(ctx, "alice", "churn", 1, "Production", "auc +2%", true)
+		must(t, err)
+		if prod.Stage != registry.StageProduction {
+			t.Fatalf("stage = %q", prod.Stage)
+		}
+		if got, err := svc.Resolve(ctx, "models:/churn/Production"); err != nil || got.Version != 1 {
+			t.Fatalf("Resolve(Production) = %+v, %v", got, err)
+		}
+	})
+	t.Run("the audit trail tells the story", func(t *testing.T) {
+		hist, err := svc.History(ctx, "churn")
+		must(t, err)
+		want := []struct {
+			action, principal, from, to string
+			version                     int
+		}{
+			{registry.ActionCreateModel, "alice", "", "churn", 0},
+			{registry.ActionCreateVersion, "alice", "", built.Digest(), 1},
+			{registry.ActionSetAlias, "alice", "", "@challenger", 1},
+			{registry.ActionTransition, "alice", registry.StageNone, registry.StageStaging, 1},
+			{registry.ActionRequest, "alice", registry.StageStaging, registry.StageProduction, 1},
+			{registry.ActionPromoteBlocked, "alice", "", registry.StageProduction, 1},
+			{registry.ActionApprove, "bob", "", registry.StageProduction, 1},
+			{registry.ActionTransition, "alice", registry.StageStaging, registry.StageProduction, 1},
+		}
+		var got []string
+		for _, h := range hist {
+			got = append(got, h.Action+" by "+h.Principal)
+		}
+		if len(hist) != len(want) {
+			t.Fatalf("history:\n%s", strings.Join(got, "\n"))
+		}
+		for i, w := range want {
+			h := hist[i]
+			if h.Action != w.action || h.Principal != w.principal || h.Model != "churn" || h.Version != w.version || h.From != w.from || h.To != w.to {
+				t.Errorf("event %d = %+v, want %s by %s, v%d, %q → %q", i, h, w.action, w.principal, w.version, w.from, w.to)
+			}
+			if i > 0 && h.Time <= hist[i-1].Time {
+				t.Errorf("event %d at %d, not after %d", i, h.Time, hist[i-1].Time)
+			}
+		}
+		if last := hist[len(hist)-1]; !strings.Contains(last.Reason, "approved by bob") {
+			t.Errorf("the promotion does not say who approved it: %q", last.Reason)
+		}
+	})
+}
+
+func TestResolve(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := e.ctx, e.svc
+	for i := range 3 {
+		run, _ := e.runWithModel(pkg{weights: fmt.Sprintf("[%d]", i)})
+		e.register("alice", "churn", run)
+	}
+	_, err := svc.SetAlias(ctx, "alice", "churn", "challenger", 2, "")
+	must(t, err)
+	_, err = svc.Promote(ctx, "alice", "churn", 1, "Production", "", false)
+	must(t, err)
+	_, err = svc.Promote(ctx, "alice", "churn", 2, "Staging", "", false)
+	must(t, err)
+	_, err = svc.CreateModel(ctx, "alice", "empty", "", nil)
+	must(t, err)
+
+	tests := []struct {
+		uri     string
+		version int
+		code    string
+	}{
+		{"models:/churn/1", 1, ""},
+		{"models:/churn/3", 3, ""},
+		{"models:/churn@challenger", 2, ""},
+		{"models:/churn@latest", 3, ""},
+		{"models:/churn/Production", 1, ""},
+		{"models:/churn/production", 1, ""},
+		{"models:/churn/Staging", 2, ""},
+		{"models:/churn/None", 3, ""},
+
+		{"models:/nope/1", 0, ferry.ENOTFOUND},
+		{"models:/churn/9", 0, ferry.ENOTFOUND},
+		{"models:/churn/0", 0, ferry.ENOTFOUND},
+		{"models:/churn@champion", 0, ferry.ENOTFOUND},
+		{"models:/nope@champion", 0, ferry.ENOTFOUND},
+		{"models:/nope@latest", 0, ferry.ENOTFOUND},
+		{"models:/empty@latest", 0, ferry.ENOTFOUND},
+		{"models:/churn/Archived", 0, ferry.ENOTFOUND},
+		{"models:/nope/Production", 0, ferry.ENOTFOUND},
+
+		{"runs:/abc/model", 0, ferry.EINVALID},
+		{"models:/churn", 0, ferry.EINVALID},
+		{"models:/", 0, ferry.EINVALID},
+		{"models:/churn/Prod", 0, ferry.EINVALID},
+		{"models:/churn@", 0, ferry.EINVALID},
+		{"models:/churn@v1", 0, ferry.EINVALID},
+		{"models:/churn@1abc", 0, ferry.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			v, err := svc.Resolve(ctx, tt.uri)
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				return
+			}
+			must(t, err)
+			if v.Name != "churn" || v.Version != tt.version {
+				t.Fatalf("resolved %s/%d, want churn/%d", v.Name, v.Version, tt.version)
+			}
+			if want, _ := svc.Store().GetVersion(ctx, "churn", tt.version); fmt.Sprint(v) != fmt.Sprint(want) {
+				t.Fatalf("resolved\n %+v\nGetVersion\n %+v", v, want)
+			}
+		})
+	}
+}
+
+func TestAliasNames(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := e.ctx, e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	before, err := svc.History(ctx, "churn")
+	must(t, err)
+
+	invalid := []string{"latest", "Latest", "LATEST", "v1", "V12", "v007", "1abc", "9", "", "-x", "a b", "a/b", "a.b", "champion!", strings.Repeat("a", 257)}
+	for _, alias := range invalid {
+		t.Run(fmt.Sprintf("set %q", alias), func(t *testing.T) {
+			_, err := svc.SetAlias(ctx, "alice", "churn", alias, 1, "")
+			wantCode(t, err, ferry.EINVALID)
+		})
+		t.Run(fmt.Sprintf("delete %q", alias), func(t *testing.T) {
+			wantCode(t, svc.DeleteAlias(ctx, "alice", "churn", alias), ferry.EINVALID)
+		})
+	}
+	if after, _ := svc.History(ctx, "churn"); len(after) != len(before) {
+		t.Fatalf("invalid aliases left events: %+v", after[len(before):])
+	}
+	if m, _ := svc.GetModel(ctx, "churn"); len(m.Aliases) != 0 {
+		t.Fatalf("aliases = %v", m.Aliases)
+	}
+
+	valid := []string{"champion", "v", "v1a", "version2", "_shadow", "blue-green", "A", strings.Repeat("a", 256)}
+	for _, alias := range valid {
+		t.Run(fmt.Sprintf("set %q", alias), func(t *testing.T) {
+			v, err := svc.SetAlias(ctx, "alice", "churn", alias, 1, "")
+			must(t, err)
+			if v.Version != 1 {
+				t.Fatalf("SetAlias returned %+v", v)
+			}
+			if got, err := svc.Resolve(ctx, "models:/churn@"+alias); err != nil || got.Version != 1 {
+				t.Fatalf("Resolve = %+v, %v", got, err)
+			}
+		})
+	}
+	t.Run("unknown targets", func(t *testing.T) {
+		_, err := svc.SetAlias(ctx, "alice", "churn", "champion", 7, "")
+		wantCode(t, err, ferry.ENOTFOUND)
+		_, err = svc.SetAlias(ctx, "alice", "nope", "champion", 1, "")
+		wantCode(t, err, ferry.ENOTFOUND)
+		wantCode(t, svc.DeleteAlias(ctx, "alice", "nope", "champion"), ferry.ENOTFOUND)
+	})
+	t.Run("delete", func(t *testing.T) {
+		must(t, svc.DeleteAlias(ctx, "bob", "churn", "champion"))
+		_, err := svc.Resolve(ctx, "models:/churn@champion")
+		wantCode(t, err, ferry.ENOTFOUND)
+		hist, err := svc.History(ctx, "churn")
+		must(t, err)
+		if last := hist[len(hist)-1]; last.Action != registry.ActionDeleteAlias || last.Principal != "bob" || !strings.Contains(last.From, "champion") {
+			t.Fatalf("last event = %+v", last)
+		}
+	})
+}
+
+func TestRegisterVersion(t *testing.T) {
+	t.Run("the same package twice", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		run, _ := e.runWithModel(pkg{})
+		e.register("alice", "churn", run)
+		_, err := e.svc.RegisterVersion(e.ctx, "bob", "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
+		wantCode(t, err, ferry.ECONFLICT)
+		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "version 1") {
+			t.Fatalf("message %q does not name the version", msg)
+		}
+		// The same bytes logged by another run are the same package.
+		run2, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{})
+		must(t, err)
+		dir := filepath.Join(t.TempDir(), "model")
+		buildPackage(t, dir, run.Info.RunID, pkg{})
+		e.upload(run2, dir)
+		_, err = e.svc.RegisterVersion(e.ctx, "bob", "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
+		wantCode(t, err, ferry.ECONFLICT)
+		if got := fmt.Sprint(e.versions("churn")); got != "[1]" {
+			t.Fatalf("versions = %s", got)
+		}
+	})
+	t.Run("the same package registered concurrently", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		run, _ := e.runWithModel(pkg{})
+		_, err := e.svc.CreateModel(e.ctx, "alice", "churn", "", nil)
+		must(t, err)
+		const n = 4
+		var wg sync.WaitGroup
+		codes := make(chan string, n)
+		release := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-release
+				_, err := e.svc.RegisterVersion(e.ctx, fmt.Sprintf("user%d", i), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
+				codes <- ferry.ErrorCode(err)
+			}()
+		}
+		close(release)
+		wg.Wait()
+		close(codes)
+		var got []string
+		for c := range codes {
+			if c == "" {
+				c = "ok"
+			}
+			got = append(got, c)
+		}
+		if vs := e.versions("churn"); len(vs) != 1 {
+			t.Fatalf("%d versions of one package (results %v); want one version and ECONFLICT for the rest", len(vs), got)
+		}
+	})
+	t.Run("new bytes give a new version", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		for i := range 3 {
+			run, _ := e.runWithModel(pkg{weights: fmt.Sprintf("[%d]", i)})
+			if v := e.register("alice", "churn", run); v.Version != i+1 {
+				t.Fatalf("version %d, want %d", v.Version, i+1)
+			}
+		}
+	})
+
+	nothing := []struct {
+		name   string
+		source func(e *env) string
+		create bool
+		code   []string
+	}{
+		{"a run without artifacts", func(e *env) string {
+			run, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "runs:/" + run.Info.RunID + "/model"
+		}, false, []string{ferry.ENOTFOUND}},
+		{"a run whose model path holds no package", func(e *env) string {
+			run, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.b.Artifacts.Put(e.ctx, artifactKey(t, run, "model/notes.txt"), strings.NewReader("not a model")); err != nil {
+				t.Fatal(err)
+			}
+			return "runs:/" + run.Info.RunID + "/model"
+		}, false, []string{ferry.ENOTFOUND, ferry.EINVALID}},
+		{"the wrong path of a run with a package", func(e *env) string {
+			run, _ := e.runWithModel(pkg{})
+			return "runs:/" + run.Info.RunID + "/other"
+		}, false, []string{ferry.ENOTFOUND}},
+		{"an unknown run", func(e *env) string { return "runs:/0123456789abcdef0123456789abcdef/model" }, false, []string{ferry.ENOTFOUND}},
+		{"an unsupported source", func(e *env) string { return "s3://bucket/model" }, false, []string{ferry.EINVALID}},
+		{"a path outside the store", func(e *env) string { return "mlflow-artifacts:/../../etc" }, false, []string{ferry.EINVALID, ferry.ENOTFOUND}},
+		{"a run without artifacts, creating the model", func(e *env) string {
+			run, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "runs:/" + run.Info.RunID + "/model"
+		}, true, []string{ferry.ENOTFOUND}},
+	}
+	for _, tt := range nothing {
+		t.Run("nothing registered from "+tt.name, func(t *testing.T) {
+			e := newEnv(t, sqlite.SynchronousNormal, nil)
+			name := "churn"
+			if tt.create {
+				name = "brand-new"
+			} else {
+				_, err := e.svc.CreateModel(e.ctx, "alice", name, "", nil)
+				must(t, err)
+			}
+			_, err := e.svc.RegisterVersion(e.ctx, "alice", name, tt.source(e), "", "", nil, tt.create)
+			if code := ferry.ErrorCode(err); !contains(tt.code, code) {
+				t.Fatalf("error code = %q (%v), want one of %v", code, err, tt.code)
+			}
+			if vs := e.versions(name); len(vs) != 0 {
+				t.Fatalf("versions = %v", vs)
+			}
+			if blobs := e.registryBlobs("registry"); len(blobs) != 0 {
+				t.Fatalf("registry storage holds %v", blobs)
+			}
+			if tt.create {
+				// A failed registration leaves no empty model behind.
+				if m, err := e.svc.GetModel(e.ctx, name); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+					t.Fatalf("the failed registration left model %+v behind (GetModel error %v)", m, err)
+				}
+				if evs, _ := e.svc.Store().ListAudit(e.ctx, ""); len(evs) != 0 {
+					t.Fatalf("audit = %+v", evs)
+				}
+			}
+		})
+	}
+
+	t.Run("unknown model without create", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		run, _ := e.runWithModel(pkg{})
+		_, err := e.svc.RegisterVersion(e.ctx, "alice", "nope", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
+		wantCode(t, err, ferry.ENOTFOUND)
+	})
+	t.Run("invalid model name", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		run, _ := e.runWithModel(pkg{})
+		for _, name := range []string{"", " ", "a/b", "tab\there"} {
+			_, err := e.svc.RegisterVersion(e.ctx, "alice", name, "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
+			wantCode(t, err, ferry.EINVALID)
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestTamperedPackage(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+	}{
+		{"model file", "model.json"},
+		{"file in a subdirectory", "docs/README.txt"},
+		{"manifest", model.ManifestFile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, sqlite.SynchronousNormal, nil)
+			run, _ := e.runWithModel(pkg{})
+			key := artifactKey(t, run, "model/"+tt.file)
+			rc, _, err := e.b.Artifacts.Get(e.ctx, key)
+			must(t, err)
+			data, err := io.ReadAll(rc)
+			rc.Close()
+			must(t, err)
+			data[len(data)/2] ^= 0x01
+			_, err = e.b.Artifacts.Put(e.ctx, key, bytes.NewReader(data))
+			must(t, err)
+
+			_, err = e.svc.RegisterVersion(e.ctx, "alice", "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
+			wantCode(t, err, ferry.EINVALID)
+			if msg := ferry.ErrorMessage(err); !strings.Contains(msg, `"`+tt.file+`"`) {
+				t.Fatalf("message %q does not name %s", msg, tt.file)
+			}
+			if vs := e.versions("churn"); len(vs) != 0 {
+				t.Fatalf("versions = %v", vs)
+			}
+			if blobs := e.registryBlobs("registry"); len(blobs) != 0 {
+				t.Fatalf("registry storage holds %v", blobs)
+			}
+		})
+	}
+}
+
+func TestLineage(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := e.ctx, e.svc
+	commit := "847e906c1d2b3a4f5e6d7c8b9a0f1e2d3c4b5a69"
+	train := "sha256:3b5d5c3712955042212316173ccf37be800b8a6a1f3e6f5b5c6e0a1d2c3b4a59"
+	valid := "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	run, built := e.runWithModel(pkg{commit: commit, dirty: true, datasets: []model.DatasetRef{
+		{Name: "churn-train", Digest: train, URI: "file:///data/train.csv"},
+		{Name: "churn-valid", Digest: valid},
+	}})
+	other, _ := e.runWithModel(pkg{weights: "[9]", datasets: []model.DatasetRef{{Name: "elsewhere", Digest: "sha256:00"}}})
+	e.register("alice", "other", other)
+
+	// Registered from the artifact URI without a run id: the run comes from
+	// the package's own lineage.
+	v, err := svc.RegisterVersion(ctx, "alice", "churn", "mlflow-artifacts:/"+artifactKey(t, run, "model"), "", "from lineage", nil, true)
+	must(t, err)
+	t.Run("the version carries the lineage", func(t *testing.T) {
+		got, err := svc.Resolve(ctx, "models:/churn/1")
+		must(t, err)
+		for _, v := range []registry.Version{v, got} {
+			if v.RunID != run.Info.RunID || v.GitCommit != commit || !v.GitDirty || fmt.Sprint(v.DatasetDigests) != fmt.Sprint([]string{train, valid}) ||
+				v.ModelDigest != built.Digest() || v.Description != "from lineage" || v.Status != registry.StatusReady {
+				t.Fatalf("version = %+v", v)
+			}
+		}
+	})
+	searches := []struct {
+		name string
+		q    registry.VersionQuery
+		want string
+	}{
+		{"by training data", registry.VersionQuery{Dataset: train}, "[churn/1]"},
+		{"by validation data", registry.VersionQuery{Dataset: valid}, "[churn/1]"},
+		{"by run", registry.VersionQuery{RunID: run.Info.RunID}, "[churn/1]"},
+		{"by other data", registry.VersionQuery{Dataset: "sha256:00"}, "[other/1]"},
+		{"by unknown data", registry.VersionQuery{Dataset: "sha256:ff"}, "[]"},
+	}
+	for _, tt := range searches {
+		t.Run("search "+tt.name, func(t *testing.T) {
+			vs, _, err := svc.Store().SearchVersions(ctx, tt.q)
+			must(t, err)
+			var got []string
+			for _, v := range vs {
+				got = append(got, fmt.Sprintf("%s/%d", v.Name, v.Version))
+			}
+			if fmt.Sprint(got) != tt.want {
+				t.Fatalf("got %v, want %s", got, tt.want)
+			}
+		})
+	}
+	t.Run("the registry keeps its own verified copy", func(t *testing.T) {
+		// Deleting the run's artifacts does not touch the version.
+		must(t, e.b.Artifacts.Delete(ctx, artifactKey(t, run, "model")))
+		p, err := svc.FetchVersion(ctx, v, filepath.Join(t.TempDir(), "copy"))
+		must(t, err)
+		if !p.Verified() || p.Digest() != v.ModelDigest || p.Info.Lineage.GitCommit != commit {
+			t.Fatalf("fetched package: verified=%v digest=%s", p.Verified(), p.Digest())
+		}
+	})
+}
+
+func TestCheckPolicy(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, mustPolicy(t, `
+default:
+  stages:
+    Staging: {checks: [validation]}
+    Production: {checks: [validation, bias]}
+`))
+	ctx, svc := e.ctx, e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	promote := func() error {
+		_, err := svc.Promote(ctx, "alice", "churn", 1, "Staging", "", false)
+		return err
+	}
+	steps := []struct {
+		name    string
+		record  string // verdict to record first, "" for none
+		code    string
+		mention []string
+	}{
+		{"blocked without a check", "", ferry.EUNAUTHORIZED, []string{`"validation"`, "there is none"}},
+		{"blocked by a failing check", "fail", ferry.EUNAUTHORIZED, []string{`"validation"`, `"fail"`}},
+		{"allowed by a passing check", "pass", "", nil},
+		{"blocked again by a newer failing check", "fail", ferry.EUNAUTHORIZED, []string{`"validation"`, `"fail"`}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.record != "" {
+				c, err := svc.RecordCheck(ctx, "ci", "churn", 1, "validation", st.record, `{"auc":0.9}`)
+				must(t, err)
+				if c.Verdict != st.record || c.CreatedBy != "ci" || c.ID == 0 {
+					t.Fatalf("check = %+v", c)
+				}
+			}
+			err := promote()
+			if st.code == "" {
+				must(t, err)
+				return
+			}
+			wantCode(t, err, st.code)
+			for _, m := range st.mention {
+				if msg := ferry.ErrorMessage(err); !strings.Contains(msg, m) {
+					t.Fatalf("message %q does not mention %s", msg, m)
+				}
+			}
+		})
+	}
+	t.Run("every missing check is named", func(t *testing.T) {
+		_, err := svc.RecordCheck(ctx, "ci", "churn", 1, "validation", "pass", "")
+		must(t, err)
+		_, err = svc.Promote(ctx, "alice", "churn", 1, "Production", "", false)
+		wantCode(t, err, ferry.EUNAUTHORIZED)
+		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, `"bias"`) {
+			t.Fatalf("message %q does not name the bias check", msg)
+		}
+		_, err = svc.RecordCheck(ctx, "ci", "churn", 1, "bias", "pass", "")
+		must(t, err)
+		v, err := svc.Promote(ctx, "alice", "churn", 1, "Production", "", false)
+		must(t, err)
+		if v.Stage != registry.StageProduction {
+			t.Fatalf("stage = %s", v.Stage)
+		}
+	})
+	t.Run("bad checks", func(t *testing.T) {
+		_, err := svc.RecordCheck(ctx, "ci", "churn", 1, "validation", "maybe", "")
+		wantCode(t, err, ferry.EINVALID)
+		_, err = svc.RecordCheck(ctx, "ci", "churn", 1, "", "pass", "")
+		wantCode(t, err, ferry.EINVALID)
+		_, err = svc.RecordCheck(ctx, "ci", "churn", 9, "validation", "pass", "")
+		wantCode(t, err, ferry.ENOTFOUND)
+	})
+	t.Run("blocked attempts are audited", func(t *testing.T) {
+		hist, err := svc.History(ctx, "churn")
+		must(t, err)
+		n := 0
+		for _, h := range hist {
+			if h.Action == registry.ActionPromoteBlocked {
+				n++
+				if h.Principal != "alice" || h.Version != 1 || h.Reason == "" {
+					t.Fatalf("blocked event = %+v", h)
+				}
+			}
+		}
+		if n != 4 {
+			t.Fatalf("%d promotion_blocked events, want 4", n)
+		}
+	})
+}
+
+func TestAliasPolicy(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, mustPolicy(t, `
+default:
+  aliases:
+    "*": {approval: true}
+    shadow: {}
+`))
+	ctx, svc := e.ctx, e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	_, err := svc.SetAlias(ctx, "alice", "churn", "shadow", 1, "")
+	must(t, err)
+	_, err = svc.SetAlias(ctx, "alice", "churn", "champion", 1, "")
+	wantCode(t, err, ferry.EUNAUTHORIZED)
+	if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "ferry models approve churn 1 --to champion") {
+		t.Fatalf("message = %q", msg)
+	}
+	_, err = svc.Decide(ctx, "bob", "churn", 1, "@champion", true, "")
+	must(t, err)
+	v, err := svc.SetAlias(ctx, "alice", "churn", "champion", 1, "")
+	must(t, err)
+	if fmt.Sprint(v.Aliases) != "[champion shadow]" {
+		t.Fatalf("aliases = %v", v.Aliases)
+	}
+	t.Run("a rejected request does not count", func(t *testing.T) {
+		_, err := svc.SetAlias(ctx, "alice", "churn", "canary", 1, "")
+		wantCode(t, err, ferry.EUNAUTHORIZED)
+		_, err = svc.Decide(ctx, "bob", "churn", 1, "canary", false, "not this week")
+		must(t, err)
+		_, err = svc.SetAlias(ctx, "alice", "churn", "canary", 1, "")
+		wantCode(t, err, ferry.EUNAUTHORIZED)
+		reqs, err := svc.Store().FindRequests(ctx, "churn", 1, "@canary")
+		must(t, err)
+		if len(reqs) != 2 || reqs[0].Status != registry.RequestRejected || reqs[1].Status != registry.RequestPending {
+			t.Fatalf("requests = %+v", reqs)
+		}
+	})
+}
