@@ -32,7 +32,11 @@ SQLite and a local artifact directory.
   3. train:  trains a gradient-boosted tree model on a sample of the 2001 US
              flights data (will a flight be more than 15 minutes late?),
              training on January-April and validating on May-June, and
-             stores the model package as the run's artifact.
+             stores the model package as the run's artifact;
+  4. registry: registers that model, aliases it @challenger, moves it to
+             Staging, and to Production under a policy that needs another
+             principal's approval (refused until ml-lead approves), then
+             prints its lineage and audit trail.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
@@ -54,6 +58,13 @@ it (MLFLOW_TRACKING_URI works against it).`,
 				cfg.DataDir = dir
 			}
 			cfg = cfg.Resolved()
+			cfg.PolicyFile = filepath.Join(cfg.DataDir, "policy.yaml")
+			if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(cfg.PolicyFile, []byte(demoPolicy), 0o644); err != nil {
+				return err
+			}
 			s, err := startLocal(ctx, cfg, discardLogger())
 			if err != nil {
 				return err
@@ -85,6 +96,15 @@ type demo struct {
 	local *backend
 }
 
+// demoPolicy is the demo's promotion policy: Production and @champion need an
+// approval by a principal other than the one asking.
+const demoPolicy = `default:
+  stages:
+    Production: {approval: true}
+  aliases:
+    champion: {approval: true}
+`
+
 func (d *demo) run(ctx context.Context, dir string) error {
 	files, err := examples.Files(dir)
 	if err != nil {
@@ -101,7 +121,11 @@ func (d *demo) run(ctx context.Context, dir string) error {
 	if err := d.track(ctx); err != nil {
 		return err
 	}
-	return d.trainGBDT(ctx)
+	runID, err := d.trainGBDT(ctx)
+	if err != nil {
+		return err
+	}
+	return d.register(ctx, runID)
 }
 
 func (d *demo) runner() *train.Runner {
@@ -142,8 +166,9 @@ func (d *demo) track(ctx context.Context) error {
 	return tw.Flush()
 }
 
-// trainGBDT is the training stage: a built-in GBDT on the flights sample.
-func (d *demo) trainGBDT(ctx context.Context) error {
+// trainGBDT is the training stage: a built-in GBDT on the flights sample. It
+// returns the run's ID.
+func (d *demo) trainGBDT(ctx context.Context) (string, error) {
 	fmt.Fprintln(d.out, "\n3. Train: gradient-boosted trees on data:/flights/1, will a flight be over 15 minutes late?")
 	spec := train.Spec{
 		ExperimentName: "flights-delay", Name: "gbdt-baseline", Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
@@ -154,12 +179,76 @@ func (d *demo) trainGBDT(ctx context.Context) error {
 	res, err := d.runner().Run(ctx, spec)
 	d.bar.Done()
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Fprintf(d.out, "   trained on %d rows (Jan-Apr), validated on %d (May-Jun) in %s\n", res.TrainRows, res.ValidRows, res.Duration.Round(1e6))
 	for _, k := range sortedMetricKeys(res.Metrics) {
 		fmt.Fprintf(d.out, "   %-14s %s\n", k, number(res.Metrics[k]))
 	}
 	fmt.Fprintf(d.out, "   run %s; model package at %s/model (model.json %s)\n", res.RunID, res.ArtifactURI, shortDigest(res.ModelDigest))
+	return res.RunID, nil
+}
+
+// register is the registry stage: register, alias, promote under the
+// policy with a recorded approval, and show the lineage and audit trail.
+func (d *demo) register(ctx context.Context, runID string) error {
+	const name = "flights-delay"
+	scientist, lead := d.c.As("data-scientist"), d.c.As("ml-lead")
+	fmt.Fprintln(d.out, "\n4. Registry: promote the model under a policy (Production needs another principal's approval)")
+	v, err := scientist.RegisterVersion(ctx, name, client.VersionSource{Source: "runs:/" + runID + "/model", Description: "GBDT baseline"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   registered %s version %d from runs:/%s/model (package %s)\n", name, v.Version, short(runID), shortDigest(v.ModelDigest))
+	steps := []struct {
+		who    *client.Client
+		target string
+	}{{scientist, "@challenger"}, {scientist, "staging"}, {scientist, "production"}}
+	for _, st := range steps {
+		if _, err := st.who.Promote(ctx, name, v.Version, st.target, client.Promotion{Reason: "demo"}); err != nil {
+			if !client.IsUnauthorized(err) {
+				return err
+			}
+			fmt.Fprintf(d.out, "   %-12s blocked: %s\n", st.target, userMessage(err))
+			if _, err := scientist.Approve(ctx, name, v.Version, st.target, "my own model"); err != nil {
+				fmt.Fprintf(d.out, "   %-12s self-approval refused: %s\n", "", userMessage(err))
+			}
+			if _, err := lead.Approve(ctx, name, v.Version, st.target, "validation looks good"); err != nil {
+				return err
+			}
+			fmt.Fprintf(d.out, "   %-12s approved by ml-lead\n", "")
+			if _, err := scientist.Promote(ctx, name, v.Version, st.target, client.Promotion{Reason: "demo"}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(d.out, "   %-12s done\n", st.target)
+	}
+	lin, err := d.c.Lineage(ctx, name, v.Version)
+	if err != nil {
+		return err
+	}
+	commit := lin.GitCommit
+	if commit == "" {
+		commit = "(not in a git work tree)"
+	} else if lin.GitDirty {
+		commit += " (dirty)"
+	}
+	fmt.Fprintf(d.out, "   lineage: models:/%s/%d -> run %s -> commit %s -> data", name, v.Version, short(lin.Version.RunID), commit)
+	for _, ds := range lin.Datasets {
+		fmt.Fprintf(d.out, " %s", shortDigest(ds.Digest))
+	}
+	fmt.Fprintln(d.out)
+	events, err := d.c.History(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   audit trail (ferry models history %s):\n", name)
+	for _, e := range events {
+		to := e.To
+		if e.From != "" {
+			to = e.From + " -> " + e.To
+		}
+		fmt.Fprintf(d.out, "     %-15s %-18s v%d %s\n", e.Principal, e.Action, e.Version, to)
+	}
 	return nil
 }
