@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/packaging"
 )
 
@@ -95,6 +98,36 @@ func BenchmarkPackaging(b *testing.B) {
 			}
 		}
 	})
+	b.Run("json", func(b *testing.B) {
+		// A compressible model of the same size: XGBoost-style JSON trees.
+		jpkg := buildJSONPackage(b, filepath.Join(base, "json"), benchSize)
+		b.Run("sha256sum", func(b *testing.B) {
+			sum, err := exec.LookPath("sha256sum")
+			if err != nil {
+				b.Skip("no sha256sum on PATH")
+			}
+			b.SetBytes(benchSize)
+			for b.Loop() {
+				if out, err := exec.Command(sum, filepath.Join(jpkg.Dir, "model.json")).CombinedOutput(); err != nil {
+					b.Fatalf("sha256sum: %v\n%s", err, out)
+				}
+			}
+		})
+		for _, bc := range bundles[:2] { // gzip-9 takes over 10 s here
+			b.Run("bundle/"+bc.name, func(b *testing.B) {
+				b.SetBytes(benchSize)
+				var n int64
+				for b.Loop() {
+					cw := &counter{}
+					if _, err := packaging.WriteBundle(ctx, cw, jpkg, meta, bc.opts); err != nil {
+						b.Fatal(err)
+					}
+					n = cw.n
+				}
+				b.ReportMetric(float64(n)/benchSize, "size-ratio")
+			})
+		}
+	})
 	b.Run("image/gzip-1", func(b *testing.B) {
 		bin := fakeELF(b, b.TempDir(), false)
 		b.SetBytes(benchSize)
@@ -105,4 +138,37 @@ func BenchmarkPackaging(b *testing.B) {
 			}
 		}
 	})
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// buildJSONPackage writes a package whose model.json is size bytes of
+// XGBoost-like JSON trees with pseudo-random splits: compressible, as real
+// JSON models are (about 3:1 with gzip).
+func buildJSONPackage(tb testing.TB, dir string, size int) *model.Package {
+	tb.Helper()
+	ctx := context.Background()
+	b, err := model.NewBuilder(ctx, dir)
+	check(tb, err)
+	var s [32]byte
+	rng := rand.New(rand.NewChaCha8(s))
+	var buf bytes.Buffer
+	buf.Grow(size + 256)
+	buf.WriteString(`{"trees":[`)
+	for id := 0; buf.Len() < size-200; id++ {
+		fmt.Fprintf(&buf, `{"nodeid":%d,"split":"f%d","split_condition":%.6g,"yes":%d,"no":%d,"missing":%d,"gain":%.8g,"cover":%.6g},`+"\n",
+			id, rng.IntN(64), rng.NormFloat64(), 2*id+1, 2*id+2, 2*id+1, rng.ExpFloat64()*100, rng.Float64()*1000)
+	}
+	buf.WriteString(`{"leaf":0}]}`)
+	for buf.Len() < size {
+		buf.WriteByte(' ')
+	}
+	check(tb, b.AddFile(ctx, "model.json", io.LimitReader(&buf, int64(size))))
+	m := &model.Manifest{UTCTimeCreated: testCreated}
+	m.SetFlavor(model.FerryFlavor{Trainer: "gbdt", Data: "model.json"})
+	p, err := b.Finish(ctx, m, model.FerryInfo{Task: model.TaskRegression})
+	check(tb, err)
+	return p
 }

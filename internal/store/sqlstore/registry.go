@@ -30,6 +30,15 @@ func (db *DB) audit(ctx context.Context, tx *sql.Tx, ev registry.AuditEvent) err
 	return err
 }
 
+// lockModel takes the write lock of a model's row for the rest of tx, so that
+// concurrent moves of its aliases and stages are serialised (PostgreSQL runs
+// at read committed; SQLite has one writer anyway). An unknown model is
+// ENOTFOUND.
+func (db *DB) lockModel(ctx context.Context, tx *sql.Tx, name string) error {
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE registered_models SET last_updated_time = last_updated_time WHERE name = ?`), name)
+	return db.mustAffect(res, err, modelNotFound(name))
+}
+
 // modelExists reports ENOTFOUND for an unknown model, inside tx.
 func (db *DB) modelExists(ctx context.Context, tx *sql.Tx, name string) error {
 	var n int
@@ -514,6 +523,9 @@ func (db *DB) SearchVersions(ctx context.Context, q registry.VersionQuery) ([]re
 // TransitionStage implements registry.Store.
 func (db *DB) TransitionStage(ctx context.Context, name string, version int, stage string, archiveExisting bool, ev registry.AuditEvent) (registry.Version, error) {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockModel(ctx, tx, name); err != nil {
+			return err
+		}
 		if err := db.versionExists(ctx, tx, name, version); err != nil {
 			return err
 		}
@@ -570,6 +582,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func (db *DB) SetAlias(ctx context.Context, name, alias string, version int, ev registry.AuditEvent) (int, error) {
 	var prev int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockModel(ctx, tx, name); err != nil {
+			return err
+		}
 		if err := db.versionExists(ctx, tx, name, version); err != nil {
 			return err
 		}
@@ -592,7 +607,7 @@ func (db *DB) SetAlias(ctx context.Context, name, alias string, version int, ev 
 // DeleteAlias implements registry.Store.
 func (db *DB) DeleteAlias(ctx context.Context, name, alias string, ev registry.AuditEvent) error {
 	return wrap("delete alias", db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.modelExists(ctx, tx, name); err != nil {
+		if err := db.lockModel(ctx, tx, name); err != nil {
 			return err
 		}
 		var v int
@@ -634,6 +649,9 @@ func scanRequest(s scanner) (registry.Request, error) {
 // CreateRequest implements registry.Store.
 func (db *DB) CreateRequest(ctx context.Context, r registry.Request, ev registry.AuditEvent) (registry.Request, error) {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockModel(ctx, tx, r.Model); err != nil {
+			return err
+		}
 		if err := db.versionExists(ctx, tx, r.Model, r.Version); err != nil {
 			return err
 		}
