@@ -52,7 +52,7 @@ receives as the X-Ferry-Principal header.`,
 	}
 	m := &modelsCmd{app: a, principal: principal}
 	cmd.AddCommand(m.list(), m.get(), m.versions(), m.register(), m.alias(), m.promote(),
-		m.decide(true), m.decide(false), m.check(), m.lineage(), m.history())
+		m.decide(true), m.decide(false), m.check(), m.lineage(), m.history(), m.packageCmd(), m.verifyCmd())
 	return cmd
 }
 

@@ -45,6 +45,7 @@ func RunRegistry(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"Checks", testRegChecks},
 		{"Audit", testRegAudit},
 		{"ConcurrentSetAlias", testRegConcurrentSetAlias},
+		{"ConcurrentTransitionStage", testRegConcurrentArchive},
 		{"ConcurrentCreateVersion", testRegConcurrentCreateVersion},
 	}
 	for _, tt := range tests {
@@ -1407,6 +1408,68 @@ func testRegConcurrentSetAlias(t *testing.T, f *regFixture) {
 	}
 	if holders != 1 {
 		t.Fatalf("%d versions hold @champion", holders)
+	}
+}
+
+// testRegConcurrentArchive moves 8 versions to Production at once, each
+// archiving the others: at the end exactly one is in Production, the one
+// the last move put there, and every event's From is the stage its version
+// really left.
+func testRegConcurrentArchive(t *testing.T, f *regFixture) {
+	const n = 8
+	f.model("churn")
+	for range n {
+		f.version("churn")
+	}
+	start := len(f.audit("churn"))
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for i := range n {
+		version := i + 1
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			ev := f.event(fmt.Sprintf("user%d", version), registry.ActionTransition, "churn", version, registry.StageNone, registry.StageProduction, "")
+			if _, err := f.s.TransitionStage(f.ctx, "churn", version, registry.StageProduction, true, ev); err != nil {
+				t.Errorf("TransitionStage(v%d): %v", version, err)
+			}
+		}()
+	}
+	close(release)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var inProd []int
+	for v := 1; v <= n; v++ {
+		if f.getVersion("churn", v).Stage == registry.StageProduction {
+			inProd = append(inProd, v)
+		}
+	}
+	// Replay the events: each must start from the stage the replay is in.
+	stage := map[int]string{}
+	last := 0
+	for _, e := range f.audit("churn")[start:] {
+		from := stage[e.Version]
+		if from == "" {
+			from = registry.StageNone
+		}
+		if e.From != from {
+			t.Fatalf("event %+v moves v%d from %s, but it was in %s", e, e.Version, e.From, from)
+		}
+		stage[e.Version] = e.To
+		if e.To == registry.StageProduction {
+			last = e.Version
+		}
+	}
+	if len(inProd) != 1 || inProd[0] != last {
+		t.Fatalf("versions in Production: %v; the last move put v%d there", inProd, last)
+	}
+	for v := 1; v <= n; v++ {
+		if want := f.getVersion("churn", v).Stage; stage[v] != want {
+			t.Fatalf("the events leave v%d in %s, the store says %s", v, stage[v], want)
+		}
 	}
 }
 
