@@ -4,25 +4,15 @@ import (
 	"context"
 	"io"
 	"math"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry/client"
-	"github.com/ferry-ml/ferry/internal/httpapi"
-	"github.com/ferry-ml/ferry/internal/store/sqlite"
-	"github.com/ferry-ml/ferry/internal/testbackend"
+	"github.com/ferry-ml/ferry/internal/testserver"
 )
 
 func newClient(t *testing.T) *client.Client {
-	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Tracking: b.Tracking, Artifacts: b.Artifacts}).Handler())
-	t.Cleanup(srv.Close)
-	c, err := client.New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := testserver.Client(t)
 	return c
 }
 

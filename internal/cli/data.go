@@ -30,6 +30,11 @@ Data assets live in the local data directory (--data); --server is not used.`,
 
 // withRegistry runs fn with the data registry of the local data directory.
 func (a *app) withRegistry(ctx context.Context, fn func(*dataset.Registry) error) error {
+	return a.withBackend(ctx, func(b *backend) error { return fn(b.data) })
+}
+
+// withBackend runs fn with the backend of the local data directory.
+func (a *app) withBackend(ctx context.Context, fn func(*backend) error) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -39,7 +44,7 @@ func (a *app) withRegistry(ctx context.Context, fn func(*dataset.Registry) error
 		return err
 	}
 	defer b.Close()
-	return fn(b.data)
+	return fn(b)
 }
 
 func (a *app) dataCreate() *cobra.Command {

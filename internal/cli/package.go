@@ -46,68 +46,66 @@ Packaging reads the registry of the local data directory (--data).`,
 				return usagef(cmd, "say what to write: -o BUNDLE.tar.gz and/or --image DIR|FILE.tar")
 			}
 			ctx := cmd.Context()
-			cfg, err := m.loadConfig()
-			if err != nil {
-				return err
-			}
-			b, err := openBackend(ctx, cfg, discardLogger())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			v, err := b.registry.Resolve(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			tmp, err := os.MkdirTemp("", "ferry-package-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			pkg, err := b.registry.FetchVersion(ctx, v, filepath.Join(tmp, "model"))
-			if err != nil {
-				return err
-			}
-			meta := packaging.Meta{Name: v.Name, Version: v.Version, RunID: v.RunID, GitCommit: v.GitCommit, ModelDigest: v.ModelDigest, Created: time.UnixMilli(v.CreationTime).UTC()}
-			bar := newProgressBar(cmd.ErrOrStderr())
-			opts := packaging.Options{Progress: func(done, total int64) { bar.Update("packaging", int(done>>20), int(total>>20)) }}
-			res := packageResult{Model: v.Name, Version: v.Version, ModelDigest: v.ModelDigest}
-			if out != "" {
-				if res.BundleSHA, err = packaging.WriteBundleFile(ctx, out, pkg, meta, opts); err != nil {
-					bar.Done()
-					return err
-				}
-				res.Bundle = out
-			}
-			if image != "" {
-				if binary == "" {
-					if binary, err = os.Executable(); err != nil {
-						return err
-					}
-				}
-				if res.ImageDigest, err = packaging.WriteImage(ctx, image, pkg, meta, binary, opts); err != nil {
-					bar.Done()
-					return err
-				}
-				res.Image = image
-			}
-			bar.Done()
-			return m.render(cmd.OutOrStdout(), res, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "Packaged %s version %d (model %s).\n", v.Name, v.Version, v.ModelDigest)
-				if res.Bundle != "" {
-					fmt.Fprintf(tw, "  bundle: %s (sha256:%s)\n", res.Bundle, strings.TrimPrefix(res.BundleSHA, "sha256:"))
-				}
-				if res.Image != "" {
-					fmt.Fprintf(tw, "  image:  %s (%s)\n", res.Image, res.ImageDigest)
-				}
-				fmt.Fprintf(tw, "Check it anywhere with: ferry models verify %s\n", firstNonEmpty(res.Bundle, res.Image))
-			})
+			return m.withBackend(ctx, func(b *backend) error { return m.writePackages(cmd, b, args[0], out, image, binary) })
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "O", "", "write the bundle to this .tar.gz file")
 	cmd.Flags().StringVar(&image, "image", "", "write an OCI image: a layout directory, or a .tar archive")
 	cmd.Flags().StringVar(&binary, "binary", "", "static ferry binary for the image (default: this executable; build with CGO_ENABLED=0)")
 	return cmd
+}
+
+// writePackages packages the version uri names as a bundle at out and/or an
+// image at image, and reports what it wrote.
+func (m *modelsCmd) writePackages(cmd *cobra.Command, b *backend, uri, out, image, binary string) error {
+	ctx := cmd.Context()
+	v, err := b.registry.Resolve(ctx, uri)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "ferry-package-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	pkg, err := b.registry.FetchVersion(ctx, v, filepath.Join(tmp, "model"))
+	if err != nil {
+		return err
+	}
+	meta := packaging.Meta{Name: v.Name, Version: v.Version, RunID: v.RunID, GitCommit: v.GitCommit, ModelDigest: v.ModelDigest, Created: time.UnixMilli(v.CreationTime).UTC()}
+	bar := newProgressBar(cmd.ErrOrStderr())
+	opts := packaging.Options{Progress: func(done, total int64) { bar.Update("packaging", int(done>>20), int(total>>20)) }}
+	res := packageResult{Model: v.Name, Version: v.Version, ModelDigest: v.ModelDigest}
+	if out != "" {
+		if res.BundleSHA, err = packaging.WriteBundleFile(ctx, out, pkg, meta, opts); err != nil {
+			bar.Done()
+			return err
+		}
+		res.Bundle = out
+	}
+	if image != "" {
+		if binary == "" {
+			if binary, err = os.Executable(); err != nil {
+				return err
+			}
+		}
+		if res.ImageDigest, err = packaging.WriteImage(ctx, image, pkg, meta, binary, opts); err != nil {
+			bar.Done()
+			return err
+		}
+		res.Image = image
+	}
+	bar.Done()
+	return m.render(cmd.OutOrStdout(), res, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "Packaged %s version %d (model %s).\n", v.Name, v.Version, v.ModelDigest)
+		if res.Bundle != "" {
+			fmt.Fprintf(tw, "  bundle: %s (sha256:%s)\n", res.Bundle, strings.TrimPrefix(res.BundleSHA, "sha256:"))
+		}
+		if res.Image != "" {
+			fmt.Fprintf(tw, "  image:  %s (%s)\n", res.Image, res.ImageDigest)
+		}
+		fmt.Fprintf(tw, "Check it anywhere with: ferry models verify %s\n", firstNonEmpty(res.Bundle, res.Image))
+	})
 }
 
 func (m *modelsCmd) verifyCmd() *cobra.Command {

@@ -3,7 +3,6 @@ package job_test
 import (
 	"context"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,23 +10,14 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/client"
-	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/job"
-	"github.com/ferry-ml/ferry/internal/store/sqlite"
-	"github.com/ferry-ml/ferry/internal/testbackend"
+	"github.com/ferry-ml/ferry/internal/testserver"
 )
 
 // newServer serves Ferry's API over a real SQLite file and artifact
 // directory, and returns a client of it.
 func newServer(t *testing.T) *client.Client {
-	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Tracking: b.Tracking, Artifacts: b.Artifacts}).Handler())
-	t.Cleanup(srv.Close)
-	c, err := client.New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := testserver.Client(t)
 	return c
 }
 

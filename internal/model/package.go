@@ -271,3 +271,24 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 	}
 	return c.w.Write(p)
 }
+
+// EachFile calls fn with the slash-separated path (relative to dir) and the
+// open content of every regular file under dir, in lexical order; it stops at
+// the first error. Uploaders of packages use it.
+func EachFile(dir string, fn func(rel string, r io.Reader) error) error {
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return fn(filepath.ToSlash(rel), f)
+	})
+}

@@ -234,20 +234,8 @@ func (s *Service) copyOut(ctx context.Context, key, local string) error {
 
 // upload copies every file under dir to the artifact store under key.
 func (s *Service) upload(ctx context.Context, dir, key string) error {
-	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = s.artifacts.Put(ctx, key+"/"+filepath.ToSlash(rel), f)
+	return model.EachFile(dir, func(rel string, r io.Reader) error {
+		_, err := s.artifacts.Put(ctx, key+"/"+rel, r)
 		return err
 	})
 }

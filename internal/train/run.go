@@ -655,20 +655,8 @@ func inputExample(ctx context.Context, p *prepared, pipe *Pipeline) (example, er
 
 // uploadDir uploads every file under dir as an artifact under prefix.
 func uploadDir(ctx context.Context, t Tracker, runID, dir, prefix string) error {
-	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return t.UploadArtifact(ctx, runID, prefix+"/"+filepath.ToSlash(rel), f)
+	return model.EachFile(dir, func(rel string, r io.Reader) error {
+		return t.UploadArtifact(ctx, runID, prefix+"/"+rel, r)
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,22 +13,13 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/examples"
-	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/store/sqlite"
-	"github.com/ferry-ml/ferry/internal/testbackend"
+	"github.com/ferry-ml/ferry/internal/testserver"
 	"github.com/ferry-ml/ferry/internal/train"
 )
 
 func newClient(t *testing.T) *client.Client {
-	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Tracking: b.Tracking, Artifacts: b.Artifacts}).Handler())
-	t.Cleanup(srv.Close)
-	c, err := client.New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := testserver.Client(t)
 	return c
 }
 
