@@ -167,6 +167,14 @@ func TestModelsPromotionRoundTrip(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Deleted alias @challenger of churn") {
 		t.Fatalf("delete alias: %d %q", code, out)
 	}
+	// The promoted version is packaged and the bundle verifies.
+	bundle := filepath.Join(t.TempDir(), "churn.tar.gz")
+	if code, out, errs := models("package", "models:/churn/Production", "-O", bundle); code != 0 {
+		t.Fatalf("package: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := models("verify", bundle); code != 0 || !strings.Contains(out, "every file matches its digest") {
+		t.Fatalf("verify: %d %s %s", code, out, errs)
+	}
 }
 
 func TestModelsErrors(t *testing.T) {
