@@ -1,0 +1,122 @@
+// Package validation is the stage between a trained model and its
+// promotion: it evaluates a model version on data, judges it against
+// absolute thresholds and against a baseline (usually the champion), checks
+// the data and the package, and produces a record the registry's promotion
+// rules read, with reports for people (Markdown, HTML) and machines (JSON).
+package validation
+
+// Verdicts.
+const (
+	VerdictPass  = "pass"
+	VerdictFail  = "fail"
+	VerdictError = "error" // the validation could not be completed
+)
+
+// Report is the full result of a validation: the record stored on the
+// version (as JSON) and the input of every rendered report.
+type Report struct {
+	Model       string   `json:"model"`   // registered model name
+	Version     int      `json:"version"` // validated version
+	ModelURI    string   `json:"model_uri"`
+	Baseline    *Ref     `json:"baseline,omitempty"` // the version compared against, e.g. the champion
+	Data        DataRef  `json:"data"`
+	Task        string   `json:"task"` // binary, multiclass, regression
+	ClassLabels []string `json:"class_labels,omitempty"`
+	Verdict     string   `json:"verdict"`
+	Error       string   `json:"error,omitempty"` // set when Verdict is "error"
+	CreatedAt   int64    `json:"created_at"`      // ms since the Unix epoch
+	CreatedBy   string   `json:"created_by,omitempty"`
+	Policy      string   `json:"policy,omitempty"` // the gates file's name
+	// Metrics of the candidate and (when there is one) the baseline, on the
+	// same rows, by metric name ("roc_auc", "f1_macro", "rmse", ...).
+	Metrics         map[string]float64 `json:"metrics"`
+	BaselineMetrics map[string]float64 `json:"baseline_metrics,omitempty"`
+	// Slices holds the metrics per value of each slice column.
+	Slices []SliceMetrics `json:"slices,omitempty"`
+	// Gates are the policy's judgements, in policy order.
+	Gates []GateResult `json:"gates"`
+	// Checks are the data and package checks.
+	Checks []CheckResult `json:"checks"`
+	// Curves and tables for the charts of the HTML report.
+	Confusion   *Confusion       `json:"confusion,omitempty"`
+	ROC         []CurvePoint     `json:"roc,omitempty"`         // binary: (fpr, tpr)
+	PR          []CurvePoint     `json:"pr,omitempty"`          // binary: (recall, precision)
+	Calibration []CalibrationBin `json:"calibration,omitempty"` // binary: reliability table
+	Timing      Timing           `json:"timing"`
+}
+
+// Ref names a model version.
+type Ref struct {
+	Model   string `json:"model"`
+	Version int    `json:"version"`
+	URI     string `json:"uri"` // as asked, e.g. models:/churn@champion
+}
+
+// DataRef names the evaluation data.
+type DataRef struct {
+	URI    string `json:"uri"`    // data:/holdout/3 or a path
+	Digest string `json:"digest"` // sha256:…
+	Rows   int    `json:"rows"`
+}
+
+// SliceMetrics are the metrics of the rows where Column == Value.
+type SliceMetrics struct {
+	Column  string             `json:"column"`
+	Value   string             `json:"value"`
+	Rows    int                `json:"rows"`
+	Metrics map[string]float64 `json:"metrics"`
+	// BaselineMetrics are the baseline's metrics on the same rows.
+	BaselineMetrics map[string]float64 `json:"baseline_metrics,omitempty"`
+}
+
+// GateResult is one gate's judgement.
+type GateResult struct {
+	Name      string   `json:"name"` // e.g. "roc_auc >= 0.70", "roc_auc vs baseline", "slice origin=JFK roc_auc >= 0.6"
+	Kind      string   `json:"kind"` // threshold, baseline, slice, latency, size
+	Metric    string   `json:"metric,omitempty"`
+	Slice     string   `json:"slice,omitempty"` // "column=value" for slice gates
+	Value     float64  `json:"value"`           // the candidate's value
+	Baseline  *float64 `json:"baseline,omitempty"`
+	Threshold float64  `json:"threshold"`
+	Passed    bool     `json:"passed"`
+	Message   string   `json:"message"` // what was compared and why it passed or failed
+}
+
+// CheckResult is a data or package check.
+type CheckResult struct {
+	Name    string `json:"name"` // e.g. "schema", "missing_rate", "range", "unseen_categories", "digests", "signature", "loads", "input_example"
+	Column  string `json:"column,omitempty"`
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"`
+}
+
+// Confusion is a confusion matrix: Counts[i][j] rows of true class i
+// predicted as class j.
+type Confusion struct {
+	Labels []string `json:"labels"`
+	Counts [][]int  `json:"counts"`
+}
+
+// CurvePoint is a point of a ROC or precision-recall curve.
+type CurvePoint struct {
+	X         float64 `json:"x"`
+	Y         float64 `json:"y"`
+	Threshold float64 `json:"threshold"`
+}
+
+// CalibrationBin is a row of a reliability table.
+type CalibrationBin struct {
+	Lower         float64 `json:"lower"`
+	Upper         float64 `json:"upper"`
+	Count         int     `json:"count"`
+	MeanPredicted float64 `json:"mean_predicted"`
+	FractionTrue  float64 `json:"fraction_true"`
+}
+
+// Timing records where the time went.
+type Timing struct {
+	TotalMS      float64 `json:"total_ms"`
+	PredictMS    float64 `json:"predict_ms"`
+	MetricsMS    float64 `json:"metrics_ms"`
+	P99RowMicros float64 `json:"p99_row_us,omitempty"` // single-row predict latency, for the latency budget
+}
