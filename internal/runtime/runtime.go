@@ -72,7 +72,7 @@ func (t *Tensor) Float(i int) float64 {
 		}
 		return 0
 	}
-	return nan()
+	return math.NaN()
 }
 
 // TensorSpec describes an input or output: its name, datatype and shape (-1
@@ -131,5 +131,3 @@ func (r Registry) Load(ctx context.Context, pkg *model.Package) (Model, error) {
 	}
 	return nil, ferry.Errorf(ferry.EINVALID, "no runtime in this build serves the package's flavors %v (a build without the onnx tag has no ONNX runtime; python_function models need a process runtime command)", have)
 }
-
-func nan() float64 { return math.NaN() }
