@@ -1,0 +1,188 @@
+package native
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/runtime"
+)
+
+// dataLen returns the number of values t holds in the slice its datatype
+// names; ok is false for an unknown datatype.
+func dataLen(t *runtime.Tensor) (n int, ok bool) {
+	switch t.Datatype {
+	case runtime.BOOL:
+		return len(t.Bool), true
+	case runtime.INT32, runtime.INT64:
+		return len(t.Int), true
+	case runtime.FP32:
+		return len(t.FP32), true
+	case runtime.FP64:
+		return len(t.FP64), true
+	case runtime.BYTES:
+		return len(t.Str), true
+	}
+	return 0, false
+}
+
+// columnRows checks that t is one column — shape [rows] or [rows, 1], or no
+// shape at all — whose data fills its shape, and returns the number of rows.
+func columnRows(t *runtime.Tensor) (int, error) {
+	n, ok := dataLen(t)
+	if !ok {
+		return 0, invalidf("input %q has unknown datatype %q", t.Name, t.Datatype)
+	}
+	switch {
+	case len(t.Shape) == 0:
+		return n, nil
+	case len(t.Shape) == 1 || (len(t.Shape) == 2 && t.Shape[1] == 1):
+		if t.Shape[0] != int64(n) {
+			return 0, invalidf("input %q has shape %v but %d values", t.Name, t.Shape, n)
+		}
+		return n, nil
+	}
+	return 0, invalidf("input %q has shape %v; a column input has shape [rows] or [rows, 1]", t.Name, t.Shape)
+}
+
+// numericColumn reads a numeric column from a number tensor.
+func numericColumn(t *runtime.Tensor) (*dataset.Column, error) {
+	var v []float64
+	switch t.Datatype {
+	case runtime.FP64:
+		v = t.FP64 // not modified: frames are read-only
+	case runtime.FP32, runtime.INT32, runtime.INT64, runtime.BOOL:
+		n, _ := dataLen(t)
+		v = make([]float64, n)
+		for i := range v {
+			v[i] = t.Float(i)
+		}
+	default:
+		return nil, invalidf("input %q is %s; it is a numeric column: send FP64 (or FP32, INT32, INT64), with NaN for a missing value", t.Name, t.Datatype)
+	}
+	return dataset.NewNumeric(t.Name, v), nil
+}
+
+// categoricalColumn reads a categorical column from strings, or from numbers
+// taken as their text. "" and NaN are missing.
+func categoricalColumn(t *runtime.Tensor) (*dataset.Column, error) {
+	var v []string
+	switch t.Datatype {
+	case runtime.BYTES:
+		v = t.Str
+	case runtime.INT32, runtime.INT64:
+		v = make([]string, len(t.Int))
+		for i, x := range t.Int {
+			v[i] = strconv.FormatInt(x, 10)
+		}
+	case runtime.FP32, runtime.FP64:
+		n, _ := dataLen(t)
+		v = make([]string, n)
+		for i := range v {
+			v[i] = numberText(t.Float(i))
+		}
+	case runtime.BOOL:
+		v = make([]string, len(t.Bool))
+		for i, b := range t.Bool {
+			v[i] = strconv.FormatBool(b)
+		}
+	default:
+		return nil, invalidf("input %q is %s; it is a categorical column: send BYTES", t.Name, t.Datatype)
+	}
+	return dataset.NewCategorical(t.Name, v), nil
+}
+
+// numberText is the category a number stands for: its text as the trainer
+// formats numbers read into a categorical feature (fmt's %v: 3 → "3",
+// 2.5 → "2.5"), "" (missing) for NaN.
+func numberText(x float64) string {
+	if math.IsNaN(x) {
+		return ""
+	}
+	return fmt.Sprint(x)
+}
+
+// timestampColumn reads a timestamp column from text or Unix seconds.
+func timestampColumn(t *runtime.Tensor) (*dataset.Column, error) {
+	col := &dataset.Column{Name: t.Name, Kind: dataset.KindTimestamp}
+	switch t.Datatype {
+	case runtime.BYTES:
+		col.Time = make([]int64, len(t.Str))
+		for i, s := range t.Str {
+			ns, err := parseTime(s)
+			if err != nil {
+				return nil, invalidf("input %q row %d: %s", t.Name, i+1, err)
+			}
+			col.Time[i] = ns
+		}
+	case runtime.INT32, runtime.INT64:
+		col.Time = make([]int64, len(t.Int))
+		for i, s := range t.Int {
+			if s < minTime.Unix() || s > maxTime.Unix() {
+				return nil, invalidf("input %q row %d: %d Unix seconds is out of the range of timestamps (years 1678 to 2261)", t.Name, i+1, s)
+			}
+			col.Time[i] = s * int64(time.Second)
+		}
+	default:
+		return nil, invalidf("input %q is %s; it is a timestamp column: send BYTES (RFC 3339, e.g. \"2024-05-01T13:45:00Z\", or \"2024-05-01 13:45:00\") or INT64 Unix seconds", t.Name, t.Datatype)
+	}
+	return col, nil
+}
+
+// timeLayouts are the timestamp forms accepted as text, tried in order. They
+// are the forms Ferry's CSV reader infers; without a zone, UTC. Fractional
+// seconds are optional in every layout with seconds.
+var timeLayouts = [...]string{
+	"2006-01-02T15:04:05.999999999Z07:00", // RFC 3339
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04",
+	"2006-01-02",
+	"2006/01/02 15:04:05.999999999",
+	"2006/01/02",
+}
+
+// The instants that fit in int64 Unix nanoseconds, with a margin.
+var (
+	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2261, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// parseTime parses a timestamp given as text to Unix nanoseconds; "" is
+// missing (dataset.MissingTime).
+func parseTime(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return dataset.MissingTime, nil
+	}
+	for _, layout := range timeLayouts {
+		t, err := time.Parse(layout, s)
+		if err != nil {
+			continue
+		}
+		if t.Before(minTime) || t.After(maxTime) {
+			return 0, fmt.Errorf("%q is out of the range of timestamps (years 1678 to 2261)", clip(s))
+		}
+		return t.UnixNano(), nil
+	}
+	return 0, fmt.Errorf("%q is not a timestamp (use RFC 3339, e.g. \"2024-05-01T13:45:00Z\", or \"2024-05-01 13:45:00\" or \"2024-05-01\")", clip(s))
+}
+
+// clip shortens s for a message.
+func clip(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= most {
+		return s
+	}
+	return string(r[:most]) + "…"
+}
