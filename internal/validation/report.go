@@ -43,6 +43,9 @@ type Report struct {
 	PR          []CurvePoint     `json:"pr,omitempty"`          // binary: (recall, precision)
 	Calibration []CalibrationBin `json:"calibration,omitempty"` // binary: reliability table
 	Timing      Timing           `json:"timing"`
+	// PackageBytes is the total size of the candidate package's files, for
+	// the size budget; 0 when there is no package.
+	PackageBytes int64 `json:"package_bytes,omitempty"`
 }
 
 // Ref names a model version.
@@ -80,6 +83,9 @@ type GateResult struct {
 	Threshold float64  `json:"threshold"`
 	Passed    bool     `json:"passed"`
 	Message   string   `json:"message"` // what was compared and why it passed or failed
+	// Skipped gates could not be judged (no baseline, a slice too small or
+	// a metric undefined on a slice); they count as passed.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // CheckResult is a data or package check.
@@ -88,6 +94,9 @@ type CheckResult struct {
 	Column  string `json:"column,omitempty"`
 	Passed  bool   `json:"passed"`
 	Message string `json:"message"`
+	// Skipped checks could not be made (nothing to compare with); they
+	// count as passed.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Confusion is a confusion matrix: Counts[i][j] rows of true class i
