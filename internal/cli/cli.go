@@ -64,7 +64,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return exitOK
 	}
 	var ue usageError
+	var ce codeError
 	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintf(env.Stderr, "Error: %s\n", userMessage(ce.err))
+		return ce.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(env.Stderr, "Error: %s\nRun '%s --help' for usage.\n", ue.msg, ue.cmd)
 		return exitUsage
@@ -131,6 +135,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.runsCommand(),
 		a.dataCommand(),
 		a.trainCommand(),
+		a.validateCommand(),
 		a.modelsCommand(),
 		a.jobsCommand(),
 		a.configCommand(),

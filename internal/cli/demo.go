@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -40,7 +42,10 @@ SQLite and a local artifact directory.
              principal's approval (refused until ml-lead approves), then
              prints its lineage and audit trail;
   5. package:  packages the Production version as a .tar.gz bundle, twice,
-             to show the builds are byte-identical, and verifies it.
+             to show the builds are byte-identical, and verifies it;
+  6. validate: trains a challenger, validates it against @champion with
+             gates (AUC floor, no worse than the champion, data checks) and
+             moves @champion only if it passed.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
@@ -94,6 +99,7 @@ it (MLFLOW_TRACKING_URI works against it).`,
 
 // demo runs the lifecycle stages that exist, printing what each did.
 type demo struct {
+	dir   string // where the demo writes its files
 	out   io.Writer
 	c     *client.Client
 	bar   *progressBar
@@ -106,10 +112,19 @@ const demoPolicy = `default:
   stages:
     Production: {approval: true}
   aliases:
-    champion: {approval: true}
+    champion: {checks: [validation]}
+`
+
+// demoGates are the validation gates: an absolute AUC floor, no worse than
+// the champion on the same rows, and data checks against the training profile.
+const demoGates = `thresholds: {roc_auc: ">= 0.60"}
+baseline:
+  roc_auc: {min_absolute_change: 0.0, greater_is_better: true}
+data: {max_missing_rate_increase: 0.1, max_out_of_range_rate: 0.05}
 `
 
 func (d *demo) run(ctx context.Context, dir string) error {
+	d.dir = dir
 	files, err := examples.Files(dir)
 	if err != nil {
 		return err
@@ -132,7 +147,68 @@ func (d *demo) run(ctx context.Context, dir string) error {
 	if err := d.register(ctx, runID); err != nil {
 		return err
 	}
-	return d.pack(ctx, dir)
+	if err := d.pack(ctx, dir); err != nil {
+		return err
+	}
+	return d.challenge(ctx, dir)
+}
+
+// validate validates a version of flights-delay on the flights sample with
+// the demo gates, recording the verdict; it reports whether it passed.
+func (d *demo) validate(ctx context.Context, dir string, version int, baseline string) (bool, error) {
+	gates := filepath.Join(dir, "gates.yaml")
+	if err := os.WriteFile(gates, []byte(demoGates), 0o644); err != nil {
+		return false, err
+	}
+	var buf strings.Builder
+	err := validateVersion(ctx, &buf, d.local, validateArgs{
+		uri: fmt.Sprintf("models:/flights-delay/%d", version), data: "data:/flights/1", policy: gates, baseline: baseline,
+		out: filepath.Join(dir, fmt.Sprintf("validation-v%d", version)), principal: "ci",
+	})
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		fmt.Fprintf(d.out, "   %s\n", line)
+	}
+	var ce codeError
+	if errors.As(err, &ce) && ce.code == validateFailed {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// challenge is the validation stage: a challenger is trained, registered,
+// validated against the champion, and takes @champion only if it passed.
+func (d *demo) challenge(ctx context.Context, dir string) error {
+	fmt.Fprintln(d.out, "\n6. Validate: a challenger against @champion; it takes @champion only if it passes")
+	spec := train.Spec{
+		ExperimentName: "flights-delay", Name: "gbdt-challenger", Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
+		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
+		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": 120, "learning_rate": 0.1, "max_depth": 7},
+		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
+	}
+	res, err := d.runner().Run(ctx, spec)
+	d.bar.Done()
+	if err != nil {
+		return err
+	}
+	scientist := d.c.As("data-scientist")
+	v, err := scientist.RegisterVersion(ctx, "flights-delay", client.VersionSource{Source: "runs:/" + res.RunID + "/model", Description: "deeper GBDT"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   trained and registered flights-delay version %d (val_auc %.4f)\n", v.Version, res.Metrics["val_auc"])
+	passed, err := d.validate(ctx, dir, v.Version, "@champion")
+	if err != nil {
+		return err
+	}
+	if !passed {
+		fmt.Fprintln(d.out, "   the challenger failed validation: @champion stays where it is")
+		return nil
+	}
+	if _, err := scientist.Promote(ctx, "flights-delay", v.Version, "@champion", client.Promotion{Reason: "passed validation against the champion"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   @champion -> version %d\n", v.Version)
+	return nil
 }
 
 // pack is the packaging stage: the Production version as a reproducible
@@ -263,6 +339,19 @@ func (d *demo) register(ctx context.Context, runID string) error {
 			}
 		}
 		fmt.Fprintf(d.out, "   %-12s done\n", st.target)
+	}
+	if _, err := scientist.Promote(ctx, name, v.Version, "@champion", client.Promotion{}); client.IsUnauthorized(err) {
+		fmt.Fprintf(d.out, "   %-12s blocked: %s\n", "@champion", userMessage(err))
+	} else if err != nil {
+		return err
+	}
+	if passed, err := d.validate(ctx, d.dir, v.Version, ""); err != nil {
+		return err
+	} else if passed {
+		if _, err := scientist.Promote(ctx, name, v.Version, "@champion", client.Promotion{Reason: "passed validation"}); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "   %-12s done\n", "@champion")
 	}
 	lin, err := d.c.Lineage(ctx, name, v.Version)
 	if err != nil {

@@ -93,7 +93,10 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags := map[string]string{"ferry.trainer": spec.Trainer, "ferry.task": prep.task}
+	tags := map[string]string{"ferry.trainer": spec.Trainer, "ferry.task": prep.task, "ferry.target": spec.Target}
+	if spec.PositiveWhen != "" {
+		tags["ferry.positive_when"] = spec.PositiveWhen
+	}
 	for k, v := range r.SourceTags {
 		tags[k] = v
 	}

@@ -78,7 +78,12 @@ func initEnvironment(o options) error {
 // file is missing; EINVALID when the library cannot be loaded (see WithLibrary),
 // the graph does not load, or an input is not a tensor of a supported type.
 // The returned model is safe for concurrent use; its Close releases the
-// session.
+// session. Its Predict takes one tensor per graph input, matched by name (a
+// single input may be unnamed), with the graph's rank and fixed dimensions;
+// numbers are converted to the graph's element type where no value changes
+// (FP64 to float32 rounds). It fails with EINVALID naming the input for
+// tensors the graph cannot take, EUNAVAILABLE after Close, and ctx's error
+// when ctx ends, which also stops the run.
 func Load(ctx context.Context, pkg *model.Package, opts ...Option) (runtime.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -117,7 +122,7 @@ func Load(ctx context.Context, pkg *model.Package, opts ...Option) (runtime.Mode
 		o.log.Warn("onnx: load graph", "model", pkg.Dir, "err", err)
 		return nil, errorf(ferry.EINVALID, "the onnx flavor's %s is not a graph ONNX Runtime %s can load: %s", clip(flavor.Data), environment.version, clip(err.Error()))
 	}
-	m := &Model{}
+	m := &onnxModel{}
 	for _, in := range inInfo {
 		spec, err := specOf(in)
 		if err != nil {
@@ -164,7 +169,7 @@ func Load(ctx context.Context, pkg *model.Package, opts ...Option) (runtime.Mode
 
 // checkSignature logs where a tensor signature in MLmodel disagrees with the
 // graph; the graph is what the session runs, so it wins.
-func checkSignature(pkg *model.Package, m *Model, o options) {
+func checkSignature(pkg *model.Package, m *onnxModel, o options) {
 	sig := pkg.Manifest.Signature
 	if !sig.IsTensorBased() || sig.Inputs[0].Name == "" {
 		return
@@ -176,9 +181,9 @@ func checkSignature(pkg *model.Package, m *Model, o options) {
 	}
 }
 
-// Model is an ONNX model loaded into an ONNX Runtime session. Its methods are
+// onnxModel is an ONNX model loaded into an ONNX Runtime session. Its methods are
 // safe for concurrent use; Close waits for running Predicts.
-type Model struct {
+type onnxModel struct {
 	session *ort.DynamicAdvancedSession
 	inputs  []ioSpec
 	outputs []ioSpec
@@ -190,7 +195,7 @@ type Model struct {
 
 // Metadata describes the graph's inputs and outputs; platform "onnx". Callers
 // must not modify it.
-func (m *Model) Metadata() runtime.Metadata { return m.meta }
+func (m *onnxModel) Metadata() runtime.Metadata { return m.meta }
 
 // Predict runs the graph on inputs, one tensor per graph input, matched by
 // name (a single input may be unnamed). Numbers are converted to the element
@@ -202,7 +207,7 @@ func (m *Model) Metadata() runtime.Metadata { return m.meta }
 // it expected) and for inputs ONNX Runtime rejects while running;
 // EUNAVAILABLE after Close; ctx's error when ctx ends, which also stops the
 // run.
-func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime.Tensor, error) {
+func (m *onnxModel) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime.Tensor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -252,7 +257,7 @@ func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime
 }
 
 // run runs the session, terminating it when ctx ends.
-func (m *Model) run(ctx context.Context, in, out []ort.Value) error {
+func (m *onnxModel) run(ctx context.Context, in, out []ort.Value) error {
 	if ctx.Done() == nil {
 		if err := m.session.Run(in, out); err != nil {
 			return runError(err)
@@ -289,7 +294,7 @@ func runError(err error) error {
 }
 
 // match orders inputs as the graph's inputs, checking names.
-func (m *Model) match(inputs []runtime.Tensor) ([]*runtime.Tensor, error) {
+func (m *onnxModel) match(inputs []runtime.Tensor) ([]*runtime.Tensor, error) {
 	ordered := make([]*runtime.Tensor, len(m.inputs))
 	if len(m.inputs) == 1 && len(inputs) == 1 && inputs[0].Name == "" {
 		ordered[0] = &inputs[0]
@@ -314,7 +319,7 @@ func (m *Model) match(inputs []runtime.Tensor) ([]*runtime.Tensor, error) {
 	return ordered, nil
 }
 
-func (m *Model) inputList() string {
+func (m *onnxModel) inputList() string {
 	var b strings.Builder
 	for i, sp := range m.inputs {
 		if i > 0 {
@@ -327,7 +332,7 @@ func (m *Model) inputList() string {
 
 // Close releases the session after running Predicts return. Later Predicts
 // fail with EUNAVAILABLE; a second Close does nothing.
-func (m *Model) Close() error {
+func (m *onnxModel) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
