@@ -3,6 +3,7 @@ package predict
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -95,23 +96,28 @@ func BenchmarkPredictRow(b *testing.B) {
 }
 
 // BenchmarkPredictBatch predicts the 1,000 rows as one batch with
-// Booster.Predict, which splits them over GOMAXPROCS goroutines (-cpu sets
-// it); one iteration is the batch. cpu-ns/row is the process's CPU time
-// (all threads) per row.
+// Booster.Predict, which splits them over GOMAXPROCS goroutines, with
+// GOMAXPROCS 1 and the number of CPUs; one iteration is the batch.
+// cpu-ns/row is the process's CPU time (all threads) per row.
 func BenchmarkPredictBatch(b *testing.B) {
 	booster, x, rows := fixture(b)
 	out := make([]float64, rows)
 	ctx := context.Background()
-	b.ReportAllocs()
-	cpu0 := cpuTime(b, rusageSelf)
-	for b.Loop() {
-		if err := booster.Predict(ctx, x, rows, out); err != nil {
-			b.Fatal(err)
-		}
+	for _, procs := range []int{1, goruntime.NumCPU()} {
+		b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+			defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(procs))
+			b.ReportAllocs()
+			cpu0 := cpuTime(b, rusageSelf)
+			for b.Loop() {
+				if err := booster.Predict(ctx, x, rows, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu := cpuTime(b, rusageSelf) - cpu0
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+			b.ReportMetric(float64(cpu)/float64(b.N*rows), "cpu-ns/row")
+		})
 	}
-	cpu := cpuTime(b, rusageSelf) - cpu0
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
-	b.ReportMetric(float64(cpu)/float64(b.N*rows), "cpu-ns/row")
 }
 
 // BenchmarkModelPredict1 is one request of one row through runtime.Model

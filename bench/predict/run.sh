@@ -54,10 +54,8 @@ cat "$out/machine.txt"
 : >"$out/load.txt"
 for i in $(seq 1 "$RUNS"); do
 	echo "== run $i/$RUNS (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$out/load.txt" >&2
-	FERRY_BENCH_PREDICT_DIR="$tmp" "$tmp/predict.test" -test.run '^$' -test.bench 'PredictRow|ModelPredict1' \
+	FERRY_BENCH_PREDICT_DIR="$tmp" "$tmp/predict.test" -test.run '^$' -test.bench . \
 		-test.cpu 1 -test.benchtime "$BENCHTIME" | grep '^Benchmark' | tee -a "$out/go.txt"
-	FERRY_BENCH_PREDICT_DIR="$tmp" "$tmp/predict.test" -test.run '^$' -test.bench 'PredictBatch' \
-		-test.cpu "1,$(nproc)" -test.benchtime "$BENCHTIME" | grep '^Benchmark' | tee -a "$out/go.txt"
 	"$PYTHON" bench/predict/xgb_predict.py time --dir "$tmp" --samples "$SAMPLES" | tee -a "$out/xgboost.jsonl"
 done
 echo "== end (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$out/load.txt" >&2
@@ -86,9 +84,9 @@ print(f"medians of {runs} runs (wall time; CPU time in brackets), ns per row")
 rows = [
     ("Ferry PredictRow, 1 goroutine", g("BenchmarkPredictRow", "ns/row"), g("BenchmarkPredictRow", "cpu-ns/row")),
     ("XGBoost inplace_predict(X_1000), nthread=1", x("inplace_1000_t1", "wall"), x("inplace_1000_t1", "cpu")),
-    (f"Ferry Predict(1000 rows), GOMAXPROCS={cores}", g(f"BenchmarkPredictBatch-{cores}", "ns/row"), g(f"BenchmarkPredictBatch-{cores}", "cpu-ns/row")),
+    (f"Ferry Predict(1000 rows), GOMAXPROCS={cores}", g(f"BenchmarkPredictBatch/procs={cores}", "ns/row"), g(f"BenchmarkPredictBatch/procs={cores}", "cpu-ns/row")),
     (f"XGBoost inplace_predict(X_1000), nthread={cores}", x("inplace_1000_tN", "wall"), x("inplace_1000_tN", "cpu")),
-    ("Ferry Predict(1000 rows), GOMAXPROCS=1", g("BenchmarkPredictBatch", "ns/row"), g("BenchmarkPredictBatch", "cpu-ns/row")),
+    ("Ferry Predict(1000 rows), GOMAXPROCS=1", g("BenchmarkPredictBatch/procs=1", "ns/row"), g("BenchmarkPredictBatch/procs=1", "cpu-ns/row")),
     ("Ferry runtime.Model.Predict, 1-row request", g("BenchmarkModelPredict1", "ns/op"), float("nan")),
     ("XGBoost inplace_predict, 1-row call", x("inplace_1", "wall"), x("inplace_1", "cpu")),
     ("XGBoost DMatrix(1 row) + predict", x("dmatrix_1", "wall"), x("dmatrix_1", "cpu")),

@@ -14,9 +14,10 @@
 //
 // Prediction follows XGBoost 1.7's CPU predictor: features are compared as
 // float32 (a value goes left when value < split_condition); a categorical
-// value goes right when its category is in the split's set and left
-// otherwise (also when it is negative or not a whole category below 2^24
-// after truncation); the margin starts at base_score mapped into margin
+// value is truncated to an integer and goes right when that category is in
+// the split's set, left otherwise (also when it is negative or at least
+// 2^24), as XGBoost 1.7.4 does (checked with unseen, negative, fractional and
+// huge values); the margin starts at base_score mapped into margin
 // space by the objective and adds each tree's leaf value in float32, in tree
 // order, per output group (tree i belongs to group tree_info[i]); the
 // objective's transform (sigmoid, exp, softmax, ...) is then applied in
