@@ -141,6 +141,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.configCommand(),
 		a.demoCommand(),
 		a.versionCommand(),
+		a.serveCommand(), a.predictCommand(),
 	)
 	return root
 }

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -62,7 +64,13 @@ artifact proxy under /api/2.0/mlflow-artifacts, /metrics for Prometheus and
 				_ = f.Sync()
 			}
 			log.Info("server started", "addr", ln.Addr().String(), "pid", os.Getpid())
-			err = serve(ctx, ln, b.api.Handler(), cfg.Server, log)
+			// Registered models are served by name, alias or version beside
+			// the API: /v2/models/NAME@champion/infer, /v1/models/NAME:predict.
+			inference, closeInference := a.inferenceHandler(b, cfg, b.api.Registerer(), log)
+			err = serve(ctx, ln, withInference(b.api.Handler(), inference), cfg.Server, log)
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_ = closeInference(cctx)
+			cancel()
 			log.Info("server stopped")
 			return err
 		},

@@ -93,6 +93,10 @@ func New(opts Options) *Server {
 	return s
 }
 
+// Registerer is the registry behind /metrics, for other handlers served
+// beside the API (e.g. inference) to export their metrics through.
+func (s *Server) Registerer() prometheus.Registerer { return s.registry }
+
 // Handler returns the root handler with request ids, panic recovery, metrics
 // and logging around the routes.
 func (s *Server) Handler() http.Handler {

@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -8,6 +9,10 @@ import (
 
 	"github.com/ferry-ml/ferry"
 )
+
+// statusClientClosed is the status recorded for a request whose client went
+// away before the answer (nginx's 499); the client never sees it.
+const statusClientClosed = 499
 
 // statusOf maps an error to its HTTP status: the one place where error codes
 // become statuses in this package. A request a client can fix is never 5xx.
@@ -19,6 +24,8 @@ func statusOf(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.As(err, &me):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(err, context.Canceled):
+		return statusClientClosed
 	}
 	switch ferry.ErrorCode(err) {
 	case ferry.EINVALID, ferry.ECONFLICT:
@@ -47,6 +54,9 @@ func messageOf(err error, requestID string) string {
 	var me *mediaTypeError
 	if errors.As(err, &me) {
 		return me.msg
+	}
+	if errors.Is(err, context.Canceled) {
+		return "The request was canceled."
 	}
 	var fe *ferry.Error
 	if errors.As(err, &fe) {

@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ferry_serving_requests_total", Help: "Inference requests by model, version, protocol and HTTP status code.",
 		}, []string{"model", "version", "protocol", "code"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_serving_errors_total", Help: "Failed inference requests by model, version, protocol and reason (invalid, not_found, too_large, timeout, overload, internal).",
+			Name: "ferry_serving_errors_total", Help: "Failed inference requests by model, version, protocol and reason (invalid, not_found, too_large, timeout, overload, canceled, internal).",
 		}, []string{"model", "version", "protocol", "reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "ferry_serving_request_duration_seconds", Help: "Inference request latency by model, version and protocol, from routing to the response written.",
@@ -127,6 +127,8 @@ func reasonOf(status int) string {
 		return "timeout"
 	case 503:
 		return "overload"
+	case statusClientClosed:
+		return "canceled"
 	}
 	return "internal"
 }

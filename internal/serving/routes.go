@@ -122,6 +122,10 @@ func (s *Server) withModel(w http.ResponseWriter, r *http.Request, src modelSour
 // fail answers err, logging faults of ours, and returns the status.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, proto string, err error) int {
 	status := writeError(w, proto, err)
+	if status == statusClientClosed {
+		s.log.DebugContext(r.Context(), "client went away", "path", r.URL.Path, "request_id", w.Header().Get(RequestIDHeader))
+		return status
+	}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
 		s.log.ErrorContext(r.Context(), "inference failed", "path", r.URL.Path, "request_id", w.Header().Get(RequestIDHeader), "err", err)
 	}

@@ -83,8 +83,8 @@ type Server struct {
 	idSeq    atomic.Uint64
 	inFlight atomic.Int64
 
-	mu     sync.RWMutex
-	models map[string]*entry
+	mu         sync.RWMutex
+	models     map[string]*entry
 	closed     bool
 	registries []*registryModels
 	live       sync.WaitGroup // entries not yet Closed
@@ -366,7 +366,9 @@ type timeoutError struct {
 	err   error
 }
 
-func (e *timeoutError) Error() string { return fmt.Sprintf("serving: prediction timed out after %s", e.after) }
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("serving: prediction timed out after %s", e.after)
+}
 func (e *timeoutError) Unwrap() error { return e.err }
 
 // Handler returns the HTTP handler of every route: V2 under /v2/, V1 under
