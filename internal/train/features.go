@@ -95,6 +95,24 @@ func Inputs(specs []FeatureSpec) []dataset.ColumnSchema {
 // BuildFeatures computes the features of every row of f. Categories are coded
 // by the spec's levels; a category not seen in training is missing.
 func BuildFeatures(f *dataset.Frame, specs []FeatureSpec) ([]Feature, error) {
+	return buildFeatures(f, specs, indexLevels(specs))
+}
+
+// levelIndexes holds, per feature spec, the map from category to code (nil
+// for numeric features).
+type levelIndexes []map[string]int32
+
+func indexLevels(specs []FeatureSpec) levelIndexes {
+	idx := make(levelIndexes, len(specs))
+	for i, s := range specs {
+		if s.Kind == string(dataset.KindCategorical) {
+			idx[i] = levelIndex(s.Levels)
+		}
+	}
+	return idx
+}
+
+func buildFeatures(f *dataset.Frame, specs []FeatureSpec, idx levelIndexes) ([]Feature, error) {
 	out := make([]Feature, len(specs))
 	for i, s := range specs {
 		col, err := f.Col(s.Column)
@@ -114,7 +132,7 @@ func BuildFeatures(f *dataset.Frame, specs []FeatureSpec) ([]Feature, error) {
 			feat.Num = parts[0].Num
 		case s.Kind == string(dataset.KindCategorical):
 			feat.Levels = s.Levels
-			feat.Codes, err = recode(col, s)
+			feat.Codes, err = recode(col, s, idx[i])
 			if err != nil {
 				return nil, err
 			}
@@ -130,7 +148,7 @@ func BuildFeatures(f *dataset.Frame, specs []FeatureSpec) ([]Feature, error) {
 }
 
 // recode maps a categorical column's values to the codes of the spec's levels.
-func recode(col *dataset.Column, s FeatureSpec) ([]int32, error) {
+func recode(col *dataset.Column, s FeatureSpec, idx map[string]int32) ([]int32, error) {
 	if col.Kind != dataset.KindCategorical {
 		if col.Kind != dataset.KindNumeric {
 			return nil, ferry.Errorf(ferry.EINVALID, "column %q must be categorical (feature %q), got %s", s.Column, s.Name, col.Kind)
@@ -138,13 +156,11 @@ func recode(col *dataset.Column, s FeatureSpec) ([]int32, error) {
 		// A categorical column may arrive as numbers (e.g. from JSON): use
 		// their text.
 		codes := make([]int32, len(col.Num))
-		idx := levelIndex(s.Levels)
 		for i, v := range col.Num {
 			codes[i] = lookupLevel(idx, formatLevel(v))
 		}
 		return codes, nil
 	}
-	idx := levelIndex(s.Levels)
 	mapping := make([]int32, len(col.Levels))
 	for j, l := range col.Levels {
 		mapping[j] = lookupLevel(idx, l)

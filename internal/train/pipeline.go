@@ -29,6 +29,10 @@ type Pipeline struct {
 	GBDT          *GBDT         `json:"-"`
 	Linear        *Linear       `json:"linear,omitempty"`
 	Encoder       *Encoder      `json:"encoder,omitempty"`
+
+	// levels caches the category maps of Features for Predict; built once by
+	// LoadPipeline (nil: built per call).
+	levels levelIndexes
 }
 
 // Outputs is the number of values Predict gives per row.
@@ -43,7 +47,11 @@ func (p *Pipeline) Outputs() int {
 // (row-major, Outputs() per row) for multiclass, values for regression. f needs
 // the raw input columns the features read.
 func (p *Pipeline) Predict(ctx context.Context, f *dataset.Frame) ([]float64, error) {
-	feats, err := BuildFeatures(f, p.Features)
+	idx := p.levels
+	if idx == nil {
+		idx = indexLevels(p.Features)
+	}
+	feats, err := buildFeatures(f, p.Features, idx)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +122,7 @@ func LoadPipeline(r io.Reader) (*Pipeline, error) {
 	if p.GBDT == nil && (p.Linear == nil || p.Encoder == nil) {
 		return nil, ferry.Errorf(ferry.EINVALID, "model file has no trained model")
 	}
+	p.levels = indexLevels(p.Features)
 	return &p, nil
 }
 
