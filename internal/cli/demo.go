@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/ferry-ml/ferry/examples"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/packaging"
+	"github.com/ferry-ml/ferry/internal/serving"
 	"github.com/ferry-ml/ferry/internal/train"
 )
 
@@ -45,7 +48,9 @@ SQLite and a local artifact directory.
              to show the builds are byte-identical, and verifies it;
   6. validate: trains a challenger, validates it against @champion with
              gates (AUC floor, no worse than the champion, data checks) and
-             moves @champion only if it passed.
+             moves @champion only if it passed;
+  7. serve:    serves @champion on a free port and asks it questions over the
+             Open Inference Protocol V2 and MLflow's scoring protocol.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
@@ -80,7 +85,7 @@ it (MLFLOW_TRACKING_URI works against it).`,
 			}
 			defer s.close()
 			fmt.Fprintf(out, "Ferry demo: server at %s, data in %s\n", s.client.URL(), cfg.DataDir)
-			d := &demo{out: out, c: s.client, bar: newProgressBar(cmd.ErrOrStderr()), local: s.local}
+			d := &demo{app: a, cfg: cfg, out: out, c: s.client, bar: newProgressBar(cmd.ErrOrStderr()), local: s.local}
 			if err := d.run(ctx, filepath.Join(cfg.DataDir, "examples")); err != nil {
 				return err
 			}
@@ -99,6 +104,8 @@ it (MLFLOW_TRACKING_URI works against it).`,
 
 // demo runs the lifecycle stages that exist, printing what each did.
 type demo struct {
+	app   *app
+	cfg   config.Config
 	dir   string // where the demo writes its files
 	out   io.Writer
 	c     *client.Client
@@ -150,7 +157,60 @@ func (d *demo) run(ctx context.Context, dir string) error {
 	if err := d.pack(ctx, dir); err != nil {
 		return err
 	}
-	return d.challenge(ctx, dir)
+	if err := d.challenge(ctx, dir); err != nil {
+		return err
+	}
+	return d.serveChampion(ctx)
+}
+
+// serveChampion is the serving stage: the champion on a free port, asked
+// over the Open Inference Protocol V2 and MLflow's scoring protocol.
+func (d *demo) serveChampion(ctx context.Context) error {
+	fmt.Fprintln(d.out, "\n7. Serve: models:/flights-delay@champion on a free port, asked with V2 and MLflow requests")
+	lm, err := d.app.loadModel(ctx, d.cfg, "models:/flights-delay@champion", discardLogger())
+	if err != nil {
+		return err
+	}
+	defer lm.cleanup()
+	srv := serving.New(serving.Options{Default: lm.name, Log: discardLogger()})
+	srv.Set(lm.name, lm.version, lm.model, lm.sig)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- serve(sctx, ln, srv.Handler(), d.cfg.Server, discardLogger()) }()
+	defer func() {
+		cancel()
+		<-done
+		_ = srv.Close(context.WithoutCancel(ctx))
+	}()
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(d.out, "   serving %s version %s (%s) at %s\n", lm.name, lm.version, lm.model.Metadata().Platform, base)
+	requests := []struct{ label, path, body string }{
+		{"V2 ", "/v2/models/" + lm.name + "/infer", `{"id": "demo-1", "inputs": [
+  {"name": "date", "datatype": "BYTES", "shape": [2], "data": ["2001-06-01 08:15:00", "2001-06-29 18:40:00"]},
+  {"name": "distance", "datatype": "FP64", "shape": [2], "data": [1846, 337]},
+  {"name": "origin", "datatype": "BYTES", "shape": [2], "data": ["ORD", "SEA"]},
+  {"name": "destination", "datatype": "BYTES", "shape": [2], "data": ["LAX", "SFO"]}]}`},
+		{"MLflow", "/invocations", `{"dataframe_split": {"columns": ["date", "distance", "origin", "destination"],
+  "data": [["2001-06-15 17:05:00", 733, "ATL", "BOS"]]}}`},
+		{"MLflow (a mistake)", "/invocations", `{"dataframe_records": [{"date": "2001-06-15 17:05:00", "distance": "far", "origin": "ATL"}]}`},
+	}
+	for _, r := range requests {
+		resp, err := http.Post(base+r.path, "application/json", strings.NewReader(r.body))
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "   %s POST %s -> %d %s\n", r.label, r.path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // validate validates a version of flights-delay on the flights sample with
