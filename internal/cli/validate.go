@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/validation"
@@ -119,7 +120,7 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 		}
 		base, _, _, err := loadForValidation(ctx, b, ref, filepath.Join(tmp, "baseline"))
 		if err != nil {
-			return fmt.Errorf("baseline %s cannot be loaded: %w", va.baseline, err)
+			return &ferry.Error{Code: ferry.ErrorCode(err), Message: fmt.Sprintf("The baseline %s cannot be loaded, so the validation cannot be done: %s", va.baseline, ferry.ErrorMessage(err))}
 		}
 		in.Baseline = &base
 	}
