@@ -239,13 +239,7 @@ func (d *demo) validate(ctx context.Context, dir string, version int, baseline s
 // validated against the champion, and takes @champion only if it passed.
 func (d *demo) challenge(ctx context.Context, dir string) error {
 	fmt.Fprintln(d.out, "\n6. Validate: a challenger against @champion; it takes @champion only if it passes")
-	spec := train.Spec{
-		ExperimentName: "flights-delay", Name: "gbdt-challenger", Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
-		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
-		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": 120, "learning_rate": 0.1, "max_depth": 7},
-		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
-	}
-	res, err := d.runner().Run(ctx, spec)
+	res, err := d.runner().Run(ctx, flightsSpec("gbdt-challenger", 120, 7))
 	d.bar.Done()
 	if err != nil {
 		return err
@@ -343,17 +337,23 @@ func (d *demo) track(ctx context.Context) error {
 	return tw.Flush()
 }
 
+// flightsSpec is the demo's flights model: will a flight be over 15 minutes
+// late, from its date, distance and airports; trained on January-April and
+// validated on May-June.
+func flightsSpec(name string, rounds, depth int) train.Spec {
+	return train.Spec{
+		ExperimentName: "flights-delay", Name: name, Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
+		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
+		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": rounds, "learning_rate": 0.1, "max_depth": depth},
+		Split:    train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
+	}
+}
+
 // trainGBDT is the training stage: a built-in GBDT on the flights sample. It
 // returns the run's ID.
 func (d *demo) trainGBDT(ctx context.Context) (string, error) {
 	fmt.Fprintln(d.out, "\n3. Train: gradient-boosted trees on data:/flights/1, will a flight be over 15 minutes late?")
-	spec := train.Spec{
-		ExperimentName: "flights-delay", Name: "gbdt-baseline", Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
-		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
-		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": 60, "learning_rate": 0.1, "max_depth": 6},
-		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
-	}
-	res, err := d.runner().Run(ctx, spec)
+	res, err := d.runner().Run(ctx, flightsSpec("gbdt-baseline", 60, 6))
 	d.bar.Done()
 	if err != nil {
 		return "", err
