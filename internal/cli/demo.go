@@ -345,7 +345,7 @@ func flightsSpec(name string, rounds, depth int) train.Spec {
 		ExperimentName: "flights-delay", Name: name, Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
 		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
 		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": rounds, "learning_rate": 0.1, "max_depth": depth},
-		Split:    train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
+		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
 	}
 }
 
