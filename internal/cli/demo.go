@@ -223,7 +223,7 @@ func (d *demo) validate(ctx context.Context, dir string, version int, baseline s
 	var buf strings.Builder
 	err := validateVersion(ctx, &buf, d.local, validateArgs{
 		uri: fmt.Sprintf("models:/flights-delay/%d", version), data: "data:/flights/1", policy: gates, baseline: baseline,
-		out: filepath.Join(dir, fmt.Sprintf("validation-v%d", version)), principal: "ci",
+		out: filepath.Join(dir, fmt.Sprintf("validation-v%d", version)), principal: "ci", runtimes: d.app.runtimeConfig(discardLogger()),
 	})
 	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
 		fmt.Fprintf(d.out, "   %s\n", line)

@@ -14,7 +14,9 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
+	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/validation"
 )
 
@@ -64,7 +66,7 @@ Works on the local data directory (--data-dir is the global --data).`,
 			err := a.withBackend(cmd.Context(), func(b *backend) error {
 				return validateVersion(cmd.Context(), cmd.OutOrStdout(), b, validateArgs{
 					uri: args[0], data: dataRef, policy: policyPath, baseline: baseline, target: target,
-					positive: positive, out: outDir, principal: principal, slices: slices,
+					positive: positive, out: outDir, principal: principal, slices: slices, runtimes: a.runtimeConfig(discardLogger()),
 				})
 			})
 			var ee codeError
@@ -89,6 +91,7 @@ Works on the local data directory (--data-dir is the global --data).`,
 type validateArgs struct {
 	uri, data, policy, baseline, target, positive, out, principal string
 	slices                                                        []string
+	runtimes                                                      runtimeConfig // for packages that are not Ferry's own
 }
 
 // validateVersion runs one validation and records it on the version; a
@@ -99,7 +102,14 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cand, candVersion, spec, err := loadForValidation(ctx, b, va.uri, filepath.Join(tmp, "candidate"))
+	var loaded []runtime.Model
+	defer func() {
+		for _, m := range loaded {
+			_ = m.Close()
+		}
+	}()
+	rt := runtimes(va.runtimes)
+	cand, candVersion, spec, err := loadForValidation(ctx, b, rt, va.uri, filepath.Join(tmp, "candidate"), &loaded)
 	if err != nil {
 		return err
 	}
@@ -118,7 +128,7 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 		case !strings.HasPrefix(ref, "models:/"):
 			ref = "models:/" + candVersion.Name + "/" + ref
 		}
-		base, _, _, err := loadForValidation(ctx, b, ref, filepath.Join(tmp, "baseline"))
+		base, _, _, err := loadForValidation(ctx, b, rt, ref, filepath.Join(tmp, "baseline"), &loaded)
 		if err != nil {
 			return &ferry.Error{Code: ferry.ErrorCode(err), Message: fmt.Sprintf("The baseline %s cannot be loaded, so the validation cannot be done: %s", va.baseline, ferry.ErrorMessage(err))}
 		}
@@ -169,21 +179,31 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 type trainingSpec struct{ target, positive string }
 
 // loadForValidation resolves uri, fetches and verifies the version's package
-// and returns a predictor for it.
-func loadForValidation(ctx context.Context, b *backend, uri, dir string) (validation.Model, registry.Version, trainingSpec, error) {
+// and returns a predictor for it: Ferry's models score frames directly; other
+// flavors go through their runtime in rt, which is appended to closers.
+func loadForValidation(ctx context.Context, b *backend, rt runtime.Registry, uri, dir string, closers *[]runtime.Model) (validation.Model, registry.Version, trainingSpec, error) {
+	var spec trainingSpec
 	v, err := b.registry.Resolve(ctx, uri)
 	if err != nil {
-		return validation.Model{}, v, trainingSpec{}, err
+		return validation.Model{}, v, spec, err
 	}
 	pkg, err := b.registry.FetchVersion(ctx, v, dir)
 	if err != nil {
-		return validation.Model{}, v, trainingSpec{}, err
+		return validation.Model{}, v, spec, err
 	}
-	predict, err := validation.LoadFerryPredictor(ctx, pkg)
+	var predict validation.Predictor
+	if _, ok := pkg.Flavor(model.FlavorFerry); ok {
+		predict, err = validation.LoadFerryPredictor(ctx, pkg)
+	} else {
+		var m runtime.Model
+		if m, err = rt.Load(ctx, pkg); err == nil {
+			*closers = append(*closers, m)
+			predict = validation.RuntimePredictor(m)
+		}
+	}
 	if err != nil {
-		return validation.Model{}, v, trainingSpec{}, err
+		return validation.Model{}, v, spec, err
 	}
-	var spec trainingSpec
 	if run, err := b.tracking.GetRun(ctx, v.RunID); err == nil {
 		spec.target, _ = run.Tag("ferry.target")
 		spec.positive, _ = run.Tag("ferry.positive_when")
