@@ -37,8 +37,8 @@ func (e codeError) Unwrap() error { return e.err }
 
 func (a *app) validateCommand() *cobra.Command {
 	var (
-		dataRef, policyPath, baseline, target, positive, outDir, as string
-		slices                                                      []string
+		dataRef, policyPath, baseline, target, positive, outDir, as, task string
+		slices                                                            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate MODEL_URI --data DATA",
@@ -66,7 +66,7 @@ Works on the local data directory (--data-dir is the global --data).`,
 			err := a.withBackend(cmd.Context(), func(b *backend) error {
 				return validateVersion(cmd.Context(), cmd.OutOrStdout(), b, validateArgs{
 					uri: args[0], data: dataRef, policy: policyPath, baseline: baseline, target: target,
-					positive: positive, out: outDir, principal: principal, slices: slices, runtimes: a.runtimeConfig(discardLogger()),
+					positive: positive, out: outDir, principal: principal, slices: slices, task: task, runtimes: a.runtimeConfig(discardLogger()),
 				})
 			})
 			var ee codeError
@@ -81,6 +81,7 @@ Works on the local data directory (--data-dir is the global --data).`,
 	f.StringVar(&policyPath, "policy", "", "gates file (YAML); without it only the schema and predictions are checked")
 	f.StringVar(&baseline, "baseline", "", "version to compare with: @alias, a version number, or a models:/ URI (e.g. @champion)")
 	f.StringVar(&target, "target", "", "label column (default: the model's training target)")
+	f.StringVar(&task, "task", "", "binary, multiclass or regression, for packages that do not say (e.g. written by MLflow)")
 	f.StringVar(&positive, "positive-when", "", `binary label from a numeric target, e.g. "> 15" (default: as in training)`)
 	f.StringArrayVar(&slices, "slice", nil, "report metrics per value of this column (repeatable)")
 	f.StringVar(&outDir, "out", ".", "directory for report.json, report.md and report.html")
@@ -89,9 +90,9 @@ Works on the local data directory (--data-dir is the global --data).`,
 }
 
 type validateArgs struct {
-	uri, data, policy, baseline, target, positive, out, principal string
-	slices                                                        []string
-	runtimes                                                      runtimeConfig // for packages that are not Ferry's own
+	uri, data, policy, baseline, target, positive, out, principal, task string
+	slices                                                              []string
+	runtimes                                                            runtimeConfig // for packages that are not Ferry's own
 }
 
 // validateVersion runs one validation and records it on the version; a
@@ -113,7 +114,7 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 	if err != nil {
 		return err
 	}
-	in := validation.Input{Candidate: cand, User: va.principal, SliceColumns: va.slices, Target: va.target, PositiveWhen: va.positive}
+	in := validation.Input{Candidate: cand, User: va.principal, SliceColumns: va.slices, Target: va.target, PositiveWhen: va.positive, Task: va.task}
 	if in.Target == "" {
 		in.Target = spec.target
 	}
