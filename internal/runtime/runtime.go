@@ -131,3 +131,35 @@ func (r Registry) Load(ctx context.Context, pkg *model.Package) (Model, error) {
 	}
 	return nil, ferry.Errorf(ferry.EINVALID, "no runtime in this build serves the package's flavors %v (a build without the onnx tag has no ONNX runtime; python_function models need a process runtime command)", have)
 }
+
+// ColumnRows checks that t is one column — shape [rows] or [rows, 1], or no
+// shape at all — whose data (in the slice its datatype names) fills its
+// shape, and returns the number of rows. Anything else is EINVALID naming
+// the input.
+func (t *Tensor) ColumnRows() (int, error) {
+	var n int
+	switch t.Datatype {
+	case BOOL:
+		n = len(t.Bool)
+	case INT32, INT64:
+		n = len(t.Int)
+	case FP32:
+		n = len(t.FP32)
+	case FP64:
+		n = len(t.FP64)
+	case BYTES:
+		n = len(t.Str)
+	default:
+		return 0, ferry.Errorf(ferry.EINVALID, "input %q has unknown datatype %q", t.Name, t.Datatype)
+	}
+	switch {
+	case len(t.Shape) == 0:
+		return n, nil
+	case len(t.Shape) == 1 || (len(t.Shape) == 2 && t.Shape[1] == 1):
+		if t.Shape[0] != int64(n) {
+			return 0, ferry.Errorf(ferry.EINVALID, "input %q has shape %v but %d values", t.Name, t.Shape, n)
+		}
+		return n, nil
+	}
+	return 0, ferry.Errorf(ferry.EINVALID, "input %q has shape %v; a column input has shape [rows] or [rows, 1]", t.Name, t.Shape)
+}

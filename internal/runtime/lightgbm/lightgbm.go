@@ -301,7 +301,7 @@ func (m *Model) rows(inputs []fruntime.Tensor) ([]float64, int, error) {
 			}
 			return nil, 0, invalidf("missing input %q (feature %d of %d); the model's inputs are %s", name, f+1, nf, m.inputList())
 		}
-		rows, err := columnRows(t)
+		rows, err := t.ColumnRows()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -360,10 +360,7 @@ func (m *Model) fillColumn(x []float64, f int, t *fruntime.Tensor, n int) error 
 // matrixRows reads a [rows, features] tensor of numbers.
 func (m *Model) matrixRows(t *fruntime.Tensor) ([]float64, int, error) {
 	nf := m.b.NumFeatures()
-	size, ok := dataLen(t)
-	if !ok {
-		return nil, 0, invalidf("input %q has unknown datatype %q", t.Name, t.Datatype)
-	}
+	size := t.Len() // the datatype is checked below
 	if t.Shape[0] < 0 || t.Shape[0] > int64(size) || t.Shape[0]*int64(nf) != int64(size) {
 		return nil, 0, invalidf("input %q has shape %v but %d values", t.Name, t.Shape, size)
 	}
@@ -394,39 +391,3 @@ func (m *Model) inputList() string {
 	return strings.Join(names, ", ")
 }
 
-// dataLen returns the number of values t holds in the slice its datatype
-// names; ok is false for an unknown datatype.
-func dataLen(t *fruntime.Tensor) (n int, ok bool) {
-	switch t.Datatype {
-	case fruntime.BOOL:
-		return len(t.Bool), true
-	case fruntime.INT32, fruntime.INT64:
-		return len(t.Int), true
-	case fruntime.FP32:
-		return len(t.FP32), true
-	case fruntime.FP64:
-		return len(t.FP64), true
-	case fruntime.BYTES:
-		return len(t.Str), true
-	}
-	return 0, false
-}
-
-// columnRows checks that t is one column — shape [rows] or [rows, 1], or no
-// shape at all — whose data fills its shape, and returns the number of rows.
-func columnRows(t *fruntime.Tensor) (int, error) {
-	n, ok := dataLen(t)
-	if !ok {
-		return 0, invalidf("input %q has unknown datatype %q", t.Name, t.Datatype)
-	}
-	switch {
-	case len(t.Shape) == 0:
-		return n, nil
-	case len(t.Shape) == 1 || (len(t.Shape) == 2 && t.Shape[1] == 1):
-		if t.Shape[0] != int64(n) {
-			return 0, invalidf("input %q has shape %v but %d values", t.Name, t.Shape, n)
-		}
-		return n, nil
-	}
-	return 0, invalidf("input %q has shape %v; a feature input has shape [rows] or [rows, 1]", t.Name, t.Shape)
-}

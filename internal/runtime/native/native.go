@@ -242,7 +242,7 @@ func (m *Model) frame(inputs []runtime.Tensor) (*dataset.Frame, error) {
 		if !ok {
 			return nil, invalidf("missing input %q (%s); the model's inputs are %s", in.Name, m.specOf(in.Name), m.inputList())
 		}
-		n, err := columnRows(t)
+		n, err := t.ColumnRows()
 		if err != nil {
 			return nil, err
 		}

@@ -11,42 +11,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
 
-// dataLen returns the number of values t holds in the slice its datatype
-// names; ok is false for an unknown datatype.
-func dataLen(t *runtime.Tensor) (n int, ok bool) {
-	switch t.Datatype {
-	case runtime.BOOL:
-		return len(t.Bool), true
-	case runtime.INT32, runtime.INT64:
-		return len(t.Int), true
-	case runtime.FP32:
-		return len(t.FP32), true
-	case runtime.FP64:
-		return len(t.FP64), true
-	case runtime.BYTES:
-		return len(t.Str), true
-	}
-	return 0, false
-}
-
-// columnRows checks that t is one column — shape [rows] or [rows, 1], or no
-// shape at all — whose data fills its shape, and returns the number of rows.
-func columnRows(t *runtime.Tensor) (int, error) {
-	n, ok := dataLen(t)
-	if !ok {
-		return 0, invalidf("input %q has unknown datatype %q", t.Name, t.Datatype)
-	}
-	switch {
-	case len(t.Shape) == 0:
-		return n, nil
-	case len(t.Shape) == 1 || (len(t.Shape) == 2 && t.Shape[1] == 1):
-		if t.Shape[0] != int64(n) {
-			return 0, invalidf("input %q has shape %v but %d values", t.Name, t.Shape, n)
-		}
-		return n, nil
-	}
-	return 0, invalidf("input %q has shape %v; a column input has shape [rows] or [rows, 1]", t.Name, t.Shape)
-}
 
 // numericColumn reads a numeric column from a number tensor.
 func numericColumn(t *runtime.Tensor) (*dataset.Column, error) {
@@ -55,7 +19,7 @@ func numericColumn(t *runtime.Tensor) (*dataset.Column, error) {
 	case runtime.FP64:
 		v = t.FP64 // not modified: frames are read-only
 	case runtime.FP32, runtime.INT32, runtime.INT64, runtime.BOOL:
-		n, _ := dataLen(t)
+		n := t.Len()
 		v = make([]float64, n)
 		for i := range v {
 			v[i] = t.Float(i)
@@ -79,7 +43,7 @@ func categoricalColumn(t *runtime.Tensor) (*dataset.Column, error) {
 			v[i] = strconv.FormatInt(x, 10)
 		}
 	case runtime.FP32, runtime.FP64:
-		n, _ := dataLen(t)
+		n := t.Len()
 		v = make([]string, n)
 		for i := range v {
 			v[i] = numberText(t.Float(i))
