@@ -390,4 +390,3 @@ func (m *Model) inputList() string {
 	}
 	return strings.Join(names, ", ")
 }
-

@@ -11,7 +11,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
 
-
 // numericColumn reads a numeric column from a number tensor.
 func numericColumn(t *runtime.Tensor) (*dataset.Column, error) {
 	var v []float64
