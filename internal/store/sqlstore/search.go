@@ -121,6 +121,11 @@ func (db *DB) SearchRuns(ctx context.Context, rq tracking.RunQuery) ([]tracking.
 			return nil, "", err
 		}
 	}
+	if len(rq.OrderBy) == 0 {
+		if err := db.narrowBySelectiveMetric(ctx, &q, rq.Filter); err != nil {
+			return nil, "", err
+		}
+	}
 	for i, o := range rq.OrderBy {
 		if err := runOrder(&q, i, o, filtersMetric(rq.Filter, o)); err != nil {
 			return nil, "", err
@@ -208,6 +213,42 @@ func runCondition(q *query, c tracking.Comparison) error {
 		expr = "x.is_nan = 0 AND " + expr
 	}
 	q.cond(exists+" AND "+expr+")", append([]any{c.Key}, args...)...)
+	return nil
+}
+
+// selectiveRows is the most matching runs a metric comparison may have for
+// the search to start from them rather than from the runs in start order.
+const selectiveRows = 5000
+
+// narrowBySelectiveMetric adds, for the metric comparison of f that matches
+// the fewest runs (when at most selectiveRows), a condition the planner can
+// drive from the (key, value) index: a filter matching few runs then reads
+// only those instead of every run of the experiments. Counting uses the same
+// index and costs little.
+func (db *DB) narrowBySelectiveMetric(ctx context.Context, q *query, f tracking.Filter) error {
+	best, bestN := -1, selectiveRows+1
+	for i, c := range f {
+		if c.Entity != tracking.EntityMetric || !c.IsNum {
+			continue
+		}
+		switch c.Op {
+		case "=", ">", ">=", "<", "<=":
+		default:
+			continue
+		}
+		var n int
+		if err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM latest_metrics WHERE key = ? AND value `+c.Op+` ? LIMIT ?) t`), c.Key, c.Num, bestN).Scan(&n); err != nil {
+			return wrap("search runs", err)
+		}
+		if n < bestN {
+			best, bestN = i, n
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	c := f[best]
+	q.cond("r.run_uuid IN (SELECT s.run_uuid FROM latest_metrics s WHERE s.key = ? AND s.is_nan = 0 AND s.value "+c.Op+" ?)", c.Key, c.Num)
 	return nil
 }
 
