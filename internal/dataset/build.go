@@ -39,11 +39,30 @@ var timeLayouts = [...]string{
 	"2006/01/02",
 }
 
-// The range of instants that fit in int64 Unix nanoseconds, with a margin.
+// MinTime and MaxTime bound the instants a timestamp column holds: those
+// that fit in int64 Unix nanoseconds, with a margin.
 var (
-	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(2261, 12, 31, 0, 0, 0, 0, time.UTC)
+	MinTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2261, 12, 31, 0, 0, 0, 0, time.UTC)
 )
+
+// ParseTime parses s (spaces trimmed) in one of the timestamp forms the
+// readers infer: RFC 3339, "2006-01-02 15:04:05", "2006-01-02" and the others
+// of timeLayouts; a time without a zone is UTC. ok is false for text in no
+// such form. The time may lie outside [MinTime, MaxTime]; callers that store
+// it as Unix nanoseconds check that.
+func ParseTime(s string) (t time.Time, ok bool) {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 {
+		return time.Time{}, false
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
 
 // parseNumber parses a decimal number (optionally with exponent, Inf or
 // Infinity). Hexadecimal forms and digit separators are not numbers here.
@@ -135,7 +154,7 @@ func parseTime(s string, hint int) (ns int64, layout int, exact, ok bool) {
 	}
 	try := func(i int) (int64, bool) {
 		t, err := time.Parse(timeLayouts[i], s)
-		if err != nil || t.Before(minTime) || t.After(maxTime) {
+		if err != nil || t.Before(MinTime) || t.After(MaxTime) {
 			return 0, false
 		}
 		return t.UnixNano(), true

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
@@ -393,30 +394,6 @@ func (c *Columns) appendJSON(i int, s *scanner) error {
 
 func formatNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// timeLayouts are the date-and-time forms accepted as text, as Ferry's data
-// reader infers them. Values without a zone are UTC.
-var timeLayouts = [...]string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	"2006-01-02",
-	"2006/01/02 15:04:05.999999999",
-	"2006/01/02",
-}
-
-// parseTime parses s in one of timeLayouts.
-func parseTime(s string) (time.Time, bool) {
-	if len(s) < 10 || len(s) > 40 {
-		return time.Time{}, false
-	}
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
+// parseTime parses a date and time in the forms Ferry's data readers infer
+// (dataset.ParseTime).
+func parseTime(s string) (time.Time, bool) { return dataset.ParseTime(s) }

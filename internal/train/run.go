@@ -259,10 +259,8 @@ func split(f *dataset.Frame, spec Spec) (tr, va []int, err error) {
 }
 
 func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
+	if t, ok := dataset.ParseTime(s); ok {
+		return t, nil
 	}
 	return time.Time{}, ferry.Errorf(ferry.EINVALID, "split.cut %q is not a time; use 2001-05-01 or RFC 3339", s)
 }

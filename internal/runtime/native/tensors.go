@@ -84,7 +84,7 @@ func timestampColumn(t *runtime.Tensor) (*dataset.Column, error) {
 	case runtime.INT32, runtime.INT64:
 		col.Time = make([]int64, len(t.Int))
 		for i, s := range t.Int {
-			if s < minTime.Unix() || s > maxTime.Unix() {
+			if s < dataset.MinTime.Unix() || s > dataset.MaxTime.Unix() {
 				return nil, invalidf("input %q row %d: %d Unix seconds is out of the range of timestamps (years 1678 to 2261)", t.Name, i+1, s)
 			}
 			col.Time[i] = s * int64(time.Second)
@@ -95,46 +95,20 @@ func timestampColumn(t *runtime.Tensor) (*dataset.Column, error) {
 	return col, nil
 }
 
-// timeLayouts are the timestamp forms accepted as text, tried in order. They
-// are the forms Ferry's CSV reader infers; without a zone, UTC. Fractional
-// seconds are optional in every layout with seconds.
-var timeLayouts = [...]string{
-	"2006-01-02T15:04:05.999999999Z07:00", // RFC 3339
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	"2006-01-02",
-	"2006/01/02 15:04:05.999999999",
-	"2006/01/02",
-}
-
-// The instants that fit in int64 Unix nanoseconds, with a margin.
-var (
-	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(2261, 12, 31, 0, 0, 0, 0, time.UTC)
-)
-
-// parseTime parses a timestamp given as text to Unix nanoseconds; "" is
-// missing (dataset.MissingTime).
+// parseTime parses a timestamp given as text (the forms dataset.ParseTime
+// takes) to Unix nanoseconds; "" is missing (dataset.MissingTime).
 func parseTime(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return dataset.MissingTime, nil
 	}
-	for _, layout := range timeLayouts {
-		t, err := time.Parse(layout, s)
-		if err != nil {
-			continue
-		}
-		if t.Before(minTime) || t.After(maxTime) {
-			return 0, fmt.Errorf("%q is out of the range of timestamps (years 1678 to 2261)", clip(s))
-		}
-		return t.UnixNano(), nil
+	t, ok := dataset.ParseTime(s)
+	if !ok {
+		return 0, fmt.Errorf("%q is not a timestamp (use RFC 3339, e.g. \"2024-05-01T13:45:00Z\", or \"2024-05-01 13:45:00\" or \"2024-05-01\")", clip(s))
 	}
-	return 0, fmt.Errorf("%q is not a timestamp (use RFC 3339, e.g. \"2024-05-01T13:45:00Z\", or \"2024-05-01 13:45:00\" or \"2024-05-01\")", clip(s))
+	if t.Before(dataset.MinTime) || t.After(dataset.MaxTime) {
+		return 0, fmt.Errorf("%q is out of the range of timestamps (years 1678 to 2261)", clip(s))
+	}
+	return t.UnixNano(), nil
 }
 
 // clip shortens s for a message.
