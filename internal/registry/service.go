@@ -2,8 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/blob"
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -124,10 +123,11 @@ func (s *Service) RegisterVersion(ctx context.Context, principal, name, source, 
 	v.LastUpdatedTime = v.CreationTime
 	v.ModelDigest = pkg.Digest()
 	if v.ModelDigest == "" {
-		v.ModelDigest, err = fileDigest(filepath.Join(dir, model.ManifestFile))
+		hexDigest, err := dataset.FileDigest(ctx, filepath.Join(dir, model.ManifestFile))
 		if err != nil {
 			return Version{}, err
 		}
+		v.ModelDigest = "sha256:" + hexDigest
 	}
 	if info := pkg.Info; info != nil {
 		v.GitCommit, v.GitDirty = info.Lineage.GitCommit, info.Lineage.GitDirty
@@ -136,15 +136,6 @@ func (s *Service) RegisterVersion(ctx context.Context, principal, name, source, 
 		}
 		if v.RunID == "" {
 			v.RunID = info.Lineage.RunID
-		}
-	}
-	dup, _, err := s.store.SearchVersions(ctx, VersionQuery{Name: name, MaxResults: 50000})
-	if err != nil {
-		return Version{}, err
-	}
-	for _, d := range dup {
-		if d.ModelDigest == v.ModelDigest {
-			return Version{}, ferry.Errorf(ferry.ECONFLICT, "This model package is already registered as %s version %d (digest %s).", name, d.Version, v.ModelDigest)
 		}
 	}
 	// The package is valid: only now may a missing model be created, so that a
@@ -159,10 +150,28 @@ func (s *Service) RegisterVersion(ctx context.Context, principal, name, source, 
 		return Version{}, err
 	}
 	out, err := s.store.CreateVersion(ctx, v, s.event(principal, ActionCreateVersion, name, 0, "", v.ModelDigest, source))
+	if ferry.ErrorCode(err) == ferry.ECONFLICT {
+		return Version{}, s.duplicate(ctx, name, v.ModelDigest, err)
+	}
 	if err != nil {
 		return Version{}, err
 	}
 	return out, nil
+}
+
+// duplicate names the version that already holds the package with digest,
+// for the ECONFLICT the store gave (one version per package per model).
+func (s *Service) duplicate(ctx context.Context, name, digest string, conflict error) error {
+	vs, _, err := s.store.SearchVersions(ctx, VersionQuery{Name: name, MaxResults: MaxVersionsScanned})
+	if err != nil {
+		return conflict
+	}
+	for _, d := range vs {
+		if d.ModelDigest == digest {
+			return ferry.Errorf(ferry.ECONFLICT, "This model package is already registered as %s version %d (digest %s).", name, d.Version, digest)
+		}
+	}
+	return conflict
 }
 
 // resolveSource maps a model source to the artifact-store key of the package.
@@ -287,7 +296,7 @@ func (s *Service) Resolve(ctx context.Context, uri string) (Version, error) {
 
 // latest returns the newest version of name (in stage, when set).
 func (s *Service) latest(ctx context.Context, name, stage string) (Version, error) {
-	vs, _, err := s.store.SearchVersions(ctx, VersionQuery{Name: name, MaxResults: 50000})
+	vs, _, err := s.store.SearchVersions(ctx, VersionQuery{Name: name, MaxResults: MaxVersionsScanned})
 	if err != nil {
 		return Version{}, err
 	}
@@ -335,6 +344,10 @@ func (s *Service) LatestVersions(ctx context.Context, name string, stages []stri
 	}
 	return out, nil
 }
+
+// MaxVersionsScanned bounds the versions of one model read when looking for
+// the latest one or a duplicate package.
+const MaxVersionsScanned = 50000
 
 // Blocked is the error of a promotion the policy does not allow yet.
 func blocked(format string, args ...any) error {
@@ -513,17 +526,4 @@ func (s *Service) History(ctx context.Context, name string) ([]AuditEvent, error
 		return nil, err
 	}
 	return s.store.ListAudit(ctx, name)
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
