@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -359,7 +361,7 @@ func (d *demo) trainGBDT(ctx context.Context) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(d.out, "   trained on %d rows (Jan-Apr), validated on %d (May-Jun) in %s\n", res.TrainRows, res.ValidRows, res.Duration.Round(1e6))
-	for _, k := range sortedMetricKeys(res.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
 		fmt.Fprintf(d.out, "   %-14s %s\n", k, number(res.Metrics[k]))
 	}
 	fmt.Fprintf(d.out, "   run %s; model package at %s/model (model.json %s)\n", res.RunID, res.ArtifactURI, shortDigest(res.ModelDigest))

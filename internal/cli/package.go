@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,7 +105,7 @@ func (m *modelsCmd) writePackages(cmd *cobra.Command, b *backend, uri, out, imag
 		if res.Image != "" {
 			fmt.Fprintf(tw, "  image:  %s (%s)\n", res.Image, res.ImageDigest)
 		}
-		fmt.Fprintf(tw, "Check it anywhere with: ferry models verify %s\n", firstNonEmpty(res.Bundle, res.Image))
+		fmt.Fprintf(tw, "Check it anywhere with: ferry models verify %s\n", cmp.Or(res.Bundle, res.Image))
 	})
 }
 
@@ -123,13 +124,4 @@ func (m *modelsCmd) verifyCmd() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -175,7 +176,7 @@ func (a *app) loadModel(ctx context.Context, cfg config.Config, ref string, log 
 		if lm.pkg, err = model.Load(ctx, ref); err != nil {
 			return nil, err
 		}
-		lm.name = firstNonEmpty(a.env.lookup("FERRY_MODEL_NAME"), "model")
+		lm.name = cmp.Or(a.env.lookup("FERRY_MODEL_NAME"), "model")
 		lm.version = a.env.lookup("FERRY_MODEL_VERSION")
 		if lm.version == "" {
 			lm.version = "1"

@@ -2,8 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"os/user"
-	"sort"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 
@@ -70,7 +71,7 @@ its "model" artifact.`,
 			}
 			return a.render(cmd.OutOrStdout(), res, func(tw *tabwriter.Writer) {
 				fmt.Fprintf(tw, "Trained a %s %s model in %s on %d rows (%d for validation).\n", res.Task, res.Trainer, res.Duration.Round(1e6), res.TrainRows, res.ValidRows)
-				for _, k := range sortedMetricKeys(res.Metrics) {
+				for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
 					row(tw, "  "+k, number(res.Metrics[k]))
 				}
 				fmt.Fprintf(tw, "Run %s; model at %s/model (model.json %s).\n", res.RunID, res.ArtifactURI, res.ModelDigest)
@@ -140,15 +141,6 @@ func paramValue(s string) any {
 		return b
 	}
 	return s
-}
-
-func sortedMetricKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // currentUser names the local user for records that need one.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,7 +63,7 @@ Works on the local data directory (--data-dir is the global --data).`,
 			if dataRef == "" {
 				return usagef(cmd, "name the evaluation data with --dataset (data:/name/version or a file)")
 			}
-			principal := firstNonEmpty(as, a.env.lookup("FERRY_PRINCIPAL"), currentUser())
+			principal := cmp.Or(as, a.env.lookup("FERRY_PRINCIPAL"), currentUser())
 			err := a.withBackend(cmd.Context(), func(b *backend) error {
 				return validateVersion(cmd.Context(), cmd.OutOrStdout(), b, validateArgs{
 					uri: args[0], data: dataRef, policy: policyPath, baseline: baseline, target: target,

@@ -558,7 +558,7 @@ func (db *DB) TransitionStage(ctx context.Context, name string, version int, sta
 					return err
 				}
 				arch := ev
-				arch.Version, arch.From, arch.To, arch.Reason = o, stage, registry.StageArchived, "archive_existing_versions: version "+itoa(version)+" moved to "+stage
+				arch.Version, arch.From, arch.To, arch.Reason = o, stage, registry.StageArchived, "archive_existing_versions: version "+strconv.Itoa(version)+" moved to "+stage
 				if err := db.audit(ctx, tx, arch); err != nil {
 					return err
 				}
@@ -575,8 +575,6 @@ func (db *DB) TransitionStage(ctx context.Context, name string, version int, sta
 	}
 	return db.GetVersion(ctx, name, version)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // SetAlias implements registry.Store.
 func (db *DB) SetAlias(ctx context.Context, name, alias string, version int, ev registry.AuditEvent) (int, error) {
@@ -597,7 +595,7 @@ func (db *DB) SetAlias(ctx context.Context, name, alias string, version int, ev 
 		}
 		ev.Version, ev.To = version, "@"+alias
 		if prev != 0 {
-			ev.From = "@" + alias + " on version " + itoa(prev)
+			ev.From = "@" + alias + " on version " + strconv.Itoa(prev)
 		}
 		return db.audit(ctx, tx, ev)
 	})
