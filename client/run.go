@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/gitinfo"
 )
-
-func asError(err error, target **Error) bool { return errors.As(err, target) }
 
 // RunOptions describe a run started with StartRun.
 type RunOptions struct {

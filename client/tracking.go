@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -216,7 +217,7 @@ func (c *Client) EnsureExperiment(ctx context.Context, name string) (Experiment,
 	}
 	e, err = c.CreateExperiment(ctx, name, nil)
 	var ce *Error
-	if asError(err, &ce) && ce.Code == "ECONFLICT" { // created concurrently
+	if errors.As(err, &ce) && ce.Code == "ECONFLICT" { // created concurrently
 		return c.GetExperimentByName(ctx, name)
 	}
 	return e, err
