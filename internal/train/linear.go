@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 )
 
 // LinearParams set the hyperparameters of the linear trainers.
@@ -205,14 +204,6 @@ func dot(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
-}
-
-// Split shuffles row indexes 0..n-1 with seed and returns the first
-// (1-valFrac) share for training and the rest for validation.
-func Split(n int, valFrac float64, seed uint64) (trainIdx, valIdx []int) {
-	idx := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)).Perm(n)
-	cut := n - int(math.Round(float64(n)*valFrac))
-	return idx[:cut], idx[cut:]
 }
 
 // BinaryMetrics are the usual scores of probabilistic binary predictions.
