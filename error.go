@@ -6,13 +6,14 @@ import (
 )
 
 // Error codes shared by every stage. They are mapped to transport status codes in
-// exactly one place per transport (see internal/httpapi).
+// exactly one place: internal/httpmw.
 const (
 	ECONFLICT       = "ECONFLICT"       // the resource already exists or the change clashes with its state
 	EINTERNAL       = "EINTERNAL"       // a fault of ours; details are logged, not shown
 	EINVALID        = "EINVALID"        // the request is malformed or breaks a rule
 	ENOTFOUND       = "ENOTFOUND"       // the named resource does not exist
-	EUNAUTHORIZED   = "EUNAUTHORIZED"   // the principal may not do this
+	EUNAUTHORIZED   = "EUNAUTHORIZED"   // the caller is not authenticated (no or bad credentials)
+	EFORBIDDEN      = "EFORBIDDEN"      // the principal is known but may not do this (a policy, a role)
 	ETOOLARGE       = "ETOOLARGE"       // the request or a value exceeds a limit
 	EUNAVAILABLE    = "EUNAVAILABLE"    // a dependency is down; retrying may help
 	ENOTIMPLEMENTED = "ENOTIMPLEMENTED" // the operation is not supported by this build or backend
