@@ -44,28 +44,34 @@ func imports(t *testing.T) map[string][]string {
 	return out
 }
 
-// TestImportRules guards the layout of DESIGN.md §3: stage packages do no
-// transport or storage themselves, and only the composition root knows the
-// concrete stores.
+// TestImportRules guards the layout of DESIGN.md §3 and docs/architecture.md:
+// stage packages do no transport or storage themselves and never reach the
+// HTTP client or API; only the composition root (internal/app) knows the
+// concrete stores; commands reach Ferry through internal/app and the client,
+// never a store.
 func TestImportRules(t *testing.T) {
-	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitoring", "pipeline", "job"}
+	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitoring", "pipeline", "job", "serving"}
 	concrete := []string{"/internal/store/sqlite", "/internal/store/postgres", "/internal/blob/file", "/internal/blob/s3"}
 	for dir, imps := range imports(t) {
-		for _, imp := range imps {
-			isStage := false
-			for _, s := range stages {
-				if dir == "internal/"+s || strings.HasPrefix(dir, "internal/"+s+"/") {
-					isStage = true
-				}
+		isStage := false
+		for _, s := range stages {
+			if dir == "internal/"+s || strings.HasPrefix(dir, "internal/"+s+"/") {
+				isStage = true
 			}
-			if isStage && (imp == "net/http" || strings.HasPrefix(imp, module+"/internal/store") || strings.HasPrefix(imp, module+"/internal/blob/") ||
-				imp == module+"/internal/httpapi" || imp == module+"/internal/cli") {
-				t.Errorf("stage package %s imports %s; stages get their stores and transports through interfaces", dir, imp)
+		}
+		for _, imp := range imps {
+			transport := imp == module+"/client" || imp == module+"/internal/httpapi" || imp == module+"/internal/cli" || imp == module+"/internal/app"
+			storage := strings.HasPrefix(imp, module+"/internal/store") || strings.HasPrefix(imp, module+"/internal/blob/")
+			if isStage && (transport || storage || (imp == "net/http" && dir != "internal/serving" && !strings.HasPrefix(dir, "internal/runtime/process"))) {
+				t.Errorf("stage package %s imports %s; stages get their stores and transports through interfaces they own", dir, imp)
 			}
 			for _, c := range concrete {
-				if imp == module+c && dir != "internal/cli" && dir != "internal/testbackend" {
-					t.Errorf("%s imports the concrete %s; only internal/cli (and internal/testbackend for tests) wire concrete stores", dir, imp)
+				if imp == module+c && dir != "internal/app" {
+					t.Errorf("%s imports the concrete %s; only the composition root internal/app opens stores", dir, imp)
 				}
+			}
+			if dir == "internal/cli" && strings.HasPrefix(imp, module+"/internal/store") {
+				t.Errorf("internal/cli imports %s; commands reach stores only through internal/app", imp)
 			}
 			if dir == "." && (strings.HasPrefix(imp, module+"/") || imp == "os" || imp == "net/http" || imp == "database/sql") {
 				t.Errorf("the root package imports %s; it must stay free of I/O and internal packages", imp)

@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/internal/dataset"
 )
 
@@ -22,29 +25,22 @@ digest, schema, row count and profile, and keeps a copy of the bytes in the
 artifact store. Name a version as data:/name/3 (or data:/name for the latest)
 wherever data is expected, e.g. in a training spec.
 
-Data assets live in the local data directory (--data); --server is not used.`,
+With --server the file is uploaded to that server in parts (each retried
+when it fails), with a progress bar on a terminal; otherwise the asset goes
+into the local data directory (--data).`,
 	}
 	cmd.AddCommand(a.dataCreate(), a.dataList(), a.dataGet(), a.dataVersions())
 	return cmd
 }
 
-// withRegistry runs fn with the data registry of the local data directory.
-func (a *app) withRegistry(ctx context.Context, fn func(*dataset.Registry) error) error {
-	return a.withBackend(ctx, func(b *backend) error { return fn(b.data) })
-}
-
-// withBackend runs fn with the backend of the local data directory.
-func (a *app) withBackend(ctx context.Context, fn func(*backend) error) error {
-	cfg, err := a.loadConfig()
+// withSession runs fn with a session of the server or local directory.
+func (a *app) withSession(ctx context.Context, fn func(*session) error) error {
+	s, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
-	b, err := openBackend(ctx, cfg, discardLogger())
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	return fn(b)
+	defer s.close()
+	return fn(s)
 }
 
 func (a *app) dataCreate() *cobra.Command {
@@ -58,8 +54,15 @@ func (a *app) dataCreate() *cobra.Command {
 			if path == "" {
 				return usagef(cmd, "--path names the file to register")
 			}
-			return a.withRegistry(cmd.Context(), func(r *dataset.Registry) error {
-				asset, created, err := r.Create(cmd.Context(), args[0], path, description, currentUser())
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return usagef(cmd, "--path %s: %v", path, err)
+			}
+			return a.withSession(cmd.Context(), func(s *session) error {
+				asset, created, err := a.uploadData(a.principalContext(cmd.Context(), ""), s, args[0], abs, description, a.progress(cmd))
 				if err != nil {
 					return err
 				}
@@ -78,14 +81,25 @@ func (a *app) dataCreate() *cobra.Command {
 	return cmd
 }
 
+// uploadData registers the local file path as a version of the data asset
+// name through s, showing the upload's progress on bar.
+func (a *app) uploadData(ctx context.Context, s *session, name, path, description string, bar *progressBar) (client.DataAsset, bool, error) {
+	up, err := s.client.UploadFile(ctx, path, func(done, total int64) { bar.Update("uploading", int(done>>20), int(total>>20)) })
+	bar.Done()
+	if err != nil {
+		return client.DataAsset{}, false, err
+	}
+	return s.client.CreateDataVersion(ctx, name, up, path, description)
+}
+
 func (a *app) dataList() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List data assets with their latest version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRegistry(cmd.Context(), func(r *dataset.Registry) error {
-				assets, err := r.List(cmd.Context())
+			return a.withSession(cmd.Context(), func(s *session) error {
+				assets, err := s.client.ListData(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -101,8 +115,8 @@ func (a *app) dataVersions() *cobra.Command {
 		Short: "List every version of a data asset, newest first",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withRegistry(cmd.Context(), func(r *dataset.Registry) error {
-				assets, err := r.Versions(cmd.Context(), args[0])
+			return a.withSession(cmd.Context(), func(s *session) error {
+				assets, err := s.client.DataVersions(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
@@ -112,9 +126,9 @@ func (a *app) dataVersions() *cobra.Command {
 	}
 }
 
-func (a *app) renderAssets(cmd *cobra.Command, assets []dataset.Asset) error {
+func (a *app) renderAssets(cmd *cobra.Command, assets []client.DataAsset) error {
 	if assets == nil {
-		assets = []dataset.Asset{}
+		assets = []client.DataAsset{}
 	}
 	return a.render(cmd.OutOrStdout(), assets, func(tw *tabwriter.Writer) {
 		row(tw, "NAME", "VERSION", "ROWS", "FORMAT", "DIGEST", "CREATED", "SOURCE")
@@ -139,8 +153,8 @@ func (a *app) dataGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withRegistry(cmd.Context(), func(r *dataset.Registry) error {
-				d, err := r.Get(cmd.Context(), name, version)
+			return a.withSession(cmd.Context(), func(s *session) error {
+				d, err := s.client.GetData(cmd.Context(), name, version)
 				if err != nil {
 					return err
 				}

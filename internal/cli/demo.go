@@ -19,10 +19,13 @@ import (
 
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/examples"
+	ferryapp "github.com/ferry-ml/ferry/internal/app"
+	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/packaging"
 	"github.com/ferry-ml/ferry/internal/serving"
 	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/validation"
 )
 
 func (a *app) demoCommand() *cobra.Command {
@@ -81,13 +84,13 @@ it (MLFLOW_TRACKING_URI works against it).`,
 			if err := os.WriteFile(cfg.PolicyFile, []byte(demoPolicy), 0o644); err != nil {
 				return err
 			}
-			s, err := startLocal(ctx, cfg, discardLogger())
+			s, err := a.startLocal(ctx, cfg, discardLogger())
 			if err != nil {
 				return err
 			}
 			defer s.close()
 			fmt.Fprintf(out, "Ferry demo: server at %s, data in %s\n", s.client.URL(), cfg.DataDir)
-			d := &demo{app: a, cfg: cfg, out: out, c: s.client, bar: newProgressBar(cmd.ErrOrStderr()), local: s.local}
+			d := &demo{app: a, cfg: cfg, out: out, c: s.client, bar: newProgressBar(cmd.ErrOrStderr()), s: s}
 			if err := d.run(ctx, filepath.Join(cfg.DataDir, "examples")); err != nil {
 				return err
 			}
@@ -106,13 +109,13 @@ it (MLFLOW_TRACKING_URI works against it).`,
 
 // demo runs the lifecycle stages that exist, printing what each did.
 type demo struct {
-	app   *app
-	cfg   config.Config
-	dir   string // where the demo writes its files
-	out   io.Writer
-	c     *client.Client
-	bar   *progressBar
-	local *backend
+	app *app
+	cfg config.Config
+	dir string // where the demo writes its files
+	out io.Writer
+	c   *client.Client
+	bar *progressBar
+	s   *session
 }
 
 // demoPolicy is the demo's promotion policy: Production and @champion need an
@@ -140,7 +143,7 @@ func (d *demo) run(ctx context.Context, dir string) error {
 	}
 	fmt.Fprintln(d.out, "\n1. Data: registering the bundled data sets")
 	for _, name := range []string{"breast_cancer", "flights"} {
-		asset, _, err := d.local.data.Create(ctx, name, files[name], "bundled example", currentUser())
+		asset, _, err := d.app.uploadData(ctx, d.s, name, files[name], "bundled example", d.bar)
 		if err != nil {
 			return err
 		}
@@ -169,11 +172,10 @@ func (d *demo) run(ctx context.Context, dir string) error {
 // over the Open Inference Protocol V2 and MLflow's scoring protocol.
 func (d *demo) serveChampion(ctx context.Context) error {
 	fmt.Fprintln(d.out, "\n7. Serve: models:/flights-delay@champion on a free port, asked with V2 and MLflow requests")
-	lm, err := d.app.loadModel(ctx, d.cfg, "models:/flights-delay@champion", discardLogger())
+	lm, err := d.app.loadVersion(ctx, d.s, "models:/flights-delay@champion", discardLogger())
 	if err != nil {
 		return err
 	}
-	defer lm.cleanup()
 	srv := serving.New(serving.Options{Default: lm.name, Log: discardLogger()})
 	srv.Set(lm.name, lm.version, lm.model, lm.sig)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -182,7 +184,7 @@ func (d *demo) serveChampion(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	go func() { done <- serve(sctx, ln, srv.Handler(), d.cfg.Server, discardLogger()) }()
+	go func() { done <- ferryapp.Serve(sctx, ln, srv.Handler(), d.cfg.Server, discardLogger()) }()
 	defer func() {
 		cancel()
 		<-done
@@ -223,10 +225,8 @@ func (d *demo) validate(ctx context.Context, dir string, version int, baseline s
 		return false, err
 	}
 	var buf strings.Builder
-	err := validateVersion(ctx, &buf, d.local, validateArgs{
-		uri: fmt.Sprintf("models:/flights-delay/%d", version), data: "data:/flights/1", policy: gates, baseline: baseline,
-		out: filepath.Join(dir, fmt.Sprintf("validation-v%d", version)), principal: "ci", runtimes: d.app.runtimeConfig(discardLogger()),
-	})
+	req := validation.Request{URI: fmt.Sprintf("models:/flights-delay/%d", version), Data: "data:/flights/1", Baseline: baseline}
+	err := d.app.validate(auth.WithPrincipal(ctx, "ci"), &buf, d.s, req, gates, filepath.Join(dir, fmt.Sprintf("validation-v%d", version)))
 	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
 		fmt.Fprintf(d.out, "   %s\n", line)
 	}
@@ -271,11 +271,11 @@ func (d *demo) challenge(ctx context.Context, dir string) error {
 // bundle, built twice to show the digests agree, then verified.
 func (d *demo) pack(ctx context.Context, dir string) error {
 	fmt.Fprintln(d.out, "\n5. Package: models:/flights-delay/Production as a reproducible bundle")
-	v, err := d.local.registry.Resolve(ctx, "models:/flights-delay/Production")
+	v, err := d.s.remote.Resolve(ctx, "models:/flights-delay/Production")
 	if err != nil {
 		return err
 	}
-	pkg, err := d.local.registry.FetchVersion(ctx, v, filepath.Join(dir, "fetched", "model"))
+	pkg, err := d.s.remote.FetchVersion(ctx, v, filepath.Join(dir, "fetched", "model"))
 	if err != nil {
 		return err
 	}
@@ -302,7 +302,7 @@ func (d *demo) pack(ctx context.Context, dir string) error {
 }
 
 func (d *demo) runner() *train.Runner {
-	return &train.Runner{Tracker: d.c, Data: d.local.data, SourceTags: client.SourceTags(context.Background(), "", false), Progress: d.bar.Update}
+	return &train.Runner{Tracker: d.c, Data: d.s.remote, SourceTags: client.SourceTags(context.Background(), "", false), Progress: d.bar.Update}
 }
 
 // track is the experiment-tracking stage: one run per learning rate, then a

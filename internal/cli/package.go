@@ -37,7 +37,8 @@ directory, or a .tar archive that docker load and skopeo read) whose layers
 hold a static ferry binary and the model, entrypoint "ferry serve /model",
 with the model digest and lineage as labels and annotations. No Docker needed.
 
-Packaging reads the registry of the local data directory (--data).`,
+The version is fetched from --server when given, else from the local data
+directory; the bundle and image are written here.`,
 		Example: `  ferry models package models:/churn@champion -o churn.tar.gz
   ferry models package models:/churn/3 --image churn-oci/
   ferry models verify churn.tar.gz`,
@@ -47,7 +48,7 @@ Packaging reads the registry of the local data directory (--data).`,
 				return usagef(cmd, "say what to write: -o BUNDLE.tar.gz and/or --image DIR|FILE.tar")
 			}
 			ctx := cmd.Context()
-			return m.withBackend(ctx, func(b *backend) error { return m.writePackages(cmd, b, args[0], out, image, binary) })
+			return m.withSession(ctx, func(s *session) error { return m.writePackages(cmd, s, args[0], out, image, binary) })
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "O", "", "write the bundle to this .tar.gz file")
@@ -58,9 +59,9 @@ Packaging reads the registry of the local data directory (--data).`,
 
 // writePackages packages the version uri names as a bundle at out and/or an
 // image at image, and reports what it wrote.
-func (m *modelsCmd) writePackages(cmd *cobra.Command, b *backend, uri, out, image, binary string) error {
+func (m *modelsCmd) writePackages(cmd *cobra.Command, s *session, uri, out, image, binary string) error {
 	ctx := cmd.Context()
-	v, err := b.registry.Resolve(ctx, uri)
+	v, err := s.remote.Resolve(ctx, uri)
 	if err != nil {
 		return err
 	}
@@ -69,12 +70,12 @@ func (m *modelsCmd) writePackages(cmd *cobra.Command, b *backend, uri, out, imag
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	pkg, err := b.registry.FetchVersion(ctx, v, filepath.Join(tmp, "model"))
+	pkg, err := s.remote.FetchVersion(ctx, v, filepath.Join(tmp, "model"))
 	if err != nil {
 		return err
 	}
 	meta := packaging.Meta{Name: v.Name, Version: v.Version, RunID: v.RunID, GitCommit: v.GitCommit, ModelDigest: v.ModelDigest, Created: time.UnixMilli(v.CreationTime).UTC()}
-	bar := newProgressBar(cmd.ErrOrStderr())
+	bar := m.progress(cmd)
 	opts := packaging.Options{Progress: func(done, total int64) { bar.Update("packaging", int(done>>20), int(total>>20)) }}
 	res := packageResult{Model: v.Name, Version: v.Version, ModelDigest: v.ModelDigest}
 	if out != "" {

@@ -73,12 +73,8 @@ when complete.`,
 			if batch <= 0 || limit < 0 {
 				return usagef(cmd, "--batch-size must be positive and --limit not negative")
 			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			lm, err := a.loadModel(ctx, cfg, args[0], discardLogger())
+			lm, err := a.loadModel(ctx, args[0], discardLogger())
 			if err != nil {
 				return err
 			}

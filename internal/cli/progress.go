@@ -30,6 +30,16 @@ func newProgressBar(w io.Writer) *progressBar {
 	return &progressBar{w: w, tty: tty}
 }
 
+// progress returns a progress bar on the command's standard error, drawn
+// when that is a terminal or FERRY_PROGRESS=always.
+func (a *app) progress(cmd interface{ ErrOrStderr() io.Writer }) *progressBar {
+	p := newProgressBar(cmd.ErrOrStderr())
+	if a.env.lookup("FERRY_PROGRESS") == "always" {
+		p.tty = true
+	}
+	return p
+}
+
 // Update shows progress of stage; total 0 means unknown.
 func (p *progressBar) Update(stage string, done, total int) {
 	if !p.tty {

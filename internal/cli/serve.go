@@ -7,20 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry"
-	"github.com/ferry-ml/ferry/internal/config"
+	ferryapp "github.com/ferry-ml/ferry/internal/app"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/serving"
 )
@@ -40,8 +36,8 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve MODEL_URI|PATH",
 		Short: "Serve one model over the Open Inference Protocol V2, KServe V1 and MLflow scoring",
 		Long: `Serve one model in the foreground until interrupted: a registered version
-(models:/name/3, models:/name@champion, models:/name/Production, read from the
-local data directory) or a model package directory (as in the OCI image that
+(models:/name/3, models:/name@champion, models:/name/Production, fetched from
+--server when given, else from the local data directory) or a model package directory (as in the OCI image that
 'ferry models package --image' builds, whose entrypoint is 'ferry serve /model').
 
 Routes: the Open Inference Protocol V2 (GET /v2/health/live, /v2/health/ready,
@@ -78,11 +74,10 @@ models need FERRY_PROCESS_COMMAND: a command serving the V2 protocol on $PORT.`,
 				addr = defaultServeAddr
 			}
 			ctx := cmd.Context()
-			lm, err := a.loadModel(ctx, cfg, args[0], log)
+			lm, err := a.loadModel(ctx, args[0], log)
 			if err != nil {
 				return err
 			}
-			defer lm.cleanup()
 			if name != "" {
 				lm.name = name
 			}
@@ -114,7 +109,7 @@ models need FERRY_PROCESS_COMMAND: a command serving the V2 protocol on $PORT.`,
 				_ = f.Sync()
 			}
 			log.Info("serving", "model", lm.name, "version", lm.version, "addr", ln.Addr().String(), "pid", os.Getpid())
-			err = serve(ctx, ln, srv.Handler(), cfg.Server, log)
+			err = ferryapp.Serve(ctx, ln, srv.Handler(), cfg.Server, log)
 			log.Info("server stopped")
 			return err
 		},
@@ -135,152 +130,54 @@ type loadedModel struct {
 	sig           *model.Signature
 	pkg           *model.Package
 	name, version string
-	// tmp is a directory to remove once the model is no longer used.
-	tmp string
 }
 
-// cleanup removes the model's temporary directory. The model itself is
-// closed by whoever owns it (the serving.Server, or predict).
-func (lm *loadedModel) cleanup() {
-	if lm.tmp != "" {
-		_ = os.RemoveAll(lm.tmp)
-	}
-}
+// cleanup is a no-op kept for callers: closing the model removes what was
+// fetched for it.
+func (lm *loadedModel) cleanup() {}
 
-// loadModel loads a registered version (a models:/ URI, from the local
-// registry) or a package directory, with this build's runtimes. For a
-// directory the name is FERRY_MODEL_NAME or "model", and the version
-// FERRY_MODEL_VERSION or the first 12 hex digits of the package digest.
-func (a *app) loadModel(ctx context.Context, cfg config.Config, ref string, log *slog.Logger) (*loadedModel, error) {
-	lm := &loadedModel{}
+// loadModel loads a registered version (a models:/ URI, resolved and
+// fetched through --server when given, else from the local data directory)
+// or a package directory, with this build's runtimes. For a directory the
+// name is FERRY_MODEL_NAME or "model", and the version FERRY_MODEL_VERSION or
+// the first 12 hex digits of the package digest. The model's Close removes
+// anything fetched.
+func (a *app) loadModel(ctx context.Context, ref string, log *slog.Logger) (*loadedModel, error) {
 	if strings.HasPrefix(ref, "models:/") {
-		b, err := openBackend(ctx, cfg, log)
+		s, err := a.connect(ctx)
 		if err != nil {
 			return nil, err
 		}
-		defer b.Close()
-		v, err := b.registry.Resolve(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		if lm.tmp, err = os.MkdirTemp("", "ferry-model-"); err != nil {
-			return nil, err
-		}
-		if lm.pkg, err = b.registry.FetchVersion(ctx, v, filepath.Join(lm.tmp, "model")); err != nil {
-			lm.cleanup()
-			return nil, err
-		}
-		lm.name, lm.version = v.Name, strconv.Itoa(v.Version)
-	} else {
-		var err error
-		if lm.pkg, err = model.Load(ctx, ref); err != nil {
-			return nil, err
-		}
-		lm.name = cmp.Or(a.env.lookup("FERRY_MODEL_NAME"), "model")
-		lm.version = a.env.lookup("FERRY_MODEL_VERSION")
-		if lm.version == "" {
-			lm.version = "1"
-			if d := strings.TrimPrefix(lm.pkg.Digest(), "sha256:"); len(d) >= 12 && lm.pkg.Verified() {
-				lm.version = d[:12]
-			}
-		}
+		defer s.close()
+		return a.loadVersion(ctx, s, ref, log)
 	}
-	m, err := runtimes(a.runtimeConfig(log)).Load(ctx, lm.pkg)
-	if err != nil {
-		lm.cleanup()
+	lm := &loadedModel{}
+	var err error
+	if lm.pkg, err = model.Load(ctx, ref); err != nil {
 		return nil, err
 	}
-	lm.model, lm.sig = m, lm.pkg.Manifest.Signature
+	lm.name = cmp.Or(a.env.lookup("FERRY_MODEL_NAME"), "model")
+	lm.version = a.env.lookup("FERRY_MODEL_VERSION")
+	if lm.version == "" {
+		lm.version = "1"
+		if d := strings.TrimPrefix(lm.pkg.Digest(), "sha256:"); len(d) >= 12 && lm.pkg.Verified() {
+			lm.version = d[:12]
+		}
+	}
+	if lm.model, err = ferryapp.Runtimes(a.runtimeConfig(log)).Load(ctx, lm.pkg); err != nil {
+		return nil, err
+	}
+	lm.sig = lm.pkg.Manifest.Signature
 	return lm, nil
 }
 
-// registryResolver serves registered models to serving.RegistryHandler:
-// versions are fetched from the registry into dir and loaded with rt.
-type registryResolver struct {
-	reg *registry.Service
-	rt  runtime.Registry
-	dir string
-}
-
-// Resolve implements serving.Resolver.
-func (r *registryResolver) Resolve(ctx context.Context, name, ref string) (string, error) {
-	uri := "models:/" + name + "@latest"
-	switch {
-	case strings.HasPrefix(ref, "@"):
-		uri = "models:/" + name + ref
-	case ref != "":
-		uri = "models:/" + name + "/" + ref
-	}
-	v, err := r.reg.Resolve(ctx, uri)
+// loadVersion loads the registered version uri names through s.
+func (a *app) loadVersion(ctx context.Context, s *session, uri string, log *slog.Logger) (*loadedModel, error) {
+	l, err := a.loader(s, log).LoadVersion(ctx, uri)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return strconv.Itoa(v.Version), nil
-}
-
-// Load implements serving.Resolver. The package stays on disk until the
-// model is closed.
-func (r *registryResolver) Load(ctx context.Context, name, version string) (runtime.Model, *model.Signature, error) {
-	v, err := r.reg.Resolve(ctx, "models:/"+name+"/"+version)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return nil, nil, err
-	}
-	tmp, err := os.MkdirTemp(r.dir, "v"+version+"-")
-	if err != nil {
-		return nil, nil, err
-	}
-	pkg, err := r.reg.FetchVersion(ctx, v, filepath.Join(tmp, "model"))
-	if err != nil {
-		_ = os.RemoveAll(tmp)
-		return nil, nil, err
-	}
-	m, err := r.rt.Load(ctx, pkg)
-	if err != nil {
-		_ = os.RemoveAll(tmp)
-		return nil, nil, err
-	}
-	return &dirModel{Model: m, dir: tmp}, pkg.Manifest.Signature, nil
-}
-
-// dirModel removes its package directory when closed.
-type dirModel struct {
-	runtime.Model
-	dir string
-}
-
-func (m *dirModel) Close() error {
-	err := m.Model.Close()
-	return errors.Join(err, os.RemoveAll(m.dir))
-}
-
-// inferenceHandler returns the handler of `ferry server`'s inference routes:
-// registered models by name, alias or version over V2 (/v2/models/NAME@ALIAS/infer,
-// /v2/models/NAME/versions/N/infer, ...) and V1, loaded on demand and cached
-// (see serving.RegistryHandler), with metrics on reg (nil: not exported).
-// Call close after the HTTP server has shut down: it unloads the models.
-func (a *app) inferenceHandler(b *backend, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (h http.Handler, close func(context.Context) error) {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	srv := serving.New(serving.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, Registerer: reg, Log: log})
-	res := &registryResolver{reg: b.registry, rt: runtimes(a.runtimeConfig(log)), dir: filepath.Join(cfg.DataDir, "cache", "serving")}
-	return srv.RegistryHandler(res, serving.RegistryOptions{}), srv.Close
-}
-
-// withInference routes the inference paths (/v2, /v2/..., /v1/models/...)
-// to inference and everything else to api.
-func withInference(api, inference http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if p == "/v2" || strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, "/v1/models/") {
-			inference.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
+	return &loadedModel{model: l, sig: l.Signature(), pkg: l.Package, name: l.Version.Name, version: strconv.Itoa(l.Version.Version)}, nil
 }
 
 // fileError prefixes a data error with the file it is about, keeping its code.

@@ -187,13 +187,13 @@ func TestInferenceHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	b, err := openBackend(ctx, cfg, discardLogger())
+	b, err := a.open(ctx, cfg, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	inference, closeInference := a.inferenceHandler(b, cfg, nil, discardLogger())
-	srv := httptestServer(t, withInference(b.api.Handler(), inference))
+	h, closeInference := b.Handler()
+	srv := httptestServer(t, h)
 	row := `{"inputs":[{"name":"x1","shape":[1],"datatype":"FP64","data":[3]},{"name":"x2","shape":[1],"datatype":"FP64","data":[4]}]}`
 	for _, path := range []string{"/v2/models/toy@champion/infer", "/v2/models/toy/versions/1/infer", "/v2/models/toy/infer"} {
 		code, body := postJSON(t, srv+path, "application/json", row)

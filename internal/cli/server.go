@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -47,11 +45,11 @@ artifact proxy under /api/2.0/mlflow-artifacts, /metrics for Prometheus and
 				return err
 			}
 			ctx := cmd.Context()
-			b, err := openBackend(ctx, cfg, log)
+			fa, err := a.open(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer fa.Close()
 			ln, err := net.Listen("tcp", cfg.Server.Addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w (is another server running? choose another with --addr)", cfg.Server.Addr, err)
@@ -64,13 +62,7 @@ artifact proxy under /api/2.0/mlflow-artifacts, /metrics for Prometheus and
 				_ = f.Sync()
 			}
 			log.Info("server started", "addr", ln.Addr().String(), "pid", os.Getpid())
-			// Registered models are served by name, alias or version beside
-			// the API: /v2/models/NAME@champion/infer, /v1/models/NAME:predict.
-			inference, closeInference := a.inferenceHandler(b, cfg, b.api.Registerer(), log)
-			err = serve(ctx, ln, withInference(b.api.Handler(), inference), cfg.Server, log)
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			_ = closeInference(cctx)
-			cancel()
+			err = fa.Serve(ctx, ln)
 			log.Info("server stopped")
 			return err
 		},

@@ -59,11 +59,8 @@ its "model" artifact.`,
 				return err
 			}
 			defer s.close()
-			bar := newProgressBar(cmd.ErrOrStderr())
-			r := &train.Runner{Tracker: s.client, SourceTags: client.SourceTags(ctx, "", false), Progress: bar.Update, KeepDir: keep}
-			if s.local != nil {
-				r.Data = s.local.data
-			}
+			bar := a.progress(cmd)
+			r := &train.Runner{Tracker: s.client, Data: s.remote, SourceTags: client.SourceTags(ctx, "", false), Progress: bar.Update, KeepDir: keep}
 			res, err := r.Run(ctx, spec)
 			bar.Done()
 			if err != nil {

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ferry-ml/ferry"
-	"github.com/ferry-ml/ferry/internal/dataset"
-	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/registry"
-	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/validation"
 )
 
@@ -55,7 +48,9 @@ fit for a pull-request comment) and report.html (self-contained, with charts).
 Exit status: 0 when every gate and check passed, 1 when one failed, 2 when the
 validation could not be done (e.g. the baseline cannot be loaded).
 
-Works on the local data directory (--data-dir is the global --data).`,
+The model is resolved and fetched through --server when given (the
+evaluation data too, when it is a data:/ reference), else from the local
+data directory; the validation itself runs here.`,
 		Example: `  ferry validate models:/churn/5 --dataset data:/holdout/3 --policy gates.yaml --baseline @champion
   ferry validate models:/flights/2 --dataset may.parquet --target delay --positive-when "> 15" --slice origin`,
 		Args: exactArgs(1, "MODEL_URI"),
@@ -63,12 +58,10 @@ Works on the local data directory (--data-dir is the global --data).`,
 			if dataRef == "" {
 				return usagef(cmd, "name the evaluation data with --dataset (data:/name/version or a file)")
 			}
-			principal := cmp.Or(as, a.env.lookup("FERRY_PRINCIPAL"), currentUser())
-			err := a.withBackend(cmd.Context(), func(b *backend) error {
-				return validateVersion(cmd.Context(), cmd.OutOrStdout(), b, validateArgs{
-					uri: args[0], data: dataRef, policy: policyPath, baseline: baseline, target: target,
-					positive: positive, out: outDir, principal: principal, slices: slices, task: task, runtimes: a.runtimeConfig(discardLogger()),
-				})
+			ctx := a.principalContext(cmd.Context(), as)
+			err := a.withSession(ctx, func(s *session) error {
+				req := validation.Request{URI: args[0], Data: dataRef, Baseline: baseline, Target: target, PositiveWhen: positive, Task: task, Slices: slices}
+				return a.validate(ctx, cmd.OutOrStdout(), s, req, policyPath, outDir)
 			})
 			var ee codeError
 			if err != nil && !errors.As(err, &ee) {
@@ -90,128 +83,30 @@ Works on the local data directory (--data-dir is the global --data).`,
 	return cmd
 }
 
-type validateArgs struct {
-	uri, data, policy, baseline, target, positive, out, principal, task string
-	slices                                                              []string
-	runtimes                                                            runtimeConfig // for packages that are not Ferry's own
-}
-
-// validateVersion runs one validation and records it on the version; a
-// failed gate is a codeError with exit status 1.
-func validateVersion(ctx context.Context, out io.Writer, b *backend, va validateArgs) error {
-	tmp, err := os.MkdirTemp("", "ferry-validate-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	var loaded []runtime.Model
-	defer func() {
-		for _, m := range loaded {
-			_ = m.Close()
-		}
-	}()
-	rt := runtimes(va.runtimes)
-	cand, candVersion, spec, err := loadForValidation(ctx, b, rt, va.uri, filepath.Join(tmp, "candidate"), &loaded)
-	if err != nil {
-		return err
-	}
-	in := validation.Input{Candidate: cand, User: va.principal, SliceColumns: va.slices, Target: va.target, PositiveWhen: va.positive, Task: va.task}
-	if in.Target == "" {
-		in.Target = spec.target
-	}
-	if in.PositiveWhen == "" {
-		in.PositiveWhen = spec.positive
-	}
-	if va.baseline != "" {
-		ref := va.baseline
-		switch {
-		case strings.HasPrefix(ref, "@"):
-			ref = "models:/" + candVersion.Name + ref
-		case !strings.HasPrefix(ref, "models:/"):
-			ref = "models:/" + candVersion.Name + "/" + ref
-		}
-		base, _, _, err := loadForValidation(ctx, b, rt, ref, filepath.Join(tmp, "baseline"), &loaded)
-		if err != nil {
-			return &ferry.Error{Code: ferry.ErrorCode(err), Message: fmt.Sprintf("The baseline %s cannot be loaded, so the validation cannot be done: %s", va.baseline, ferry.ErrorMessage(err))}
-		}
-		in.Baseline = &base
-	}
-	if va.policy != "" {
-		if in.Policy, err = validation.LoadPolicy(va.policy); err != nil {
+// validate runs one validation through the session and writes its reports
+// to dir; a failed gate is a codeError with exit status 1.
+func (a *app) validate(ctx context.Context, out io.Writer, s *session, req validation.Request, policyPath, dir string) error {
+	if policyPath != "" {
+		var err error
+		if req.Policy, err = validation.LoadPolicy(policyPath); err != nil {
 			return err
 		}
 	}
-	path := va.data
-	in.DataRef = validation.DataRef{URI: va.data}
-	if strings.HasPrefix(va.data, "data:") {
-		var asset dataset.Asset
-		if path, asset, err = b.data.ResolveData(ctx, va.data); err != nil {
-			return err
-		}
-		in.DataRef.Digest = asset.Digest
-	}
-	if in.Data, err = dataset.Read(ctx, path, dataset.ReadOptions{}); err != nil {
-		return err
-	}
-	rep, verr := validation.Validate(ctx, in)
+	svc := validation.Service{Models: a.loader(s, discardLogger()), Data: s.remote, Checks: s.remote}
+	rep, verr := svc.ValidateVersion(ctx, req)
 	if rep != nil {
-		if err := writeReports(va.out, rep); err != nil {
+		if err := writeReports(dir, rep); err != nil {
 			return err
 		}
-		details, _ := json.Marshal(rep)
-		verdict := rep.Verdict
-		if verdict == validation.VerdictError {
-			verdict = validation.VerdictFail
-		}
-		if _, err := b.registry.RecordCheck(ctx, va.principal, candVersion.Name, candVersion.Version, "validation", verdict, string(details)); err != nil {
-			return err
-		}
-		printVerdict(out, rep, va.out)
+		printVerdict(out, rep, dir)
 	}
 	if verr != nil {
 		return codeError{code: validateError, err: verr}
 	}
 	if rep.Verdict != validation.VerdictPass {
-		return codeError{code: validateFailed, err: fmt.Errorf("%s version %d failed validation; see %s", candVersion.Name, candVersion.Version, filepath.Join(va.out, "report.md"))}
+		return codeError{code: validateFailed, err: fmt.Errorf("%s version %d failed validation; see %s", rep.Model, rep.Version, filepath.Join(dir, "report.md"))}
 	}
 	return nil
-}
-
-// trainingSpec is what validation reuses from the model's training.
-type trainingSpec struct{ target, positive string }
-
-// loadForValidation resolves uri, fetches and verifies the version's package
-// and returns a predictor for it: Ferry's models score frames directly; other
-// flavors go through their runtime in rt, which is appended to closers.
-func loadForValidation(ctx context.Context, b *backend, rt runtime.Registry, uri, dir string, closers *[]runtime.Model) (validation.Model, registry.Version, trainingSpec, error) {
-	var spec trainingSpec
-	v, err := b.registry.Resolve(ctx, uri)
-	if err != nil {
-		return validation.Model{}, v, spec, err
-	}
-	pkg, err := b.registry.FetchVersion(ctx, v, dir)
-	if err != nil {
-		return validation.Model{}, v, spec, err
-	}
-	var predict validation.Predictor
-	if _, ok := pkg.Flavor(model.FlavorFerry); ok {
-		predict, err = validation.LoadFerryPredictor(ctx, pkg)
-	} else {
-		var m runtime.Model
-		if m, err = rt.Load(ctx, pkg); err == nil {
-			*closers = append(*closers, m)
-			predict = validation.RuntimePredictor(m)
-		}
-	}
-	if err != nil {
-		return validation.Model{}, v, spec, err
-	}
-	if run, err := b.tracking.GetRun(ctx, v.RunID); err == nil {
-		spec.target, _ = run.Tag("ferry.target")
-		spec.positive, _ = run.Tag("ferry.positive_when")
-	}
-	ref := validation.Ref{Model: v.Name, Version: v.Version, URI: uri}
-	return validation.Model{Ref: ref, Pkg: pkg, Predict: predict}, v, spec, nil
 }
 
 func writeReports(dir string, rep *validation.Report) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	ferryapp "github.com/ferry-ml/ferry/internal/app"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -42,11 +43,11 @@ func TestValidateXGBoostPackage(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = data
 	cfg = cfg.Resolved()
-	b, err := openBackend(ctx, cfg, discardLogger())
+	b, err := ferryapp.Open(ctx, cfg, ferryapp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := b.tracking.CreateRun(ctx, tracking.RunCreate{})
+	run, err := b.Tracking.CreateRun(ctx, tracking.RunCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ run_id: ` + run.Info.RunID + `
 utc_time_created: '2024-01-01 00:00:00.000000'
 `
 	for name, body := range map[string][]byte{"MLmodel": []byte(mlmodel), "model.xgb": modelJSON} {
-		if _, err := b.artifacts.Put(ctx, prefix+name, bytes.NewReader(body)); err != nil {
+		if _, err := b.Artifacts.Put(ctx, prefix+name, bytes.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
 	}

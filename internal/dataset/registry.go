@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/blob"
 )
 
@@ -36,12 +37,21 @@ func NewRegistry(store AssetStore, blobs blob.Store, cacheDir string) *Registry 
 
 var assetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
+// CreateOptions describe a new data asset version.
+type CreateOptions struct {
+	Description string
+	// Source records where the bytes came from (default: the file's absolute
+	// path); its base name names the stored file and its extension the
+	// format.
+	Source string
+}
+
 // Create registers the file at path as a version of the asset name: reads it
 // (so a malformed file is rejected before anything is stored), computes its
 // digest, schema and profile, copies its bytes into the artifact store and
-// records the version. The same bytes again return the existing version with
-// created false.
-func (r *Registry) Create(ctx context.Context, name, path, description, user string) (Asset, bool, error) {
+// records the version, created by the principal in ctx. The same bytes again
+// return the existing version with created false.
+func (r *Registry) Create(ctx context.Context, name, path string, opts CreateOptions) (Asset, bool, error) {
 	if !assetName.MatchString(name) {
 		return Asset{}, false, ferry.Errorf(ferry.EINVALID, "data asset name %q: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit", name)
 	}
@@ -66,7 +76,12 @@ func (r *Registry) Create(ctx context.Context, name, path, description, user str
 	if err != nil {
 		return Asset{}, false, err
 	}
-	key := "datasets/" + name + "/" + hexDigest + "/" + filepath.Base(path)
+	source := opts.Source
+	if source == "" {
+		source, _ = filepath.Abs(path)
+	}
+	base := filepath.Base(filepath.FromSlash(source))
+	key := "datasets/" + name + "/" + hexDigest + "/" + base
 	if _, err := r.blobs.Stat(ctx, key); ferry.ErrorCode(err) == ferry.ENOTFOUND {
 		f, err := os.Open(path)
 		if err != nil {
@@ -80,12 +95,51 @@ func (r *Registry) Create(ctx context.Context, name, path, description, user str
 	} else if err != nil {
 		return Asset{}, false, err
 	}
-	abs, _ := filepath.Abs(path)
 	a := Asset{
-		Name: name, URI: key, Source: abs, Digest: digest, Format: formatOf(path), Rows: int64(frame.Len()), Size: st.Size(),
-		Schema: schema, Profile: profile, Description: description, CreatedBy: user, CreatedAt: r.now().UnixMilli(),
+		Name: name, URI: key, Source: source, Digest: digest, Format: formatOf(base), Rows: int64(frame.Len()), Size: st.Size(),
+		Schema: schema, Profile: profile, Description: opts.Description, CreatedBy: auth.PrincipalFrom(ctx), CreatedAt: r.now().UnixMilli(),
 	}
 	return r.store.CreateAsset(ctx, a)
+}
+
+// Import registers the bytes read from src as a version of the asset name,
+// as Create does for a file; opts.Source names them (its extension says the
+// format, e.g. "flights.parquet"). The bytes are staged in the cache
+// directory and removed afterwards.
+func (r *Registry) Import(ctx context.Context, name string, src io.Reader, opts CreateOptions) (Asset, bool, error) {
+	if opts.Source == "" {
+		return Asset{}, false, ferry.Errorf(ferry.EINVALID, "data asset %s: name the uploaded file (its extension says the format)", name)
+	}
+	if err := os.MkdirAll(r.cache, 0o755); err != nil {
+		return Asset{}, false, fmt.Errorf("dataset: import %s: %w", name, err)
+	}
+	dir, err := os.MkdirTemp(r.cache, "import-")
+	if err != nil {
+		return Asset{}, false, fmt.Errorf("dataset: import %s: %w", name, err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, filepath.Base(filepath.FromSlash(opts.Source)))
+	f, err := os.Create(path)
+	if err != nil {
+		return Asset{}, false, fmt.Errorf("dataset: import %s: %w", name, err)
+	}
+	_, err = io.Copy(f, src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Asset{}, false, fmt.Errorf("dataset: import %s: %w", name, err)
+	}
+	return r.Create(ctx, name, path, opts)
+}
+
+// Open returns the bytes of the version a, as stored.
+func (r *Registry) Open(ctx context.Context, a Asset) (io.ReadCloser, error) {
+	rc, _, err := r.blobs.Get(ctx, a.URI)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: open %s v%d: %w", a.Name, a.Version, err)
+	}
+	return rc, nil
 }
 
 func formatOf(path string) string {

@@ -184,6 +184,8 @@ func (g *schemaGen) schema(t reflect.Type) (map[string]any, error) {
 		}, nil
 	case t == v1BinaryType:
 		return openAPIBinarySchema(), nil
+	case t == reflect.TypeFor[json.RawMessage]():
+		return map[string]any{"description": "Any JSON value."}, nil
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -405,6 +407,9 @@ func routeParams(p string) []string {
 func routeParamDoc(routePath, name string) (string, error) {
 	switch name {
 	case "id":
+		if strings.HasPrefix(routePath, "/uploads/") {
+			return "The upload's id, as createUpload gave it.", nil
+		}
 		if strings.HasPrefix(routePath, "/experiments/") {
 			return "The experiment's ID.", nil
 		}
@@ -413,9 +418,17 @@ func routeParamDoc(routePath, name string) (string, error) {
 		if strings.HasPrefix(routePath, "/models/") {
 			return "The registered model's name, URL-escaped.", nil
 		}
+		if strings.HasPrefix(routePath, "/data/") {
+			return "The data asset's name.", nil
+		}
 		return "The experiment's name, URL-escaped.", nil
 	case "version":
+		if strings.HasPrefix(routePath, "/data/") {
+			return "The data asset version's number, or latest.", nil
+		}
 		return "The model version's number.", nil
+	case "n":
+		return "The part's number, from 1.", nil
 	case "alias":
 		return "The alias, such as champion.", nil
 	case "key":
@@ -438,6 +451,10 @@ func openAPITag(p string) string {
 		return "experiments"
 	case strings.HasPrefix(p, "/runs"):
 		return "runs"
+	case strings.HasSuffix(p, "/package"):
+		return "models"
+	case strings.HasPrefix(p, "/data"), strings.HasPrefix(p, "/uploads"):
+		return "data"
 	case strings.HasPrefix(p, "/models"), p == "/resolve", p == "/lineage":
 		return "models"
 	}
@@ -452,6 +469,8 @@ func openAPITagDoc(tag string) string {
 		return "Runs, with their metrics, params, tags and dataset inputs."
 	case "artifacts":
 		return "Files a run produced, stored by this server."
+	case "data":
+		return "Data assets: immutable, content-addressed versions of data files, uploaded in parts that can each be retried."
 	case "models":
 		return "The model registry: registered models, immutable versions, aliases, stages, promotions under the policy, the audit trail and lineage. Writes act for the principal in the X-Ferry-Principal header (default anonymous)."
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/blob"
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -35,7 +36,9 @@ const DefaultMaxRequestBytes = 16 << 20
 type Options struct {
 	Tracking *tracking.Service
 	// Registry serves the model registry routes; nil leaves them out.
-	Registry  *registry.Service
+	Registry *registry.Service
+	// Data serves the data asset routes; nil leaves them answering ENOTFOUND.
+	Data      *dataset.Registry
 	Artifacts blob.Store
 	// Ready reports whether dependencies answer; /readyz fails while it errs.
 	Ready func(ctx context.Context) error
@@ -48,6 +51,7 @@ type Options struct {
 type Server struct {
 	tracking  *tracking.Service
 	models    *registry.Service // the model registry; nil when not served
+	data      *dataset.Registry // data assets; nil when not served
 	artifacts blob.Store
 	ready     func(ctx context.Context) error
 	maxBody   int64
@@ -61,7 +65,7 @@ type Server struct {
 // New returns a Server with every route registered.
 func New(opts Options) *Server {
 	s := &Server{
-		tracking: opts.Tracking, models: opts.Registry, artifacts: opts.Artifacts, ready: opts.Ready,
+		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, artifacts: opts.Artifacts, ready: opts.Ready,
 		maxBody: opts.MaxRequestBytes, log: opts.Log, mux: http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
 	}

@@ -109,6 +109,7 @@ func (s *Server) v1Routes() []v1Route {
 		},
 	}
 	routes = append(routes, s.v1RegistryRoutes()...) // registry.go
+	routes = append(routes, s.v1TransferRoutes()...) // transfer.go
 	return routes
 }
 

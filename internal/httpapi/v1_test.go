@@ -2,26 +2,45 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/blob/file"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
-	"github.com/ferry-ml/ferry/internal/testbackend"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
 // newV1TestServer returns a Server on a real SQLite store and a file blob
 // store, both in temporary directories. maxBody 0 keeps the default limit.
+// (This package sits below the composition root, internal/app, so its own
+// tests open the two stores themselves; every other test goes through
+// internal/testbackend.)
 func newV1TestServer(t *testing.T, maxBody int64) *Server {
 	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
-	return New(Options{Tracking: b.Tracking, Artifacts: b.Artifacts, MaxRequestBytes: maxBody})
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "ferry.db"), sqlite.SynchronousNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := file.New(filepath.Join(dir, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := tracking.NewService(db, tracking.Options{})
+	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return New(Options{Tracking: svc, Artifacts: blobs, MaxRequestBytes: maxBody})
 }
 
 // v1Resp is one answer of the server.

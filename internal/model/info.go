@@ -29,6 +29,11 @@ type FerryInfo struct {
 	Task string `json:"task,omitempty"`
 	// ClassLabels are the classes in the order of the model's outputs.
 	ClassLabels []string `json:"class_labels,omitempty"`
+	// Target is the label column the model was trained to predict, and
+	// PositiveWhen the comparison that made a numeric target binary
+	// ("> 15"); validation reads them to score the model as it was trained.
+	Target       string `json:"target,omitempty"`
+	PositiveWhen string `json:"positive_when,omitempty"`
 	// Lineage traces the model to the run, code and data that made it.
 	Lineage Lineage `json:"lineage"`
 	// Files maps the slash-separated path of every file of the package except

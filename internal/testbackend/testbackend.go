@@ -1,49 +1,37 @@
-// Package testbackend opens the embedded backend — a real SQLite file and a
-// real artifact directory under the test's temporary directory — with the
-// services over it, for tests and benchmarks of the layers above.
+// Package testbackend builds Ferry through its composition root
+// (internal/app) over the embedded backend — a real SQLite file and a real
+// artifact directory under the test's temporary directory — for tests and
+// benchmarks of the layers above.
 package testbackend
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
-	"github.com/ferry-ml/ferry/internal/blob/file"
-	"github.com/ferry-ml/ferry/internal/registry"
-	"github.com/ferry-ml/ferry/internal/store/sqlite"
-	"github.com/ferry-ml/ferry/internal/store/sqlstore"
-	"github.com/ferry-ml/ferry/internal/tracking"
+	"github.com/ferry-ml/ferry/internal/app"
+	"github.com/ferry-ml/ferry/internal/config"
 )
 
-// Backend is an opened store and artifact directory with the tracking service.
+// Backend is Ferry opened over a temporary data directory.
 type Backend struct {
-	Dir       string // the data directory
-	Store     *sqlstore.DB
-	Artifacts *file.Store
-	Tracking  *tracking.Service
-	Registry  *registry.Service // without promotion rules
+	*app.App
+	Dir string // the data directory
 }
 
-// Open opens a backend in a new temporary directory, with SQLite's
-// synchronous setting ("" means full), and closes it when tb ends.
+// Open opens Ferry over a new temporary data directory, with SQLite's
+// synchronous setting ("" means full) and no promotion rules, and closes it
+// when tb ends.
 func Open(tb testing.TB, synchronous string) *Backend {
 	tb.Helper()
-	ctx := context.Background()
 	dir := tb.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "ferry.db"), synchronous)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.SQLite.Synchronous = synchronous
+	cfg = cfg.Resolved()
+	a, err := app.Open(context.Background(), cfg, app.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
-	blobs, err := file.New(filepath.Join(dir, "artifacts"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { blobs.Close() })
-	svc := tracking.NewService(db, tracking.Options{})
-	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	reg := registry.NewService(db, svc, blobs, registry.Options{})
-	return &Backend{Dir: dir, Store: db, Artifacts: blobs, Tracking: svc, Registry: reg}
+	tb.Cleanup(func() { a.Close() })
+	return &Backend{App: a, Dir: dir}
 }

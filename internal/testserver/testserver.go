@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/client"
-	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/testbackend"
 )
 
@@ -18,7 +17,7 @@ import (
 func Client(tb testing.TB) (*client.Client, *testbackend.Backend) {
 	tb.Helper()
 	b := testbackend.Open(tb, "normal")
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Tracking: b.Tracking, Registry: b.Registry, Artifacts: b.Artifacts}).Handler())
+	srv := httptest.NewServer(b.API.Handler())
 	tb.Cleanup(srv.Close)
 	c, err := client.New(srv.URL)
 	if err != nil {

@@ -563,7 +563,7 @@ func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe 
 	}
 	m.SetFlavor(flavor)
 	info := model.FerryInfo{
-		Task: p.task, ClassLabels: pipe.ClassLabels, Profile: profile,
+		Task: p.task, ClassLabels: pipe.ClassLabels, Target: spec.Target, PositiveWhen: spec.PositiveWhen, Profile: profile,
 		Lineage: model.Lineage{
 			RunID: run.Info.RunID, GitCommit: r.SourceTags["mlflow.source.git.commit"], GitDirty: r.SourceTags["ferry.source.git.dirty"] == "true",
 			Datasets: []model.DatasetRef{{Name: p.asset.Name, Digest: p.asset.Digest, URI: p.asset.URI}},

@@ -1,8 +1,7 @@
-package cli
+package app
 
 import (
 	"log/slog"
-	"strings"
 
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/runtime"
@@ -13,8 +12,8 @@ import (
 	"github.com/ferry-ml/ferry/internal/runtime/xgboost"
 )
 
-// runtimeConfig is what the runtimes take from the environment.
-type runtimeConfig struct {
+// RuntimeConfig is what the runtimes take from the environment.
+type RuntimeConfig struct {
 	// ProcessCommand serves python_function models (FERRY_PROCESS_COMMAND,
 	// split on spaces); empty leaves them unserved.
 	ProcessCommand []string
@@ -27,28 +26,18 @@ type runtimeConfig struct {
 	Log         *slog.Logger
 }
 
-// runtimeConfig reads the runtimes' settings from the command's environment.
-func (a *app) runtimeConfig(log *slog.Logger) runtimeConfig {
-	name := a.env.lookup("FERRY_PROCESS_MODEL_NAME")
-	if name == "" {
-		name = "model"
-	}
-	return runtimeConfig{
-		ProcessCommand:   strings.Fields(a.env.lookup("FERRY_PROCESS_COMMAND")),
-		ProcessModelName: name,
-		ONNXLibrary:      onnx.LibraryFromEnv(a.env.Environ),
-		Log:              log,
-	}
-}
-
-// runtimes returns the runtime registry of this build: Ferry's native
+// Runtimes returns the runtime registry of this build: Ferry's native
 // models, XGBoost, LightGBM and ONNX in-process (ONNX only in builds with the
 // onnx tag; without it, its loader says how to get one), and python_function
 // models through a child process when a command is configured.
-func runtimes(cfg runtimeConfig) runtime.Registry {
+func Runtimes(cfg RuntimeConfig) runtime.Registry {
 	log := cfg.Log
 	if log == nil {
-		log = discardLogger()
+		log = slog.New(slog.DiscardHandler)
+	}
+	name := cfg.ProcessModelName
+	if name == "" {
+		name = "model"
 	}
 	r := runtime.Registry{
 		model.FlavorFerry:    native.Load,
@@ -57,7 +46,7 @@ func runtimes(cfg runtimeConfig) runtime.Registry {
 		model.FlavorONNX:     onnx.Loader(onnx.WithLibrary(cfg.ONNXLibrary), onnx.WithLogger(log)),
 	}
 	if len(cfg.ProcessCommand) > 0 {
-		r[model.FlavorPyFunc] = process.Loader(process.Config{Command: cfg.ProcessCommand, ModelName: cfg.ProcessModelName, Log: log})
+		r[model.FlavorPyFunc] = process.Loader(process.Config{Command: cfg.ProcessCommand, ModelName: name, Log: log})
 	}
 	return r
 }

@@ -1,0 +1,198 @@
+// Package app is Ferry's composition root: the one place that opens the
+// configuration's stores, artifact store and runtimes and builds every
+// service over them. `ferry server`, every command in local mode, the demo,
+// tests and benchmarks build Ferry through Open; nothing else knows the
+// concrete store, blob and runtime types.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ferry-ml/ferry/internal/blob"
+	"github.com/ferry-ml/ferry/internal/blob/file"
+	"github.com/ferry-ml/ferry/internal/blob/s3"
+	"github.com/ferry-ml/ferry/internal/config"
+	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/httpapi"
+	"github.com/ferry-ml/ferry/internal/registry"
+	"github.com/ferry-ml/ferry/internal/runtime"
+	"github.com/ferry-ml/ferry/internal/serving"
+	"github.com/ferry-ml/ferry/internal/store/postgres"
+	"github.com/ferry-ml/ferry/internal/store/sqlite"
+	"github.com/ferry-ml/ferry/internal/store/sqlstore"
+	"github.com/ferry-ml/ferry/internal/tracking"
+)
+
+// Options are what Open takes besides the configuration.
+type Options struct {
+	Log      *slog.Logger  // nil: discard
+	Runtimes RuntimeConfig // settings of the runtimes that need them
+}
+
+// App is Ferry built from one configuration: the opened stores and every
+// service over them. Its fields are set by Open and read-only afterwards;
+// the services are safe for concurrent use.
+type App struct {
+	Config    config.Config
+	Log       *slog.Logger
+	Store     *sqlstore.DB
+	Artifacts blob.Store
+	Tracking  *tracking.Service
+	Data      *dataset.Registry
+	Registry  *registry.Service
+	Runtimes  runtime.Registry
+	// Models loads registered versions for prediction (serving, validation).
+	Models *runtime.VersionLoader
+	// API is the HTTP API over the services.
+	API *httpapi.Server
+}
+
+// Open opens the stores cfg names (cfg must be validated and resolved) and
+// builds the services over them. The caller Closes the App.
+func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Runtimes.Log == nil {
+		opts.Runtimes.Log = log
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	artifacts, err := OpenArtifacts(ctx, cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	svc := tracking.NewService(store, tracking.Options{Log: log})
+	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	var policy *registry.Policy
+	if cfg.PolicyFile != "" {
+		if policy, err = registry.LoadPolicy(cfg.PolicyFile); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	a := &App{Config: cfg, Log: log, Store: store, Artifacts: artifacts, Tracking: svc}
+	a.Registry = registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Log: log})
+	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
+	a.Runtimes = Runtimes(opts.Runtimes)
+	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
+	a.API = httpapi.New(httpapi.Options{
+		Tracking: svc, Registry: a.Registry, Data: a.Data, Artifacts: artifacts, Ready: store.Ping,
+		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
+	})
+	return a, nil
+}
+
+// Close closes the stores.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Handler returns the handler of `ferry server`: the HTTP API, and the
+// registered models served by name, alias or version beside it
+// (/v2/models/NAME@champion/infer, /v1/models/NAME:predict), loaded on
+// demand. Call close after the HTTP server has shut down: it unloads the
+// models.
+func (a *App) Handler() (h http.Handler, close func(context.Context) error) {
+	srv := serving.New(serving.Options{MaxRequestBytes: a.Config.Server.MaxRequestBytes, Registerer: a.API.Registerer(), Log: a.Log})
+	inference := srv.RegistryHandler(serving.VersionResolver{Loader: a.Models}, serving.RegistryOptions{})
+	api := a.API.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/v2" || strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, "/v1/models/") {
+			inference.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}), srv.Close
+}
+
+// Serve serves Handler on ln until ctx ends, then drains requests and
+// unloads the served models.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	h, closeModels := a.Handler()
+	err := Serve(ctx, ln, h, a.Config.Server, a.Log)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return errors.Join(err, closeModels(cctx))
+}
+
+// OpenStore opens the metadata store cfg.StoreURL names.
+func OpenStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	switch scheme, _, _ := strings.Cut(cfg.StoreURL, ":"); scheme {
+	case "sqlite":
+		path, ok := config.SQLitePath(cfg.StoreURL)
+		if !ok {
+			return nil, fmt.Errorf("store URL %q: want sqlite:///absolute/path.db", cfg.StoreURL)
+		}
+		return sqlite.Open(ctx, path, cfg.SQLite.Synchronous)
+	case "postgres", "postgresql":
+		return postgres.Open(ctx, cfg.StoreURL)
+	}
+	return nil, fmt.Errorf("store URL %q: unsupported scheme; use sqlite:///path or postgres://", cfg.Redacted().StoreURL)
+}
+
+// OpenArtifacts opens the artifact store cfg.ArtifactURL names.
+func OpenArtifacts(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	u, err := url.Parse(cfg.ArtifactURL)
+	if err != nil {
+		return nil, fmt.Errorf("artifact URL: %w", err)
+	}
+	switch u.Scheme {
+	case "file":
+		return file.New(u.Path)
+	case "s3":
+		c, err := s3.ParseURL(cfg.ArtifactURL)
+		if err != nil {
+			return nil, err
+		}
+		c.Endpoint, c.Region, c.AccessKey, c.SecretKey, c.UseSSL = cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.AccessKey, cfg.S3.SecretKey, cfg.S3.UseSSL
+		return s3.New(ctx, c)
+	}
+	return nil, fmt.Errorf("artifact URL %q: unsupported scheme; use file:///dir or s3://bucket/prefix", cfg.ArtifactURL)
+}
+
+// Serve runs h on ln until ctx ends, then drains in-flight requests for up
+// to the configured shutdown timeout.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg config.ServerConfig, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	grace := cfg.ShutdownTimeout
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
