@@ -383,8 +383,9 @@ func (s *Server) enter() error {
 
 func (s *Server) leave() { s.inFlight.Add(-1) }
 
-// readBody reads the request body into a pooled buffer, bounded by
-// MaxRequestBytes. The caller puts the buffer back.
+// readBody reads the request body into a pooled buffer. The body is bounded
+// by MaxRequestBytes (httpmw.LimitBody in wrap); a longer one, announced or
+// read, is ETOOLARGE. The caller puts the buffer back.
 func (s *Server) readBody(r *http.Request) (*[]byte, error) {
 	limit := s.opts.MaxRequestBytes
 	if r.ContentLength > limit {
@@ -401,11 +402,6 @@ func (s *Server) readBody(r *http.Request) (*[]byte, error) {
 		}
 		n, err := r.Body.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if int64(len(b)) > limit {
-			*bp = b
-			s.bufs.put(bp)
-			return nil, tooLarge(limit)
-		}
 		if err != nil {
 			*bp = b
 			if err == io.EOF {
