@@ -29,10 +29,12 @@ func (c *Client) As(principal string) *Client {
 }
 
 // IsUnauthorized reports whether err is the server's refusal to let the
-// principal do something, such as a promotion the policy blocks.
+// principal do something, such as a promotion the policy blocks: EFORBIDDEN
+// (403), or EUNAUTHORIZED (401, no or bad credentials; older servers also
+// answered blocked promotions with it).
 func IsUnauthorized(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Code == "EUNAUTHORIZED"
+	return errors.As(err, &e) && (e.Code == "EFORBIDDEN" || e.Code == "EUNAUTHORIZED")
 }
 
 // Version stages.

@@ -10,29 +10,8 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/httpmw"
 )
-
-// statusOf maps an error code to its HTTP status. It is the only place where
-// codes become statuses; a request a user can fix is never a 5xx.
-func statusOf(code string) int {
-	switch code {
-	case ferry.EINVALID:
-		return http.StatusBadRequest
-	case ferry.ECONFLICT:
-		return http.StatusBadRequest // MLflow answers RESOURCE_ALREADY_EXISTS with 400
-	case ferry.ENOTFOUND:
-		return http.StatusNotFound
-	case ferry.EUNAUTHORIZED:
-		return http.StatusForbidden
-	case ferry.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case ferry.ENOTIMPLEMENTED:
-		return http.StatusNotImplemented
-	case ferry.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
 
 // mlflowCode maps an error code to MLflow's ErrorCode name.
 func mlflowCode(code string) string {
@@ -44,6 +23,8 @@ func mlflowCode(code string) string {
 	case ferry.ENOTFOUND:
 		return "RESOURCE_DOES_NOT_EXIST"
 	case ferry.EUNAUTHORIZED:
+		return "UNAUTHENTICATED"
+	case ferry.EFORBIDDEN:
 		return "PERMISSION_DENIED"
 	case ferry.ENOTIMPLEMENTED:
 		return "NOT_IMPLEMENTED"
@@ -61,22 +42,28 @@ const (
 	styleMLflow                   // {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}
 )
 
-// writeError answers with err in the route family's shape. Internal errors are
-// logged with the request id and shown to the client only as a generic message.
+// writeError answers with err in the route family's shape (see
+// httpmw.WriteError for the status and what is logged).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, style errorStyle, err error) {
-	code, msg := ferry.ErrorCode(err), ferry.ErrorMessage(err)
-	status := statusOf(code)
-	if status >= 500 {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "request_id", w.Header().Get(requestIDHeader), "err", err)
+	httpmw.WriteError(w, r, log, style.encoder(), err)
+}
+
+// encoder returns the error body writer of the style.
+func (style errorStyle) encoder() httpmw.Encoder {
+	if style == styleMLflow {
+		return writeMLflowError
 	}
-	var body any
-	switch style {
-	case styleMLflow:
-		body = map[string]string{"error_code": mlflowCode(code), "message": msg}
-	default:
-		body = map[string]any{"error": map[string]string{"code": code, "message": msg}}
-	}
-	writeJSON(w, status, body)
+	return writeFerryError
+}
+
+// writeFerryError writes {"error": {"code": "ENOTFOUND", "message": "..."}}.
+func writeFerryError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+// writeMLflowError writes {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}.
+func writeMLflowError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]string{"error_code": mlflowCode(code), "message": message})
 }
 
 // writeJSON writes v as a JSON response with status.
@@ -92,13 +79,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // An empty body decodes as {}. Errors are EINVALID or ETOOLARGE and say what is
 // wrong and where.
 func decodeJSON(r *http.Request, limit int64, v any) error {
-	body := io.LimitReader(r.Body, limit+1)
-	raw, err := io.ReadAll(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ferry.Errorf(ferry.ETOOLARGE, "The request body exceeds the limit of %d bytes. Send less data per request (for metrics, split them across log-batch calls).", limit)
+	}
 	if err != nil {
 		return ferry.Errorf(ferry.EINVALID, "Could not read the request body: %v.", err)
-	}
-	if int64(len(raw)) > limit {
-		return ferry.Errorf(ferry.ETOOLARGE, "The request body exceeds the limit of %d bytes. Send less data per request (for metrics, split them across log-batch calls).", limit)
 	}
 	if strings.TrimSpace(string(raw)) == "" {
 		raw = []byte("{}")

@@ -6,13 +6,9 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,11 +19,10 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/httpmw"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
-
-const requestIDHeader = "X-Request-Id"
 
 // DefaultMaxRequestBytes bounds JSON request bodies when Options leaves it 0.
 const DefaultMaxRequestBytes = 16 << 20
@@ -58,8 +53,7 @@ type Server struct {
 	log       *slog.Logger
 	mux       *http.ServeMux
 	registry  *prometheus.Registry
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	metrics   *httpmw.Metrics
 }
 
 // New returns a Server with every route registered.
@@ -78,14 +72,8 @@ func New(opts Options) *Server {
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
 	}
-	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ferry_http_requests_total", Help: "HTTP requests by route and status code.",
-	}, []string{"route", "code"})
-	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "ferry_http_request_duration_seconds", Help: "HTTP request latency by route.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
-	}, []string{"route"})
-	s.registry.MustRegister(s.requests, s.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = httpmw.NewMetrics(s.registry)
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.routeHealth()
 	s.routeMLflow()
@@ -101,40 +89,34 @@ func New(opts Options) *Server {
 // beside the API (e.g. inference) to export their metrics through.
 func (s *Server) Registerer() prometheus.Registerer { return s.registry }
 
-// Handler returns the root handler with request ids, panic recovery, metrics
-// and logging around the routes.
+// Handler returns the root handler: request ids, per-route metrics, access
+// logs, panic recovery, path checks and the principal (PrincipalHeader)
+// around the routes.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get(requestIDHeader)
-		if id == "" || len(id) > 128 {
-			id = newRequestID()
-		}
-		w.Header().Set(requestIDHeader, id)
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			if p := recover(); p != nil {
-				s.log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if !rec.wrote {
-					writeError(rec, r, s.log, styleOf(r), fmt.Errorf("panic: %v", p))
-				}
-			}
-			_, route := s.mux.Handler(r)
-			if route == "" {
-				route = "unmatched"
-			}
-			s.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
-			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "request_id", id, "duration", time.Since(start))
-		}()
+	errs := httpmw.Errors{Log: s.log, Family: func(r *http.Request) httpmw.Encoder { return styleOf(r).encoder() }}
+	return httpmw.Chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !cleanPath(r.URL.EscapedPath()) || hasDotSegment(r.URL.Path) {
 			// ServeMux would redirect to the cleaned path; a path with "..",
 			// "." or empty segments is a client mistake or an attack.
-			writeError(rec, r, s.log, styleOf(r), ferry.Errorf(ferry.EINVALID, "Invalid path %q: it must not contain '.' or '..' segments or '//'.", clipPath(r.URL.Path)))
+			errs.Write(w, r, ferry.Errorf(ferry.EINVALID, "Invalid path %q: it must not contain '.' or '..' segments or '//'.", clipPath(r.URL.Path)))
 			return
 		}
-		s.mux.ServeHTTP(rec, r)
-	})
+		s.mux.ServeHTTP(w, r)
+	}),
+		httpmw.RequestIDs(),
+		s.metrics.Middleware(s.route),
+		httpmw.AccessLog(s.log),
+		httpmw.Recover(errs),
+		httpmw.Principal(PrincipalHeader, errs),
+	)
+}
+
+// route is the metrics label of r: its mux pattern, or "unmatched".
+func (s *Server) route(r *http.Request) string {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		return pattern
+	}
+	return "unmatched"
 }
 
 // clipPath bounds a request path for an error message.
@@ -161,34 +143,6 @@ func hasDotSegment(p string) bool {
 	return false
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // styleOf picks the error shape by route family.
 func styleOf(r *http.Request) errorStyle {
 	if len(r.URL.Path) >= 7 && r.URL.Path[:7] == "/api/v1" {
@@ -207,17 +161,15 @@ func (s *Server) routeHealth() {
 	s.mux.HandleFunc("GET /health", text("OK"))
 	s.mux.HandleFunc("GET /healthz", text("ok\n"))
 	s.mux.HandleFunc("GET /version", text(ferry.Version))
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.ready(ctx); err != nil {
+	s.mux.Handle("GET /readyz", httpmw.Timeout(2*time.Second)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.ready(r.Context()); err != nil {
 			s.log.WarnContext(r.Context(), "not ready", "err", err)
 			http.Error(w, "not ready: a dependency does not answer (see the server log)", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "ready\n")
-	})
+	})))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, styleOf(r), ferry.Errorf(ferry.ENOTFOUND, "No route for %s %s. The MLflow API is under /api/2.0/mlflow/, Ferry's under /api/v1/ (see /api/v1/openapi.json).", r.Method, r.URL.Path))

@@ -1,75 +1,23 @@
 package serving
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/httpmw"
 )
-
-// statusClientClosed is the status recorded for a request whose client went
-// away before the answer (nginx's 499); the client never sees it.
-const statusClientClosed = 499
-
-// statusOf maps an error to its HTTP status: the one place where error codes
-// become statuses in this package. A request a client can fix is never 5xx.
-func statusOf(err error) int {
-	var te *timeoutError
-	var me *mediaTypeError
-	switch {
-	case errors.As(err, &te):
-		return http.StatusGatewayTimeout
-	case errors.As(err, &me):
-		return http.StatusUnsupportedMediaType
-	case errors.Is(err, context.Canceled):
-		return statusClientClosed
-	}
-	switch ferry.ErrorCode(err) {
-	case ferry.EINVALID, ferry.ECONFLICT:
-		return http.StatusBadRequest
-	case ferry.ENOTFOUND:
-		return http.StatusNotFound
-	case ferry.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case ferry.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case ferry.ENOTIMPLEMENTED:
-		return http.StatusNotImplemented
-	case ferry.EUNAUTHORIZED:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
-}
-
-// messageOf is what a client is told: the *ferry.Error message, or a generic
-// one for faults of ours (which are logged with the request id).
-func messageOf(err error, requestID string) string {
-	var te *timeoutError
-	if errors.As(err, &te) {
-		return "The model did not answer within " + te.after.String() + "."
-	}
-	var me *mediaTypeError
-	if errors.As(err, &me) {
-		return me.msg
-	}
-	if errors.Is(err, context.Canceled) {
-		return "The request was canceled."
-	}
-	var fe *ferry.Error
-	if errors.As(err, &fe) {
-		return fe.Message
-	}
-	return "Internal error (request id " + requestID + "); the server log has the details."
-}
 
 // mlflowCode is the error_code MLflow's scoring server would give a status.
 func mlflowCode(status int) string {
 	switch status {
 	case 400:
 		return "BAD_REQUEST"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "PERMISSION_DENIED"
 	case 404:
 		return "RESOURCE_DOES_NOT_EXIST"
 	case 413:
@@ -86,24 +34,39 @@ func mlflowCode(status int) string {
 	return "INTERNAL_ERROR"
 }
 
-// writeError answers with err: {"error": "..."} for V2 and V1, MLflow's
-// {"error_code": "...", "message": "..."} for the scoring routes. It
-// returns the status written.
-func writeError(w http.ResponseWriter, proto string, err error) int {
-	status := statusOf(err)
-	msg := messageOf(err, w.Header().Get(RequestIDHeader))
-	b := make([]byte, 0, len(msg)+48)
+// encoderOf is the error body writer of a protocol: {"error": "..."} for V2
+// and V1, MLflow's {"error_code": "...", "message": "..."} for the scoring
+// routes.
+func encoderOf(proto string) httpmw.Encoder {
 	if proto == protoMLflow {
-		b = append(b, `{"error_code":`...)
-		b = appendString(b, mlflowCode(status))
-		b = append(b, `,"message":`...)
-	} else {
-		b = append(b, `{"error":`...)
+		return writeMLflowError
 	}
+	return writeV2Error
+}
+
+// writeV2Error writes {"error": "..."}.
+func writeV2Error(w http.ResponseWriter, status int, _, msg string) {
+	b := make([]byte, 0, len(msg)+16)
+	b = append(b, `{"error":`...)
 	b = appendString(b, msg)
-	b = append(b, "}\n"...)
-	writeJSON(w, status, b)
-	return status
+	writeJSON(w, status, append(b, "}\n"...))
+}
+
+// writeMLflowError writes {"error_code": "...", "message": "..."}, the code
+// being the one MLflow's scoring server gives the status.
+func writeMLflowError(w http.ResponseWriter, status int, _, msg string) {
+	b := make([]byte, 0, len(msg)+64)
+	b = append(b, `{"error_code":`...)
+	b = appendString(b, mlflowCode(status))
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	writeJSON(w, status, append(b, "}\n"...))
+}
+
+// fail answers err in proto's shape and returns the status written (see
+// httpmw.WriteError for the status and what is logged).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, proto string, err error) int {
+	return httpmw.WriteError(w, r, s.log, encoderOf(proto), err)
 }
 
 // writeJSON writes a JSON body with its length.

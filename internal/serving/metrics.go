@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-ml/ferry/internal/httpmw"
 )
 
 // metrics are the serving metrics, labelled by model and version. Requests
@@ -127,7 +129,7 @@ func reasonOf(status int) string {
 		return "timeout"
 	case 503:
 		return "overload"
-	case statusClientClosed:
+	case httpmw.StatusClientClosed:
 		return "canceled"
 	}
 	return "internal"

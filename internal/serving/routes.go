@@ -34,7 +34,7 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 			writeJSON(w, http.StatusOK, []byte("{\"ready\":true}\n"))
 			return
 		}
-		writeError(w, protoV2, ferry.Errorf(ferry.EUNAVAILABLE, "No model is loaded yet."))
+		s.fail(w, r, protoV2, ferry.Errorf(ferry.EUNAVAILABLE, "No model is loaded yet."))
 	})
 	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) {
 		b := append([]byte(`{"name":"ferry","version":`), appendString(nil, ferry.Version)...)
@@ -73,7 +73,7 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 		name, ok := strings.CutSuffix(r.PathValue("name"), ":predict")
 		if !ok {
 			start := time.Now()
-			status := writeError(w, protoV1, ferry.Errorf(ferry.ENOTFOUND, "No route for POST %s; a V1 prediction is POST /v1/models/NAME:predict.", clip(r.URL.Path)))
+			status := s.fail(w, r, protoV1, ferry.Errorf(ferry.ENOTFOUND, "No route for POST %s; a V1 prediction is POST /v1/models/NAME:predict.", clip(r.URL.Path)))
 			s.metrics.observe(nil, protoV1, status, time.Since(start).Seconds())
 			return
 		}
@@ -102,7 +102,7 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, protocolOf(r.URL.Path), ferry.Errorf(ferry.ENOTFOUND, "No route for %s %s. Inference is at POST /v2/models/NAME/infer (Open Inference Protocol V2), POST /v1/models/NAME:predict (KServe V1) and POST /invocations (MLflow).", r.Method, clip(r.URL.Path)))
+		s.fail(w, r, protocolOf(r.URL.Path), ferry.Errorf(ferry.ENOTFOUND, "No route for %s %s. Inference is at POST /v2/models/NAME/infer (Open Inference Protocol V2), POST /v1/models/NAME:predict (KServe V1) and POST /invocations (MLflow).", r.Method, clip(r.URL.Path)))
 	})
 }
 
@@ -117,19 +117,6 @@ func (s *Server) withModel(w http.ResponseWriter, r *http.Request, src modelSour
 	if _, err := fn(e); err != nil {
 		s.fail(w, r, proto, err)
 	}
-}
-
-// fail answers err, logging faults of ours, and returns the status.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, proto string, err error) int {
-	status := writeError(w, proto, err)
-	if status == statusClientClosed {
-		s.log.DebugContext(r.Context(), "client went away", "path", r.URL.Path, "request_id", w.Header().Get(RequestIDHeader))
-		return status
-	}
-	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
-		s.log.ErrorContext(r.Context(), "inference failed", "path", r.URL.Path, "request_id", w.Header().Get(RequestIDHeader), "err", err)
-	}
-	return status
 }
 
 // inferV2 serves POST /v2/models/{name}[/versions/{version}]/infer.

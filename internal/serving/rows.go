@@ -6,16 +6,19 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net/http"
 	"strings"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/httpmw"
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
 
-// mediaTypeError is a request body of a content type a route does not take.
-type mediaTypeError struct{ msg string }
-
-func (e *mediaTypeError) Error() string { return e.msg }
+// unsupportedMediaType is a request body of a content type a route does not
+// take (415).
+func unsupportedMediaType(msg string) error {
+	return &httpmw.StatusError{Status: http.StatusUnsupportedMediaType, Code: ferry.EINVALID, Message: msg}
+}
 
 // noSchema refuses row formats for a model that declares no inputs.
 func noSchema(schema *Schema) error {
@@ -34,7 +37,7 @@ func decodeInvocations(body []byte, contentType string, schema *Schema) ([]runti
 		mt, err = "application/json", nil
 	}
 	if err != nil {
-		return nil, 0, &mediaTypeError{msg: "Unreadable Content-Type; send application/json or text/csv."}
+		return nil, 0, unsupportedMediaType("Unreadable Content-Type; send application/json or text/csv.")
 	}
 	if err := noSchema(schema); err != nil {
 		return nil, 0, err
@@ -48,7 +51,7 @@ func decodeInvocations(body []byte, contentType string, schema *Schema) ([]runti
 		}
 		return decodeCSV(body, schema)
 	}
-	return nil, 0, &mediaTypeError{msg: "Content-Type '" + clip(mt) + "' is not supported; send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv."}
+	return nil, 0, unsupportedMediaType("Content-Type '" + clip(mt) + "' is not supported; send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.")
 }
 
 const invocationKeys = "'dataframe_split', 'dataframe_records', 'instances' or 'inputs'"

@@ -2,16 +2,12 @@ package serving
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/httpmw"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
@@ -34,7 +31,7 @@ const (
 
 // RequestIDHeader carries the request id, echoed or generated, on every
 // response.
-const RequestIDHeader = "X-Request-Id"
+const RequestIDHeader = httpmw.RequestIDHeader
 
 // Protocols, as the metrics label them.
 const (
@@ -79,8 +76,6 @@ type Server struct {
 	mux     *http.ServeMux
 	bufs    bufferPool
 
-	idPrefix string
-	idSeq    atomic.Uint64
 	inFlight atomic.Int64
 
 	mu         sync.RWMutex
@@ -115,9 +110,6 @@ func New(opts Options) *Server {
 		s.gather = promhttp.HandlerFor(own, promhttp.HandlerOpts{})
 	}
 	s.metrics = newMetrics(reg)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	s.idPrefix = hex.EncodeToString(b[:]) + "-"
 	s.routes(s.mux, staticModels{s}, true)
 	return s
 }
@@ -336,7 +328,8 @@ func (s *Server) predict(ctx context.Context, e *entry, inputs []runtime.Tensor,
 	}
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) {
-			return nil, &timeoutError{after: s.opts.Timeout, err: err}
+			return nil, &httpmw.StatusError{Status: http.StatusGatewayTimeout, Code: ferry.EUNAVAILABLE,
+				Message: "The model did not answer within " + s.opts.Timeout.String() + ".", Err: err}
 		}
 		return nil, err
 	}
@@ -360,46 +353,22 @@ func shapeElems(shape []int64) int {
 	return n
 }
 
-// timeoutError is a prediction that outlived the server's timeout.
-type timeoutError struct {
-	after time.Duration
-	err   error
-}
-
-func (e *timeoutError) Error() string {
-	return fmt.Sprintf("serving: prediction timed out after %s", e.after)
-}
-func (e *timeoutError) Unwrap() error { return e.err }
-
 // Handler returns the HTTP handler of every route: V2 under /v2/, V1 under
 // /v1/, MLflow scoring at /invocations, /ping, /health and /version, and
 // /metrics when the Server has its own registry. Every response carries an
 // X-Request-Id.
 func (s *Server) Handler() http.Handler { return s.wrap(s.mux) }
 
-// wrap adds request ids and panic recovery around h.
+// wrap adds body limits, request ids, access logs and panic recovery
+// around h.
 func (s *Server) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if id == "" || len(id) > 128 {
-			id = s.newRequestID()
-		}
-		w.Header()[RequestIDHeader] = []string{id}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				s.log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				writeError(w, protocolOf(r.URL.Path), fmt.Errorf("panic: %v", p))
-			}
-		}()
-		h.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) newRequestID() string {
-	return s.idPrefix + strconv.FormatUint(s.idSeq.Add(1), 10)
+	errs := httpmw.Errors{Log: s.log, Family: func(r *http.Request) httpmw.Encoder { return encoderOf(protocolOf(r.URL.Path)) }}
+	return httpmw.Chain(h,
+		httpmw.LimitBody(s.opts.MaxRequestBytes),
+		httpmw.RequestIDs(),
+		httpmw.AccessLog(s.log),
+		httpmw.Recover(errs),
+	)
 }
 
 // enter takes an in-flight slot for an inference request, or fails with
@@ -414,8 +383,9 @@ func (s *Server) enter() error {
 
 func (s *Server) leave() { s.inFlight.Add(-1) }
 
-// readBody reads the request body into a pooled buffer, bounded by
-// MaxRequestBytes. The caller puts the buffer back.
+// readBody reads the request body into a pooled buffer. The body is bounded
+// by MaxRequestBytes (httpmw.LimitBody in wrap); a longer one, announced or
+// read, is ETOOLARGE. The caller puts the buffer back.
 func (s *Server) readBody(r *http.Request) (*[]byte, error) {
 	limit := s.opts.MaxRequestBytes
 	if r.ContentLength > limit {
@@ -432,11 +402,6 @@ func (s *Server) readBody(r *http.Request) (*[]byte, error) {
 		}
 		n, err := r.Body.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if int64(len(b)) > limit {
-			*bp = b
-			s.bufs.put(bp)
-			return nil, tooLarge(limit)
-		}
 		if err != nil {
 			*bp = b
 			if err == io.EOF {
