@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/gitinfo"
@@ -50,35 +47,9 @@ func (c *Client) StartRun(ctx context.Context, experiment string, opts RunOption
 }
 
 // SourceTags returns the tags MLflow's clients set to say where a run comes
-// from: mlflow.user, mlflow.source.name, mlflow.source.type and, when dir (or
-// the working directory) is in a git work tree, mlflow.source.git.commit,
-// mlflow.source.git.branch, mlflow.source.git.repoURL and
-// ferry.source.git.dirty.
+// from (see gitinfo.SourceTags).
 func SourceTags(ctx context.Context, dir string, noGit bool) map[string]string {
-	tags := map[string]string{"mlflow.source.type": "LOCAL"}
-	if u, err := user.Current(); err == nil {
-		tags["mlflow.user"] = u.Username
-	}
-	if exe, err := os.Executable(); err == nil {
-		tags["mlflow.source.name"] = filepath.Base(exe)
-	}
-	if noGit {
-		return tags
-	}
-	if dir == "" {
-		dir, _ = os.Getwd()
-	}
-	if info, ok := gitinfo.Detect(ctx, dir); ok {
-		tags["mlflow.source.git.commit"] = info.Commit
-		tags["ferry.source.git.dirty"] = strconv.FormatBool(info.Dirty)
-		if info.Branch != "" {
-			tags["mlflow.source.git.branch"] = info.Branch
-		}
-		if info.Remote != "" {
-			tags["mlflow.source.git.repoURL"] = info.Remote
-		}
-	}
-	return tags
+	return gitinfo.SourceTags(ctx, dir, noGit)
 }
 
 // ID returns the run's ID.

@@ -106,7 +106,7 @@ as JSON or YAML, to stdout.`,
 				return err
 			}
 			defer s.close()
-			r, err := job.NewRunner(s.client, ex, job.RunnerOptions{TrackingURI: s.client.URL(), WorkDir: ex.Dir()})
+			r, err := job.NewRunner(s.remote, ex, job.RunnerOptions{TrackingURI: s.client.URL(), WorkDir: ex.Dir()})
 			if err != nil {
 				return err
 			}

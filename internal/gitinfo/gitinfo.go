@@ -5,7 +5,11 @@ package gitinfo
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,4 +61,36 @@ func stripCredentials(remote string) string {
 		rest = rest[at+1:]
 	}
 	return scheme + "://" + rest
+}
+
+// SourceTags returns the tags MLflow's clients set to say where a run comes
+// from: mlflow.user, mlflow.source.name, mlflow.source.type and, when dir (or
+// the working directory) is in a git work tree, mlflow.source.git.commit,
+// mlflow.source.git.branch, mlflow.source.git.repoURL and
+// ferry.source.git.dirty.
+func SourceTags(ctx context.Context, dir string, noGit bool) map[string]string {
+	tags := map[string]string{"mlflow.source.type": "LOCAL"}
+	if u, err := user.Current(); err == nil {
+		tags["mlflow.user"] = u.Username
+	}
+	if exe, err := os.Executable(); err == nil {
+		tags["mlflow.source.name"] = filepath.Base(exe)
+	}
+	if noGit {
+		return tags
+	}
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	if info, ok := Detect(ctx, dir); ok {
+		tags["mlflow.source.git.commit"] = info.Commit
+		tags["ferry.source.git.dirty"] = strconv.FormatBool(info.Dirty)
+		if info.Branch != "" {
+			tags["mlflow.source.git.branch"] = info.Branch
+		}
+		if info.Remote != "" {
+			tags["mlflow.source.git.repoURL"] = info.Remote
+		}
+	}
+	return tags
 }

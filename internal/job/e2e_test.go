@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/app"
 	"github.com/ferry-ml/ferry/internal/job"
 	"github.com/ferry-ml/ferry/internal/testserver"
 )
@@ -45,7 +46,7 @@ func runJob(t *testing.T, script, specYAML string) (*client.Client, job.Status, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ex.Close() })
-	r, err := job.NewRunner(c, ex, job.RunnerOptions{TrackingURI: c.URL(), WorkDir: ex.Dir()})
+	r, err := job.NewRunner(app.Remote{Client: c}, ex, job.RunnerOptions{TrackingURI: c.URL(), WorkDir: ex.Dir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/gitinfo"
+	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
 // Environment variables every job's command gets, besides its spec's
@@ -49,13 +50,14 @@ const (
 	OutputsArtifact = "outputs" // outputs/<name>/...
 )
 
-// Tracker is what the runner needs from the tracking server; *client.Client
-// satisfies it.
+// Tracker is what the runner needs from tracking: a Ferry server through
+// its client (internal/app.Remote), or the tracking service with the
+// artifact store in the server.
 type Tracker interface {
-	EnsureExperiment(ctx context.Context, name string) (client.Experiment, error)
-	CreateRun(ctx context.Context, req client.CreateRun) (client.Run, error)
-	LogBatch(ctx context.Context, runID string, metrics []client.Metric, params, tags []client.Tag) error
-	UpdateRun(ctx context.Context, id string, u client.RunUpdate) (client.Run, error)
+	EnsureExperiment(ctx context.Context, name string) (tracking.Experiment, error)
+	CreateRun(ctx context.Context, req tracking.RunCreate) (tracking.Run, error)
+	LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error
+	UpdateRun(ctx context.Context, id string, u tracking.RunUpdate) (tracking.RunInfo, error)
 	UploadArtifact(ctx context.Context, runID, path string, r io.Reader) error
 }
 
@@ -68,7 +70,7 @@ type RunnerOptions struct {
 	// Required; with the Local executor, use its directory.
 	WorkDir string
 	// SourceTags returns the tags saying where the code in dir comes from;
-	// default client.SourceTags(ctx, dir, false), which records the git commit.
+	// default gitinfo.SourceTags(ctx, dir, false), which records the git commit.
 	SourceTags func(ctx context.Context, dir string) map[string]string
 	Poll       time.Duration // how often to ask an executor that is not a Waiter for the status; default 1s
 	// StopTimeout bounds stopping a job, and recording its end, after the
@@ -93,7 +95,7 @@ func NewRunner(t Tracker, ex Executor, opts RunnerOptions) (*Runner, error) {
 		return nil, errors.New("job: runner needs a tracking URI and a work directory")
 	}
 	if opts.SourceTags == nil {
-		opts.SourceTags = func(ctx context.Context, dir string) map[string]string { return client.SourceTags(ctx, dir, false) }
+		opts.SourceTags = func(ctx context.Context, dir string) map[string]string { return gitinfo.SourceTags(ctx, dir, false) }
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
@@ -163,9 +165,9 @@ func (r *Runner) Submit(ctx context.Context, s *Spec) (Submission, error) {
 	if s.Description != "" {
 		tags[TagNote] = s.Description
 	}
-	run, err := r.tracker.CreateRun(ctx, client.CreateRun{
+	run, err := r.tracker.CreateRun(ctx, tracking.RunCreate{
 		ExperimentID: exp.ID, RunName: s.RunName(), UserID: tags["mlflow.user"],
-		StartTime: r.opts.Clock().UnixMilli(), Tags: client.TagList(tags),
+		StartTime: r.opts.Clock().UnixMilli(), Tags: tracking.TagList(tags),
 	})
 	if err != nil {
 		return sub, fmt.Errorf("job: create run: %w", err)
@@ -174,12 +176,12 @@ func (r *Runner) Submit(ctx context.Context, s *Spec) (Submission, error) {
 	fail := func(err error) (Submission, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.StopTimeout)
 		defer cancel()
-		if _, uerr := r.tracker.UpdateRun(cctx, sub.RunID, client.RunUpdate{Status: client.StatusFailed, EndTime: r.opts.Clock().UnixMilli()}); uerr != nil {
+		if _, uerr := r.tracker.UpdateRun(cctx, sub.RunID, tracking.RunUpdate{Status: tracking.StatusFailed, EndTime: r.opts.Clock().UnixMilli()}); uerr != nil {
 			r.opts.Log.Warn("job run not marked failed", "run_id", sub.RunID, "err", uerr)
 		}
 		return sub, err
 	}
-	params := client.TagList(s.Params())
+	params := tracking.ParamList(s.Params())
 	for len(params) > 0 {
 		n := min(len(params), 100)
 		if err := r.tracker.LogBatch(ctx, sub.RunID, nil, params[:n], nil); err != nil {
@@ -239,11 +241,11 @@ func (r *Runner) Wait(ctx context.Context, sub Submission) (Status, error) {
 func RunStatus(s State) string {
 	switch s {
 	case Succeeded:
-		return client.StatusFinished
+		return tracking.StatusFinished
 	case Cancelled:
-		return client.StatusKilled
+		return tracking.StatusKilled
 	}
-	return client.StatusFailed
+	return tracking.StatusFailed
 }
 
 // Finish records the end of the job of sub, whose final status is st, in its
@@ -272,14 +274,14 @@ func (r *Runner) Finish(ctx context.Context, sub Submission, st Status) error {
 	if st.Message != "" {
 		tags[TagMessage] = st.Message
 	}
-	if err := r.tracker.LogBatch(ctx, sub.RunID, nil, nil, client.TagList(tags)); err != nil {
+	if err := r.tracker.LogBatch(ctx, sub.RunID, nil, nil, tracking.TagList(tags)); err != nil {
 		errs = append(errs, fmt.Errorf("job: tag run: %w", err))
 	}
 	end := st.EndedAt
 	if end.IsZero() {
 		end = r.opts.Clock()
 	}
-	if _, err := r.tracker.UpdateRun(ctx, sub.RunID, client.RunUpdate{Status: RunStatus(st.State), EndTime: end.UnixMilli()}); err != nil {
+	if _, err := r.tracker.UpdateRun(ctx, sub.RunID, tracking.RunUpdate{Status: RunStatus(st.State), EndTime: end.UnixMilli()}); err != nil {
 		errs = append(errs, fmt.Errorf("job: end run: %w", err))
 	}
 	return errors.Join(errs...)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry"
-	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
 // fakeTracker is a Tracker that keeps what it is told in memory.
@@ -26,7 +26,7 @@ type fakeTracker struct {
 }
 
 type fakeRun struct {
-	req       client.CreateRun
+	req       tracking.RunCreate
 	params    map[string]string
 	tags      map[string]string
 	artifacts map[string]string
@@ -38,7 +38,7 @@ func newFakeTracker() *fakeTracker {
 	return &fakeTracker{experiments: map[string]string{"Default": "0"}, runs: map[string]*fakeRun{}}
 }
 
-func (f *fakeTracker) EnsureExperiment(ctx context.Context, name string) (client.Experiment, error) {
+func (f *fakeTracker) EnsureExperiment(ctx context.Context, name string) (tracking.Experiment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id, ok := f.experiments[name]
@@ -46,33 +46,33 @@ func (f *fakeTracker) EnsureExperiment(ctx context.Context, name string) (client
 		id = fmt.Sprint(len(f.experiments))
 		f.experiments[name] = id
 	}
-	return client.Experiment{ID: id, Name: name}, nil
+	return tracking.Experiment{ID: id, Name: name}, nil
 }
 
-func (f *fakeTracker) CreateRun(ctx context.Context, req client.CreateRun) (client.Run, error) {
+func (f *fakeTracker) CreateRun(ctx context.Context, req tracking.RunCreate) (tracking.Run, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failCreate != nil {
-		return client.Run{}, f.failCreate
+		return tracking.Run{}, f.failCreate
 	}
 	id := fmt.Sprintf("run%d", len(f.runs)+1)
-	r := &fakeRun{req: req, params: map[string]string{}, tags: map[string]string{}, artifacts: map[string]string{}, status: client.StatusRunning}
+	r := &fakeRun{req: req, params: map[string]string{}, tags: map[string]string{}, artifacts: map[string]string{}, status: tracking.StatusRunning}
 	for _, t := range req.Tags {
 		r.tags[t.Key] = t.Value
 	}
 	f.runs[id] = r
-	return client.Run{Info: client.RunInfo{RunID: id, ExperimentID: req.ExperimentID, Status: r.status}}, nil
+	return tracking.Run{Info: tracking.RunInfo{RunID: id, ExperimentID: req.ExperimentID, Status: r.status}}, nil
 }
 
 func (f *fakeTracker) run(id string) (*fakeRun, error) {
 	r, ok := f.runs[id]
 	if !ok {
-		return nil, &client.Error{Code: ferry.ENOTFOUND, Message: "no run " + id}
+		return nil, &ferry.Error{Code: ferry.ENOTFOUND, Message: "no run " + id}
 	}
 	return r, nil
 }
 
-func (f *fakeTracker) LogBatch(ctx context.Context, runID string, metrics []client.Metric, params, tags []client.Tag) error {
+func (f *fakeTracker) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, err := f.run(runID)
@@ -88,15 +88,15 @@ func (f *fakeTracker) LogBatch(ctx context.Context, runID string, metrics []clie
 	return nil
 }
 
-func (f *fakeTracker) UpdateRun(ctx context.Context, id string, u client.RunUpdate) (client.Run, error) {
+func (f *fakeTracker) UpdateRun(ctx context.Context, id string, u tracking.RunUpdate) (tracking.RunInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, err := f.run(id)
 	if err != nil {
-		return client.Run{}, err
+		return tracking.RunInfo{}, err
 	}
 	r.status, r.endTime = u.Status, u.EndTime
-	return client.Run{Info: client.RunInfo{RunID: id, Status: r.status, EndTime: r.endTime}}, nil
+	return tracking.RunInfo{RunID: id, Status: r.status, EndTime: r.endTime}, nil
 }
 
 func (f *fakeTracker) UploadArtifact(ctx context.Context, runID, path string, rd io.Reader) error {
@@ -212,7 +212,7 @@ tags: {team: growth, mlflow.source.type: SPOOFED}
 		"run name":                           "train",
 		"user":                               "tester",
 		"experiment":                         "1",
-		"status":                             client.StatusFinished,
+		"status":                             tracking.StatusFinished,
 		"artifact outputs/model/weights.txt": "weights\n",
 		"artifact outputs/model/sub/x":       "1\n",
 		"artifact outputs/notes.txt":         "extra\n",
@@ -246,12 +246,12 @@ func TestRunnerOutcomes(t *testing.T) {
 		runStatus string
 		tags      map[string]string
 	}{
-		{"failure", "type: command\ncommand: echo oops; exit 2\n", Failed, client.StatusFailed,
+		{"failure", "type: command\ncommand: echo oops; exit 2\n", Failed, tracking.StatusFailed,
 			map[string]string{TagExitCode: "2", TagAttempts: "1", TagMessage: "the command ended with exit status 2"}},
-		{"timeout", "type: command\ncommand: sleep 60\nlimits: {timeout: 0.2}\n", TimedOut, client.StatusFailed,
+		{"timeout", "type: command\ncommand: sleep 60\nlimits: {timeout: 0.2}\n", TimedOut, tracking.StatusFailed,
 			map[string]string{TagExitCode: "-1", TagState: "TimedOut", TagMessage: "timed out after 200ms"}},
 		{"retried", "type: command\ncommand: 'n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ $n -ge 2 ]'\ncode: ./src\nretries: {max: 2, backoff: 0.01}\n",
-			Succeeded, client.StatusFinished, map[string]string{TagExitCode: "0", TagAttempts: "3"}},
+			Succeeded, tracking.StatusFinished, map[string]string{TagExitCode: "0", TagAttempts: "3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,7 +304,7 @@ func TestRunnerInterrupted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || st.State != Cancelled {
 		t.Fatalf("got %+v, %v", st, err)
 	}
-	if r := e.tracker.get(t, sub.RunID); r.status != client.StatusKilled || r.tags[TagState] != "Cancelled" {
+	if r := e.tracker.get(t, sub.RunID); r.status != tracking.StatusKilled || r.tags[TagState] != "Cancelled" {
 		t.Fatalf("run: %s %v", r.status, r.tags)
 	}
 }
@@ -317,7 +317,7 @@ func TestRunnerSubmitFailures(t *testing.T) {
 		if ferry.ErrorCode(err) != ferry.EUNAVAILABLE {
 			t.Fatalf("got %v", err)
 		}
-		if run := e.tracker.get(t, sub.RunID); run.status != client.StatusFailed || run.endTime == 0 {
+		if run := e.tracker.get(t, sub.RunID); run.status != tracking.StatusFailed || run.endTime == 0 {
 			t.Fatalf("run not failed: %+v", run)
 		}
 	})

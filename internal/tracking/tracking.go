@@ -7,6 +7,11 @@
 // internal/store/postgres implement it and internal/store/storetest checks them.
 package tracking
 
+import (
+	"slices"
+	"strings"
+)
+
 // Lifecycle stages of experiments and runs.
 const (
 	StageActive  = "active"
@@ -140,4 +145,23 @@ func (r Run) Metric(key string) (Metric, bool) {
 		}
 	}
 	return Metric{}, false
+}
+
+// TagList returns m as tags sorted by key.
+func TagList(m map[string]string) []Tag {
+	out := make([]Tag, 0, len(m))
+	for k, v := range m {
+		out = append(out, Tag{Key: k, Value: v})
+	}
+	slices.SortFunc(out, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// ParamList returns m as params sorted by key.
+func ParamList(m map[string]string) []Param {
+	out := make([]Param, 0, len(m))
+	for _, t := range TagList(m) {
+		out = append(out, Param(t))
+	}
+	return out
 }
