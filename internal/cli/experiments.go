@@ -127,12 +127,7 @@ func findExperiment(ctx context.Context, c *client.Client, ref string) (client.E
 
 // withClient runs fn with a client for the command's session.
 func (a *app) withClient(ctx context.Context, fn func(*client.Client) error) error {
-	s, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	return fn(s.client)
+	return a.withSession(ctx, func(s *session) error { return fn(s.client) })
 }
 
 // exactArgs requires n positional arguments, named in the error.

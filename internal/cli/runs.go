@@ -21,7 +21,7 @@ func (a *app) runsCommand() *cobra.Command {
 		Aliases: []string{"run"},
 		Short:   "List, inspect, compare and log runs",
 	}
-	cmd.AddCommand(a.runsList(), a.runsGet(), a.runsCompare(), a.runsLog(), a.runsDelete())
+	cmd.AddCommand(a.runsList(), a.runsGet(), a.runsCompare(), a.runsLog(), a.runsDelete(), a.runsUpload(), a.runsDownload())
 	return cmd
 }
 

@@ -38,26 +38,33 @@ func (l *lockedBuffer) String() string {
 // its exit code and standard error.
 func startServe(t *testing.T, data string, environ []string, args ...string) (string, func() (int, string)) {
 	t.Helper()
+	return startListening(t, data, environ, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startListening runs a command that listens (serve, server) until the
+// returned stop is called; it returns the URL the command printed first.
+func startListening(t *testing.T, data string, environ []string, args ...string) (string, func() (int, string)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	errb := &lockedBuffer{}
 	done := make(chan int, 1)
 	env := Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: errb, Environ: append([]string{"HOME=" + t.TempDir()}, environ...)}
 	go func() {
-		code := Run(ctx, append([]string{"--data", data, "serve", "--addr", "127.0.0.1:0"}, args...), env)
+		code := Run(ctx, append([]string{"--data", data}, args...), env)
 		pw.Close()
 		done <- code
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		cancel()
-		t.Fatalf("serve: %v; stderr: %s", err, errb.String())
+		t.Fatalf("%s: %v; stderr: %s", args[0], err, errb.String())
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	i := strings.Index(line, "http://")
 	if i < 0 {
 		cancel()
-		t.Fatalf("serve printed %q", line)
+		t.Fatalf("%s printed %q", args[0], line)
 	}
 	url := strings.TrimSpace(line[i:])
 	return url, func() (int, string) {

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// normalize replaces what legitimately differs between two Ferry
+// installations that were given the same commands — run ids, times, digests
+// of packages that record their run, temporary paths, ports — so that the
+// rest of two outputs can be compared byte for byte.
+func normalize(s string, dirs ...string) string {
+	for _, d := range dirs {
+		s = strings.ReplaceAll(s, d, "<DIR>")
+	}
+	for _, r := range []struct {
+		re   *regexp.Regexp
+		with string
+	}{
+		{regexp.MustCompile(`sha256:[0-9a-f]{12,64}`), "sha256:<HEX>"},
+		{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},
+		{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<SHORT>"},
+		{regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?`), "<TIME>"},
+		{regexp.MustCompile(`"(start_time|end_time|creation_time|last_update_time|created_at|creation_timestamp|last_updated_timestamp|timestamp|time)": ?\d+`), `"$1": <MS>`},
+		{regexp.MustCompile(`\b\d+(\.\d+)?(ms|µs|s)\b`), "<DUR>"},
+		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
+		{regexp.MustCompile(`\d+ rows/s`), "<N> rows/s"},
+		{regexp.MustCompile(`Timing: .*`), "Timing: <TIMING>"},
+		{regexp.MustCompile(`"(seconds|predict_seconds|metrics_seconds|total_seconds)": ?[0-9.e-]+`), `"$1": <SECONDS>`},
+		{regexp.MustCompile(`127\.0\.0\.1:\d+`), "<ADDR>"},
+		{regexp.MustCompile(`[ \t]+`), " "},
+		{regexp.MustCompile(`\s+\n`), "\n"},
+	} {
+		s = r.re.ReplaceAllString(s, r.with)
+	}
+	return s
+}
+
+// TestCommandsLocalAndRemote runs the same commands twice — against the
+// local data directory, and over --server against a live `ferry server` on
+// another directory — and requires the same exit codes and the same output
+// up to ids, times and paths: nothing is silently local.
+func TestCommandsLocalAndRemote(t *testing.T) {
+	work := t.TempDir()
+	csv := filepath.Join(work, "toy.csv")
+	body := "x1,x2,y\n"
+	for i := range 120 {
+		body += strconv.Itoa(i%17) + "," + strconv.Itoa((i*7)%13) + "," + strconv.Itoa((i%17)/9) + "\n"
+	}
+	must(t, os.WriteFile(csv, []byte(body), 0o644))
+	notes := filepath.Join(work, "notes.txt")
+	must(t, os.WriteFile(notes, []byte("what we tried\n"), 0o644))
+	rows := filepath.Join(work, "rows.csv")
+	must(t, os.WriteFile(rows, []byte("x1,x2\n1,2\n9,0\n16,12\n"), 0o644))
+
+	serverData := t.TempDir()
+	url, stop := startListening(t, serverData, nil, "server", "--addr", "127.0.0.1:0")
+	defer stop()
+
+	modes := []struct {
+		name  string
+		flags []string
+		data  string
+	}{
+		{"local", nil, t.TempDir()},
+		{"remote", []string{"--server", url}, t.TempDir()},
+	}
+	type step struct {
+		args []string
+		code int
+	}
+	steps := []step{
+		{args: []string{"experiments", "create", "churn"}},
+		{args: []string{"experiments", "list"}},
+		{args: []string{"experiments", "get", "churn", "-o", "yaml"}},
+		{args: []string{"data", "create", "toy", "--path", csv, "--description", "toy rows"}},
+		{args: []string{"data", "create", "toy", "--path", csv}},
+		{args: []string{"data", "list"}},
+		{args: []string{"data", "versions", "toy", "-o", "json"}},
+		{args: []string{"data", "get", "data:/toy/1"}},
+		{args: []string{"data", "get", "data:/nope/1"}, code: 1},
+		{args: []string{"train", "--dataset", "data:/toy/1", "--target", "y", "--trainer", "logistic", "--seed", "1", "--experiment", "churn", "--name", "first"}},
+		{args: []string{"runs", "list", "-e", "churn"}},
+		{args: []string{"runs", "get", "$RUN"}},
+		{args: []string{"runs", "compare", "-e", "churn"}},
+		{args: []string{"runs", "upload", "$RUN", notes, "--to", "notes"}},
+		{args: []string{"runs", "download", "$RUN", "notes", "-O", "$OUT/notes"}},
+		{args: []string{"runs", "download", "$RUN", "model/MLmodel", "-O", "$OUT/mlmodel"}},
+		{args: []string{"models", "register", "toy", "--from", "runs:/$RUN/model"}},
+		{args: []string{"models", "list"}},
+		{args: []string{"models", "get", "toy"}},
+		{args: []string{"models", "versions", "toy"}},
+		{args: []string{"models", "alias", "toy", "champion", "1"}},
+		{args: []string{"models", "lineage", "models:/toy@champion"}},
+		{args: []string{"validate", "models:/toy@champion", "--dataset", "data:/toy/1", "--out", "$OUT/report"}},
+		{args: []string{"validate", "models:/toy/1", "--dataset", csv, "--baseline", "@nope", "--out", "$OUT/report2"}, code: 2},
+		{args: []string{"models", "history", "toy"}},
+		{args: []string{"models", "package", "models:/toy/1", "-O", "$OUT/toy.tar.gz"}},
+		{args: []string{"models", "verify", "$OUT/toy.tar.gz"}},
+		{args: []string{"predict", "models:/toy@champion", "-i", rows, "-o", "$OUT/scored.csv"}},
+		{args: []string{"predict", "models:/nope/1", "-i", rows, "-o", "$OUT/x.csv"}, code: 1},
+		{args: []string{"models", "package", "models:/nope/1", "-O", "$OUT/x.tar.gz"}, code: 1},
+		{args: []string{"runs", "delete", "$RUN"}},
+	}
+	outputs := make([][]string, len(modes))
+	files := make([]map[string]string, len(modes))
+	for m, mode := range modes {
+		out := t.TempDir()
+		run := ""
+		files[m] = map[string]string{}
+		for _, st := range steps {
+			args := append([]string{}, mode.flags...)
+			for _, a := range st.args {
+				args = append(args, strings.NewReplacer("$RUN", run, "$OUT", out).Replace(a))
+			}
+			code, stdout, stderr := runCLI(t, mode.data, args...)
+			if code != st.code {
+				t.Fatalf("%s: ferry %s: exit %d, want %d\n%s%s", mode.name, strings.Join(st.args, " "), code, st.code, stdout, stderr)
+			}
+			if st.args[0] == "train" {
+				run = regexp.MustCompile(`Run ([0-9a-f]{32})`).FindStringSubmatch(stdout)[1]
+			}
+			outputs[m] = append(outputs[m], normalize(stdout+stderr, out, mode.data, serverData, work))
+		}
+		// ferry serve, resolving the version the same way.
+		surl, sstop := startListening(t, mode.data, nil, append(append([]string{}, mode.flags...), "serve", "--addr", "127.0.0.1:0", "models:/toy@champion")...)
+		code, answer := postJSON(t, surl+"/invocations", "application/json", `{"dataframe_records": [{"x1": 1, "x2": 2}]}`)
+		if c, errs := sstop(); c != 0 {
+			t.Fatalf("%s: serve exited %d: %s", mode.name, c, errs)
+		}
+		outputs[m] = append(outputs[m], strconv.Itoa(code)+" "+answer)
+		for _, f := range []string{"notes/notes.txt", "mlmodel/MLmodel", "scored.csv", "report/report.md"} {
+			b, err := os.ReadFile(filepath.Join(out, f))
+			if err != nil {
+				t.Fatalf("%s: %v", mode.name, err)
+			}
+			files[m][f] = normalize(string(b), out, mode.data, serverData, work)
+		}
+	}
+	steps = append(steps, step{args: []string{"serve", "models:/toy@champion"}})
+	for i, st := range steps {
+		if outputs[0][i] != outputs[1][i] {
+			t.Errorf("ferry %s: local and remote differ:\nlocal:\n%s\nremote:\n%s", strings.Join(st.args, " "), outputs[0][i], outputs[1][i])
+		}
+	}
+	for f := range files[0] {
+		if files[0][f] != files[1][f] {
+			t.Errorf("%s: local and remote differ:\nlocal:\n%s\nremote:\n%s", f, files[0][f], files[1][f])
+		}
+	}
+	// Remote commands leave nothing in a local data directory but the
+	// download cache.
+	entries, _ := os.ReadDir(modes[1].data)
+	for _, e := range entries {
+		if e.Name() != "cache" {
+			t.Errorf("remote mode wrote %s into the local data directory", e.Name())
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
