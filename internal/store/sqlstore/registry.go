@@ -10,7 +10,6 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/registry"
-	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
 var _ registry.Store = (*DB)(nil)
@@ -238,39 +237,57 @@ func (db *DB) DeleteModelTag(ctx context.Context, name, key string) error {
 	}))
 }
 
-// SearchModels implements registry.Store.
-func (db *DB) SearchModels(ctx context.Context, q registry.ModelQuery) ([]registry.Model, string, error) {
-	offset, err := tracking.DecodePageToken(q.PageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	where, args := "", []any{}
-	if q.NameLike != "" {
-		where, args = ` WHERE name LIKE ?`, append(args, q.NameLike)
-	}
-	order := []string{}
-	for _, o := range q.OrderBy {
+// orderTerms turns canonical order_by clauses ("key ASC") into SQL terms
+// over cols, the columns each key may name. Anything else is EINVALID.
+func orderTerms(in []string, cols map[string]string, what string) ([]string, error) {
+	var out []string
+	for _, o := range in {
 		field, dir, _ := strings.Cut(strings.TrimSpace(o), " ")
-		col := map[string]string{"name": "name", "creation_timestamp": "creation_time", "last_updated_timestamp": "last_updated_time", "timestamp": "creation_time"}[strings.TrimPrefix(field, "attributes.")]
+		col := cols[strings.TrimPrefix(field, "attributes.")]
 		if col == "" {
-			return nil, "", invalid("Invalid order_by field %q for registered models; use name, creation_timestamp or last_updated_timestamp.", field)
+			return nil, invalid("Invalid order_by field %q for %s.", field, what)
 		}
 		switch strings.ToUpper(strings.TrimSpace(dir)) {
 		case "", "ASC":
-			order = append(order, col+" ASC")
+			out = append(out, col+" ASC")
 		case "DESC":
-			order = append(order, col+" DESC")
+			out = append(out, col+" DESC")
 		default:
-			return nil, "", invalid("Invalid order_by direction %q; use ASC or DESC.", dir)
+			return nil, invalid("Invalid order_by direction %q; use ASC or DESC.", dir)
 		}
 	}
-	order = append(order, "name ASC")
-	limit := q.MaxResults
+	return out, nil
+}
+
+// SearchModels implements registry.Store. Pages are offsets into the order,
+// which the (creation_time) and (last_updated_time) indexes serve.
+func (db *DB) SearchModels(ctx context.Context, mq registry.ModelQuery) ([]registry.Model, string, error) {
+	offset, err := registry.DecodePageToken(mq.PageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	if mq.Name != "" {
+		q.cond("name = ?", mq.Name)
+	}
+	if mq.NameLike != "" {
+		q.cond("name LIKE ?", mq.NameLike)
+	}
+	if mq.NameILike != "" {
+		q.cond("LOWER(name) LIKE LOWER(?)", mq.NameILike)
+	}
+	q.order, err = orderTerms(mq.OrderBy, map[string]string{"name": "name", "creation_timestamp": "creation_time", "last_updated_timestamp": "last_updated_time", "timestamp": "creation_time"},
+		"registered models; use name, creation_timestamp or last_updated_timestamp")
+	if err != nil {
+		return nil, "", err
+	}
+	q.order = append(q.order, "name ASC")
+	limit := mq.MaxResults
 	if limit <= 0 {
-		limit = 100
+		limit = registry.ModelSearchDefault
 	}
 	var models []registry.Model
-	err = db.each(ctx, `SELECT name, description, creation_time, last_updated_time FROM registered_models`+where+` ORDER BY `+strings.Join(order, ", ")+` LIMIT ? OFFSET ?`, append(args, limit+1, offset), func(s scanner) error {
+	err = db.each(ctx, q.sql(`SELECT name, description, creation_time, last_updated_time FROM registered_models`), q.args(limit+1, offset), func(s scanner) error {
 		var m registry.Model
 		err := s.Scan(&m.Name, &m.Description, &m.CreationTime, &m.LastUpdatedTime)
 		models = append(models, m)
@@ -281,7 +298,7 @@ func (db *DB) SearchModels(ctx context.Context, q registry.ModelQuery) ([]regist
 	}
 	next := ""
 	if len(models) > limit {
-		models, next = models[:limit], tracking.EncodePageToken(offset+limit)
+		models, next = models[:limit], registry.EncodePageToken(offset+limit)
 	}
 	if err := db.loadModelExtras(ctx, models); err != nil {
 		return nil, "", err
@@ -290,6 +307,9 @@ func (db *DB) SearchModels(ctx context.Context, q registry.ModelQuery) ([]regist
 }
 
 const versionColumns = `name, version, creation_time, last_updated_time, description, user_id, stage, source, run_id, status, status_message, storage_uri, model_digest, git_commit, git_dirty, dataset_digests`
+
+// qualifiedVersionColumns are versionColumns of model_versions v.
+const qualifiedVersionColumns = `v.name, v.version, v.creation_time, v.last_updated_time, v.description, v.user_id, v.stage, v.source, v.run_id, v.status, v.status_message, v.storage_uri, v.model_digest, v.git_commit, v.git_dirty, v.dataset_digests`
 
 func scanVersion(s scanner) (registry.Version, error) {
 	var v registry.Version
@@ -475,34 +495,47 @@ func (db *DB) DeleteVersionTag(ctx context.Context, name string, version int, ke
 	}))
 }
 
-// SearchVersions implements registry.Store.
-func (db *DB) SearchVersions(ctx context.Context, q registry.VersionQuery) ([]registry.Version, string, error) {
-	offset, err := tracking.DecodePageToken(q.PageToken)
+// versionOrderColumns maps the sort keys of versions to columns.
+var versionOrderColumns = map[string]string{
+	"name": "v.name", "version_number": "v.version", "version": "v.version",
+	"creation_timestamp": "v.creation_time", "timestamp": "v.creation_time", "last_updated_timestamp": "v.last_updated_time",
+}
+
+// SearchVersions implements registry.Store. Pages are offsets into the
+// order; ties break by name ascending, then version descending, as MLflow
+// does.
+func (db *DB) SearchVersions(ctx context.Context, vq registry.VersionQuery) ([]registry.Version, string, error) {
+	offset, err := registry.DecodePageToken(vq.PageToken)
 	if err != nil {
 		return nil, "", err
 	}
-	var conds []string
-	var args []any
-	if q.Name != "" {
-		conds, args = append(conds, "v.name = ?"), append(args, q.Name)
+	var q query
+	if vq.Name != "" {
+		q.cond("v.name = ?", vq.Name)
 	}
-	if q.RunID != "" {
-		conds, args = append(conds, "v.run_id = ?"), append(args, q.RunID)
+	if vq.RunID != "" {
+		q.cond("v.run_id = ?", vq.RunID)
 	}
-	if q.Dataset != "" {
-		conds, args = append(conds, "EXISTS (SELECT 1 FROM model_version_datasets d WHERE d.name = v.name AND d.version = v.version AND d.digest = ?)"), append(args, q.Dataset)
+	if vq.Stage != "" {
+		q.cond("v.stage = ?", vq.Stage)
 	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
+	if vq.Digest != "" {
+		q.cond("v.model_digest = ?", vq.Digest)
 	}
-	limit := q.MaxResults
+	if vq.Dataset != "" {
+		q.cond("EXISTS (SELECT 1 FROM model_version_datasets d WHERE d.name = v.name AND d.version = v.version AND d.digest = ?)", vq.Dataset)
+	}
+	q.order, err = orderTerms(vq.OrderBy, versionOrderColumns, "model versions; use name, version_number, creation_timestamp or last_updated_timestamp")
+	if err != nil {
+		return nil, "", err
+	}
+	q.order = append(q.order, "v.name ASC", "v.version DESC")
+	limit := vq.MaxResults
 	if limit <= 0 {
-		limit = 200
+		limit = registry.VersionSearchDefault
 	}
-	cols := "v." + strings.ReplaceAll(versionColumns, ", ", ", v.")
 	var out []registry.Version
-	err = db.each(ctx, `SELECT `+cols+` FROM model_versions v`+where+` ORDER BY v.name ASC, v.version DESC LIMIT ? OFFSET ?`, append(args, limit+1, offset), func(s scanner) error {
+	err = db.each(ctx, q.sql(`SELECT `+qualifiedVersionColumns+` FROM model_versions v`), q.args(limit+1, offset), func(s scanner) error {
 		v, err := scanVersion(s)
 		out = append(out, v)
 		return err
@@ -512,12 +545,37 @@ func (db *DB) SearchVersions(ctx context.Context, q registry.VersionQuery) ([]re
 	}
 	next := ""
 	if len(out) > limit {
-		out, next = out[:limit], tracking.EncodePageToken(offset+limit)
+		out, next = out[:limit], registry.EncodePageToken(offset+limit)
 	}
 	if err := db.loadVersionExtras(ctx, out); err != nil {
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// LatestVersions implements registry.Store. The (name, stage, version)
+// index answers the grouping without reading the versions' rows.
+func (db *DB) LatestVersions(ctx context.Context, names []string) ([]registry.Version, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	var out []registry.Version
+	err := db.each(ctx, `SELECT `+qualifiedVersionColumns+` FROM model_versions v JOIN (SELECT name, MAX(version) AS version FROM model_versions WHERE name IN (`+placeholders(len(args))+`) GROUP BY name, stage) m ON m.name = v.name AND m.version = v.version ORDER BY v.name, v.version`, args, func(s scanner) error {
+		v, err := scanVersion(s)
+		out = append(out, v)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("latest versions", err)
+	}
+	if err := db.loadVersionExtras(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // TransitionStage implements registry.Store.
