@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
@@ -163,7 +164,7 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 		if verdict == validation.VerdictError {
 			verdict = validation.VerdictFail
 		}
-		if _, err := b.registry.RecordCheck(ctx, va.principal, candVersion.Name, candVersion.Version, "validation", verdict, string(details)); err != nil {
+		if _, err := b.registry.RecordCheck(auth.WithPrincipal(ctx, va.principal), candVersion.Name, candVersion.Version, "validation", verdict, string(details)); err != nil {
 			return err
 		}
 		printVerdict(out, rep, va.out)

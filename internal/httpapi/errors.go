@@ -22,7 +22,7 @@ func statusOf(code string) int {
 		return http.StatusBadRequest // MLflow answers RESOURCE_ALREADY_EXISTS with 400
 	case ferry.ENOTFOUND:
 		return http.StatusNotFound
-	case ferry.EUNAUTHORIZED:
+	case ferry.EUNAUTHORIZED, ferry.EFORBIDDEN:
 		return http.StatusForbidden
 	case ferry.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
@@ -43,7 +43,7 @@ func mlflowCode(code string) string {
 		return "RESOURCE_ALREADY_EXISTS"
 	case ferry.ENOTFOUND:
 		return "RESOURCE_DOES_NOT_EXIST"
-	case ferry.EUNAUTHORIZED:
+	case ferry.EUNAUTHORIZED, ferry.EFORBIDDEN:
 		return "PERMISSION_DENIED"
 	case ferry.ENOTIMPLEMENTED:
 		return "NOT_IMPLEMENTED"
