@@ -366,7 +366,7 @@ func openAPISchemaDoc(name string) string {
 
 // openAPIErrorSchema is the body of every error response.
 func openAPIErrorSchema() map[string]any {
-	codes := []string{ferry.EINVALID, ferry.ENOTFOUND, ferry.ECONFLICT, ferry.ETOOLARGE, ferry.EUNAUTHORIZED, ferry.ENOTIMPLEMENTED, ferry.EUNAVAILABLE, ferry.EINTERNAL}
+	codes := []string{ferry.EINVALID, ferry.ENOTFOUND, ferry.ECONFLICT, ferry.ETOOLARGE, ferry.EUNAUTHORIZED, ferry.EFORBIDDEN, ferry.ENOTIMPLEMENTED, ferry.EUNAVAILABLE, ferry.EINTERNAL}
 	return map[string]any{
 		"type":     "object",
 		"required": []string{"error"},

@@ -233,7 +233,7 @@ func TestRegistryMLflowPromotion(t *testing.T) {
 	// a request; the requester cannot approve it; a reviewer can.
 	tr("ana", "production").want(t, 403, "PERMISSION_DENIED", "ferry models approve churn 1 --to production")
 	call(t, srv, "POST", "/api/v1/models/churn/versions/1/approve", "ana", map[string]any{"target": "Production"}).
-		want(t, 403, "EUNAUTHORIZED", "ana requested this promotion and cannot approve it")
+		want(t, 403, "EFORBIDDEN", "ana requested this promotion and cannot approve it")
 	dec := call(t, srv, "POST", "/api/v1/models/churn/versions/1/approve", "bo", map[string]any{"target": "production", "comment": "lgtm"}).want(t, 200, "", "")
 	if r := obj(dec.body, "request"); r["status"] != "approved" || r["decided_by"] != "bo" || r["requested_by"] != "ana" || r["target"] != "Production" {
 		t.Fatalf("decision: %s", dec.raw)
@@ -426,7 +426,7 @@ func TestRegistryBadInput(t *testing.T) {
 		{"alias to an unknown version", "PUT", "/api/v1/models/churn/aliases/shadow", "", map[string]any{"version": 9}, 404, "ENOTFOUND", "version=9"},
 		{"promote to nowhere", "POST", "/api/v1/models/churn/versions/1/promote", "", map[string]any{"target": "the moon"}, 400, "EINVALID", "neither a stage"},
 		{"promote without target", "POST", "/api/v1/models/churn/versions/1/promote", "", map[string]any{}, 400, "EINVALID", "'target'"},
-		{"promote blocked", "POST", "/api/v1/models/churn/versions/1/promote", "ana", map[string]any{"target": "production"}, 403, "EUNAUTHORIZED", "requires an approval"},
+		{"promote blocked", "POST", "/api/v1/models/churn/versions/1/promote", "ana", map[string]any{"target": "production"}, 403, "EFORBIDDEN", "requires an approval"},
 		{"check with a bad verdict", "POST", "/api/v1/models/churn/versions/1/checks", "", map[string]any{"kind": "validation", "verdict": "maybe"}, 400, "EINVALID", "pass or fail"},
 		{"malformed JSON", "POST", "/api/v1/models", "", `{"name": `, 400, "EINVALID", "Malformed JSON"},
 		{"malformed JSON, MLflow", "POST", p + "registered-models/create", "", `{"name": `, 400, "INVALID_PARAMETER_VALUE", "Malformed JSON"},
