@@ -301,13 +301,15 @@ func testRegSearchModelsManyPages(t *testing.T, f *regFixture) {
 		created, updated int64
 	}
 	var all []row
+	// Lower- and upper-case names whose order is the same under byte and
+	// dictionary collations.
 	for i := range 60 {
 		name := fmt.Sprintf("fraud-%02d", i)
 		switch i % 3 {
 		case 0:
-			name = fmt.Sprintf("churn-%02d", i)
+			name = fmt.Sprintf("alpha-x%02d", i)
 		case 1:
-			name = fmt.Sprintf("Churn-%02d", i)
+			name = fmt.Sprintf("Alpha-%02d", i)
 		}
 		f.model(name)
 		m := f.getModel(name)
@@ -350,16 +352,16 @@ func testRegSearchModelsManyPages(t *testing.T, f *regFixture) {
 		want []string
 	}{
 		{"all by name", registry.ModelQuery{}, selectRows(everything, byName)},
-		{"like, case-sensitive, by creation desc", registry.ModelQuery{NameLike: "churn-%", OrderBy: []string{"creation_timestamp DESC"}},
-			selectRows(func(n string) bool { return strings.HasPrefix(n, "churn-") }, func(a, b row) bool { return a.created > b.created })},
-		{"ilike, by name desc", registry.ModelQuery{NameILike: "CHURN-%", OrderBy: []string{"name DESC"}},
-			selectRows(func(n string) bool { return strings.HasPrefix(strings.ToLower(n), "churn-") }, func(a, b row) bool { return a.name > b.name })},
-		{"ilike inside, by last update", registry.ModelQuery{NameILike: "%RN-1%", OrderBy: []string{"last_updated_timestamp DESC"}},
-			selectRows(func(n string) bool { return strings.Contains(strings.ToLower(n), "rn-1") }, func(a, b row) bool { return a.updated > b.updated })},
+		{"like, case-sensitive, by creation desc", registry.ModelQuery{NameLike: "alpha-%", OrderBy: []string{"creation_timestamp DESC"}},
+			selectRows(func(n string) bool { return strings.HasPrefix(n, "alpha-") }, func(a, b row) bool { return a.created > b.created })},
+		{"ilike, by name desc", registry.ModelQuery{NameILike: "ALPHA-%", OrderBy: []string{"name DESC"}},
+			selectRows(func(n string) bool { return strings.HasPrefix(strings.ToLower(n), "alpha-") }, func(a, b row) bool { return a.name > b.name })},
+		{"ilike inside, by last update", registry.ModelQuery{NameILike: "%HA-%1", OrderBy: []string{"last_updated_timestamp DESC"}},
+			selectRows(func(n string) bool { return strings.Contains(strings.ToLower(n), "ha-") && strings.HasSuffix(n, "1") }, func(a, b row) bool { return a.updated > b.updated })},
 		{"by creation asc", registry.ModelQuery{OrderBy: []string{"creation_timestamp ASC"}}, selectRows(everything, func(a, b row) bool { return a.created < b.created })},
-		{"exact name", registry.ModelQuery{Name: "Churn-01"}, []string{"Churn-01"}},
-		{"exact name is case-sensitive", registry.ModelQuery{Name: "churn-01"}, nil},
-		{"exact name is not a pattern", registry.ModelQuery{Name: "churn-%"}, nil},
+		{"exact name", registry.ModelQuery{Name: "Alpha-01"}, []string{"Alpha-01"}},
+		{"exact name is case-sensitive", registry.ModelQuery{Name: "alpha-01"}, nil},
+		{"exact name is not a pattern", registry.ModelQuery{Name: "Alpha-%"}, nil},
 	}
 	for _, tt := range tests {
 		for _, size := range []int{1, 7, 25, 100} {
