@@ -45,7 +45,9 @@ func (s *Service) RegisterVersion(ctx context.Context, name, source, runID, desc
 // local directory dir: one with an MLmodel file, written by Ferry (with
 // ferry.json) or by MLflow. It verifies, copies and audits as
 // RegisterVersion does, creating the model when absent; the version's source
-// is dir's absolute path.
+// is dir's absolute path. A directory without an MLmodel file is ENOTFOUND,
+// a package whose files do not match their digests EINVALID; either leaves
+// nothing behind.
 func (s *Service) RegisterDir(ctx context.Context, name, dir, description string, tags []Tag) (Version, error) {
 	missing, err := s.checkTarget(ctx, name, true)
 	if err != nil {
@@ -54,9 +56,6 @@ func (s *Service) RegisterDir(ctx context.Context, name, dir, description string
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Version{}, fmt.Errorf("registry: register %s: %w", dir, err)
-	}
-	if _, err := os.Stat(filepath.Join(abs, model.ManifestFile)); err != nil {
-		return Version{}, invalid("%s is not a model package: it has no %s file.", dir, model.ManifestFile)
 	}
 	return s.register(ctx, name, abs, "", abs, description, tags, missing)
 }

@@ -839,3 +839,157 @@ default:
 		}
 	})
 }
+
+// TestRegisterDir registers versions from local package directories, as
+// `ferry models register NAME --from ./dir` does.
+func TestRegisterDir(t *testing.T) {
+	t.Run("a Ferry package", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		dir := filepath.Join(t.TempDir(), "model")
+		built := buildPackage(t, dir, "0123456789abcdef0123456789abcdef", pkg{commit: strings.Repeat("b", 40), datasets: []model.DatasetRef{{Name: "train", Digest: "sha256:aa"}}})
+		ctx := auth.WithPrincipal(e.ctx, "carol")
+		v, err := e.svc.RegisterDir(ctx, "churn", dir, "from my laptop", []registry.Tag{{Key: "team", Value: "growth"}})
+		must(t, err)
+		if v.Version != 1 || v.UserID != "carol" || v.ModelDigest != built.Digest() || v.Source != dir || v.Description != "from my laptop" ||
+			v.RunID != "0123456789abcdef0123456789abcdef" || v.GitCommit != strings.Repeat("b", 40) || fmt.Sprint(v.DatasetDigests) != "[sha256:aa]" ||
+			fmt.Sprint(v.Tags) != "[{team growth}]" {
+			t.Fatalf("registered %+v", v)
+		}
+		// The registry holds its own verified copy: the directory may go.
+		must(t, os.RemoveAll(dir))
+		fetched, err := e.svc.FetchVersion(e.ctx, v, filepath.Join(t.TempDir(), "copy"))
+		must(t, err)
+		if fetched.Digest() != built.Digest() {
+			t.Fatalf("fetched digest %s, want %s", fetched.Digest(), built.Digest())
+		}
+		hist, err := e.svc.History(e.ctx, "churn")
+		must(t, err)
+		var got []string
+		for _, h := range hist {
+			got = append(got, h.Action+" by "+h.Principal)
+		}
+		if want := "[create_model by carol create_version by carol]"; fmt.Sprint(got) != want {
+			t.Fatalf("history = %v, want %s", got, want)
+		}
+	})
+	t.Run("the same package twice", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		dir := filepath.Join(t.TempDir(), "model")
+		buildPackage(t, dir, "", pkg{})
+		_, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", nil)
+		must(t, err)
+		_, err = e.svc.RegisterDir(e.ctx, "churn", dir, "", nil)
+		wantCode(t, err, ferry.ECONFLICT)
+		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "churn version 1") {
+			t.Fatalf("message %q does not name the version", msg)
+		}
+	})
+	t.Run("an MLflow package", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		dir := t.TempDir()
+		mlmodel := "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    model_path: model.pkl\n    python_version: 3.11.7\n" +
+			"  sklearn:\n    pickled_model: model.pkl\n    serialization_format: cloudpickle\n    sklearn_version: 1.4.0\nmlflow_version: 2.11.1\n" +
+			"model_uuid: 5b4a2c0e8f9d4b6a9c1e2f3a4b5c6d7e\nrun_id: fedcba9876543210fedcba9876543210\nutc_time_created: '2024-03-01 10:00:00.000000'\n"
+		must(t, os.WriteFile(filepath.Join(dir, model.ManifestFile), []byte(mlmodel), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "model.pkl"), []byte("not really a pickle"), 0o644))
+		v, err := e.svc.RegisterDir(auth.WithPrincipal(e.ctx, "dave"), "iris", dir, "", nil)
+		must(t, err)
+		if !strings.HasPrefix(v.ModelDigest, "sha256:") || v.UserID != "dave" || v.Version != 1 {
+			t.Fatalf("registered %+v", v)
+		}
+		if blobs := e.registryBlobs("registry"); len(blobs) != 2 {
+			t.Fatalf("registry storage holds %v, want MLmodel and model.pkl", blobs)
+		}
+	})
+	nothing := []struct {
+		name string
+		dir  func(t *testing.T) string
+		code string
+	}{
+		{"an empty directory", func(t *testing.T) string { return t.TempDir() }, ferry.ENOTFOUND},
+		{"a missing directory", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, ferry.ENOTFOUND},
+		{"a tampered package", func(t *testing.T) string {
+			dir := filepath.Join(t.TempDir(), "model")
+			buildPackage(t, dir, "", pkg{})
+			must(t, os.WriteFile(filepath.Join(dir, "model.json"), []byte(`{"trainer":"logistic","weights":[9]}`), 0o644))
+			return dir
+		}, ferry.EINVALID},
+	}
+	for _, tt := range nothing {
+		t.Run("nothing registered from "+tt.name, func(t *testing.T) {
+			e := newEnv(t, sqlite.SynchronousNormal, nil)
+			_, err := e.svc.RegisterDir(e.ctx, "churn", tt.dir(t), "", nil)
+			wantCode(t, err, tt.code)
+			if _, err := e.svc.GetModel(e.ctx, "churn"); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+				t.Fatalf("the failed registration left a model behind (GetModel error %v)", err)
+			}
+			if blobs := e.registryBlobs("registry"); len(blobs) != 0 {
+				t.Fatalf("registry storage holds %v", blobs)
+			}
+		})
+	}
+}
+
+// TestModelLifecycle renames, describes, searches and deletes through the
+// service: changes are audited with the principal of the context, and reads
+// carry the latest version per stage.
+func TestModelLifecycle(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := e.ctx, e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	run2, _ := e.runWithModel(pkg{weights: "[1,2,3]"})
+	e.register("alice", "churn", run2)
+	_, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "production", "", false)
+	must(t, err)
+
+	m, err := svc.RenameModel(auth.WithPrincipal(ctx, "bob"), "churn", "churn-v2")
+	must(t, err)
+	latest := func(vs []registry.Version) string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, fmt.Sprintf("%d:%s", v.Version, v.Stage))
+		}
+		return fmt.Sprint(out)
+	}
+	if m.Name != "churn-v2" || latest(m.Latest) != "[2:None 1:Production]" {
+		t.Fatalf("renamed model %+v, latest %s", m, latest(m.Latest))
+	}
+	m, err = svc.SetModelDescription(ctx, "churn-v2", "predicts churn")
+	must(t, err)
+	if m.Description != "predicts churn" {
+		t.Fatalf("description %q", m.Description)
+	}
+	v, err := svc.SetVersionDescription(ctx, "churn-v2", 2, "second")
+	must(t, err)
+	if v.Description != "second" {
+		t.Fatalf("version description %q", v.Description)
+	}
+	vs, err := svc.LatestVersions(ctx, "churn-v2", []string{"production", "None", "Production"})
+	must(t, err)
+	if got := latest(vs); got != "[1:Production 2:None]" {
+		t.Fatalf("LatestVersions = %s", got)
+	}
+	ms, next, err := svc.SearchModels(ctx, registry.Search{Filter: "name ILIKE 'CHURN%'"})
+	must(t, err)
+	if len(ms) != 1 || next != "" || latest(ms[0].Latest) != "[2:None 1:Production]" {
+		t.Fatalf("SearchModels = %+v, %q", ms, next)
+	}
+	found, next, err := svc.SearchVersions(ctx, registry.Search{Filter: "name = 'churn-v2'", OrderBy: []string{"version_number ASC"}, MaxResults: 1})
+	must(t, err)
+	if len(found) != 1 || found[0].Version != 1 || next == "" {
+		t.Fatalf("SearchVersions = %+v, %q", found, next)
+	}
+	must(t, svc.DeleteVersion(auth.WithPrincipal(ctx, "carol"), "churn-v2", 2))
+	must(t, svc.DeleteModel(ctx, "churn-v2"))
+
+	evs, err := e.b.Store.ListAudit(ctx, "")
+	must(t, err)
+	var got []string
+	for _, ev := range evs[len(evs)-3:] {
+		got = append(got, ev.Action+" "+ev.Model+" by "+ev.Principal)
+	}
+	if want := "[rename_model churn by bob delete_version churn-v2 by carol delete_model churn-v2 by anonymous]"; fmt.Sprint(got) != want {
+		t.Fatalf("audit = %v, want %s", got, want)
+	}
+}
