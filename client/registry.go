@@ -28,13 +28,12 @@ func (c *Client) As(principal string) *Client {
 	return &cp
 }
 
-// IsUnauthorized reports whether err is the server's refusal to let the
-// principal do something, such as a promotion the policy blocks: EFORBIDDEN
-// (403), or EUNAUTHORIZED (401, no or bad credentials; older servers also
-// answered blocked promotions with it).
-func IsUnauthorized(err error) bool {
+// IsForbidden reports whether err is the server's refusal to let the
+// principal do something (code EFORBIDDEN), such as a promotion the policy
+// blocks.
+func IsForbidden(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.Code == "EFORBIDDEN" || e.Code == "EUNAUTHORIZED")
+	return errors.As(err, &e) && e.Code == "EFORBIDDEN"
 }
 
 // Version stages.
@@ -289,8 +288,8 @@ type Promotion struct {
 // Promote moves a version to target: a stage ("production", "staging",
 // "archived", "none"; any case) or an alias ("@champion"). When the
 // server's policy blocks it — a check is missing, or an approval by another
-// principal — the error is an *Error with code EUNAUTHORIZED (see
-// IsUnauthorized) whose message says what is missing; a blocked promotion
+// principal — the error is an *Error with code EFORBIDDEN (see
+// IsForbidden) whose message says what is missing; a blocked promotion
 // that needs an approval files a request for it.
 func (c *Client) Promote(ctx context.Context, name string, version int, target string, p Promotion) (ModelVersion, error) {
 	var out versionResp
@@ -304,7 +303,7 @@ type decisionResp struct {
 }
 
 // Approve approves the pending request to move a version to target. The
-// principal who asked cannot approve it (EUNAUTHORIZED); without a pending
+// principal who asked cannot approve it (EFORBIDDEN); without a pending
 // request the error has code ENOTFOUND.
 func (c *Client) Approve(ctx context.Context, name string, version int, target, comment string) (PromotionRequest, error) {
 	var out decisionResp

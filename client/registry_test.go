@@ -87,10 +87,10 @@ func TestRegistryClient(t *testing.T) {
 
 	// The policy blocks Production until someone else approves.
 	_, err = c.Promote(ctx, "prices", 1, "production", client.Promotion{Reason: "good"})
-	if !client.IsUnauthorized(err) || !strings.Contains(err.Error(), "ferry models approve prices 1 --to production") {
+	if !client.IsForbidden(err) || !strings.Contains(err.Error(), "ferry models approve prices 1 --to production") {
 		t.Fatalf("blocked promote: %v", err)
 	}
-	if _, err := c.Approve(ctx, "prices", 1, "production", ""); !client.IsUnauthorized(err) {
+	if _, err := c.Approve(ctx, "prices", 1, "production", ""); !client.IsForbidden(err) {
 		t.Fatalf("self-approval: %v", err)
 	}
 	req, err := c.As("bo").Approve(ctx, "prices", 1, "production", "ok")

@@ -385,7 +385,7 @@ func (d *demo) register(ctx context.Context, runID string) error {
 	}{{scientist, "@challenger"}, {scientist, "staging"}, {scientist, "production"}}
 	for _, st := range steps {
 		if _, err := st.who.Promote(ctx, name, v.Version, st.target, client.Promotion{Reason: "demo"}); err != nil {
-			if !client.IsUnauthorized(err) {
+			if !client.IsForbidden(err) {
 				return err
 			}
 			fmt.Fprintf(d.out, "   %-12s blocked: %s\n", st.target, userMessage(err))
@@ -402,7 +402,7 @@ func (d *demo) register(ctx context.Context, runID string) error {
 		}
 		fmt.Fprintf(d.out, "   %-12s done\n", st.target)
 	}
-	if _, err := scientist.Promote(ctx, name, v.Version, "@champion", client.Promotion{}); client.IsUnauthorized(err) {
+	if _, err := scientist.Promote(ctx, name, v.Version, "@champion", client.Promotion{}); client.IsForbidden(err) {
 		fmt.Fprintf(d.out, "   %-12s blocked: %s\n", "@champion", userMessage(err))
 	} else if err != nil {
 		return err

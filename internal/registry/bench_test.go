@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/tracking"
@@ -41,10 +42,10 @@ func (l latencies) report(b *testing.B) {
 func BenchmarkRegistry(b *testing.B) {
 	b.Run("CreateVersion", func(b *testing.B) {
 		e := newEnv(b, sqlite.SynchronousFull, nil)
-		if _, err := e.svc.CreateModel(e.ctx, "alice", "bench", "", nil); err != nil {
+		if _, err := e.svc.CreateModel(auth.WithPrincipal(e.ctx, "alice"), "bench", "", nil); err != nil {
 			b.Fatal(err)
 		}
-		store := e.svc.Store()
+		store := e.b.Store
 		lat := make(latencies, 0, b.N)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -67,7 +68,7 @@ func BenchmarkRegistry(b *testing.B) {
 
 	b.Run("RegisterVersion", func(b *testing.B) {
 		e := newEnv(b, sqlite.SynchronousFull, nil)
-		if _, err := e.svc.CreateModel(e.ctx, "alice", "bench", "", nil); err != nil {
+		if _, err := e.svc.CreateModel(auth.WithPrincipal(e.ctx, "alice"), "bench", "", nil); err != nil {
 			b.Fatal(err)
 		}
 		lat := make(latencies, 0, b.N)
@@ -84,7 +85,7 @@ func BenchmarkRegistry(b *testing.B) {
 			source := "runs:/" + run.Info.RunID + "/model"
 			b.StartTimer()
 			start := time.Now()
-			if _, err := e.svc.RegisterVersion(e.ctx, "alice", "bench", source, "", "", nil, false); err != nil {
+			if _, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "alice"), "bench", source, "", "", nil, false); err != nil {
 				b.Fatal(err)
 			}
 			lat = append(lat, time.Since(start))
@@ -95,10 +96,10 @@ func BenchmarkRegistry(b *testing.B) {
 
 	b.Run("ResolveAlias", func(b *testing.B) {
 		e := newEnv(b, sqlite.SynchronousFull, nil)
-		if _, err := e.svc.CreateModel(e.ctx, "alice", "bench", "", nil); err != nil {
+		if _, err := e.svc.CreateModel(auth.WithPrincipal(e.ctx, "alice"), "bench", "", nil); err != nil {
 			b.Fatal(err)
 		}
-		store := e.svc.Store()
+		store := e.b.Store
 		for i := range 100 {
 			v := registry.Version{Name: "bench", Stage: registry.StageNone, Status: registry.StatusReady, ModelDigest: fmt.Sprintf("sha256:%064d", i),
 				Tags: []registry.Tag{{Key: "k", Value: "v"}}}
@@ -106,7 +107,7 @@ func BenchmarkRegistry(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if _, err := e.svc.SetAlias(e.ctx, "alice", "bench", "champion", 50, ""); err != nil {
+		if _, err := e.svc.SetAlias(auth.WithPrincipal(e.ctx, "alice"), "bench", "champion", 50, ""); err != nil {
 			b.Fatal(err)
 		}
 		lat := make(latencies, 0, b.N)

@@ -46,6 +46,10 @@ type Model struct {
 	LastUpdatedTime int64
 	Tags            []Tag
 	Aliases         map[string]int // alias → version
+	// Latest holds the newest version in each stage, in the order None,
+	// Staging, Production, Archived. The Service's reads fill it; stores
+	// leave it empty.
+	Latest []Version
 }
 
 // Version is an immutable model version. Only its description, tags, stage
@@ -143,21 +147,29 @@ type Check struct {
 	CreatedAt int64
 }
 
-// ModelQuery selects registered models.
+// ModelQuery selects registered models. Conditions that are set are ANDed.
 type ModelQuery struct {
-	NameLike   string // SQL LIKE pattern on the name; "" for all
+	Name       string // exact name; "" for any
+	NameLike   string // SQL LIKE pattern on the name, case-sensitive; "" for any
+	NameILike  string // SQL LIKE pattern on the name, case-insensitive; "" for any
 	MaxResults int
-	PageToken  string
-	OrderBy    []string // name, creation_timestamp, last_updated_timestamp with ASC/DESC
+	PageToken  string   // from EncodePageToken
+	OrderBy    []string // name, creation_timestamp, last_updated_timestamp with ASC/DESC; ties by name
 }
 
-// VersionQuery selects versions.
+// VersionQuery selects versions. Conditions that are set are ANDed.
 type VersionQuery struct {
 	Name       string // exact model name; "" for all
 	RunID      string
 	Dataset    string // dataset digest in the lineage
+	Stage      string // exact stage
+	Digest     string // the package's ModelDigest
 	MaxResults int
-	PageToken  string
+	PageToken  string // from EncodePageToken
+	// OrderBy are name, version_number, creation_timestamp or
+	// last_updated_timestamp with ASC/DESC; ties (and no order) by name
+	// ascending, then version descending.
+	OrderBy []string
 }
 
 // Store persists the registry. Implementations are safe for concurrent use;
@@ -183,6 +195,9 @@ type Store interface {
 	SetVersionTag(ctx context.Context, name string, version int, t Tag) error
 	DeleteVersionTag(ctx context.Context, name string, version int, key string) error
 	SearchVersions(ctx context.Context, q VersionQuery) ([]Version, string, error)
+	// LatestVersions returns the newest version in each stage of each named
+	// model, in no particular order; unknown names have none.
+	LatestVersions(ctx context.Context, names []string) ([]Version, error)
 	// TransitionStage moves a version to stage; with archiveExisting, other
 	// versions in that stage move to Archived, each with its own event.
 	TransitionStage(ctx context.Context, name string, version int, stage string, archiveExisting bool, ev AuditEvent) (Version, error)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
@@ -161,7 +162,7 @@ func (e *env) upload(run tracking.Run, dir string) {
 
 func (e *env) register(principal, name string, run tracking.Run) registry.Version {
 	e.tb.Helper()
-	v, err := e.svc.RegisterVersion(e.ctx, principal, name, "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
+	v, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, principal), name, "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
 	if err != nil {
 		e.tb.Fatalf("RegisterVersion(%s): %v", name, err)
 	}
@@ -234,12 +235,12 @@ default:
 	if v.Version != 1 || v.Stage != registry.StageNone || v.RunID != run.Info.RunID || v.ModelDigest != built.Digest() || v.UserID != "alice" {
 		t.Fatalf("registered %+v", v)
 	}
-	_, err := svc.SetAlias(ctx, "alice", "churn", "challenger", 1, "try it on shadow traffic")
+	_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "challenger", 1, "try it on shadow traffic")
 	must(t, err)
 	if got, err := svc.Resolve(ctx, "models:/churn@challenger"); err != nil || got.Version != 1 {
 		t.Fatalf("Resolve(@challenger) = %+v, %v", got, err)
 	}
-	staged, err := svc.Promote(ctx, "alice", "churn", 1, "staging", "smoke tests pass", false)
+	staged, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "staging", "smoke tests pass", false)
 	must(t, err)
 	if staged.Stage != registry.StageStaging {
 		t.Fatalf("stage after promote = %q", staged.Stage)
@@ -247,15 +248,15 @@ default:
 
 	t.Run("refused without an approval", func(t *testing.T) {
 		for attempt := range 2 {
-			_, err := svc.Promote(ctx, "alice", "churn", 1, "Production", "auc +2%", true)
-			wantCode(t, err, ferry.EUNAUTHORIZED)
+			_, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "auc +2%", true)
+			wantCode(t, err, ferry.EFORBIDDEN)
 			msg := ferry.ErrorMessage(err)
 			for _, want := range []string{"other than the requester", "ferry models approve churn 1 --to production"} {
 				if !strings.Contains(msg, want) {
 					t.Fatalf("attempt %d: message %q does not say %q", attempt, msg, want)
 				}
 			}
-			reqs, err := svc.Store().FindRequests(ctx, "churn", 1, registry.StageProduction)
+			reqs, err := e.b.Store.FindRequests(ctx, "churn", 1, registry.StageProduction)
 			must(t, err)
 			if len(reqs) != 1 || reqs[0].Status != registry.RequestPending || reqs[0].RequestedBy != "alice" {
 				t.Fatalf("attempt %d: requests = %+v, want one pending by alice", attempt, reqs)
@@ -263,26 +264,26 @@ default:
 		}
 	})
 	t.Run("refused with a self-approval", func(t *testing.T) {
-		_, err := svc.Decide(ctx, "alice", "churn", 1, "production", true, "looks fine to me")
-		wantCode(t, err, ferry.EUNAUTHORIZED)
+		_, err := svc.Decide(auth.WithPrincipal(ctx, "alice"), "churn", 1, "production", true, "looks fine to me")
+		wantCode(t, err, ferry.EFORBIDDEN)
 		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "alice") || !strings.Contains(msg, "another principal") {
 			t.Fatalf("message = %q", msg)
 		}
-		_, err = svc.Promote(ctx, "alice", "churn", 1, "Production", "auc +2%", true)
-		wantCode(t, err, ferry.EUNAUTHORIZED)
+		_, err = svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "auc +2%", true)
+		wantCode(t, err, ferry.EFORBIDDEN)
 		if v, _ := svc.Resolve(ctx, "models:/churn/1"); v.Stage != registry.StageStaging {
 			t.Fatalf("stage = %q after a refused promotion", v.Stage)
 		}
 	})
 	t.Run("allowed after another principal approves", func(t *testing.T) {
-		r, err := svc.Decide(ctx, "bob", "churn", 1, "production", true, "reviewed the validation report")
+		r, err := svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "production", true, "reviewed the validation report")
 		must(t, err)
 		if r.Status != registry.RequestApproved || r.DecidedBy != "bob" || r.RequestedBy != "alice" {
 			t.Fatalf("decision = %+v", r)
 		}
-		_, err = svc.Decide(ctx, "carol", "churn", 1, "production", true, "")
+		_, err = svc.Decide(auth.WithPrincipal(ctx, "carol"), "churn", 1, "production", true, "")
 		wantCode(t, err, ferry.ENOTFOUND) // nothing pending any more
-		prod, err := svc.Promote(ctx, "alice", "churn", 1, "Production", "auc +2%", true)
+		prod, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "auc +2%", true)
 		must(t, err)
 		if prod.Stage != registry.StageProduction {
 			t.Fatalf("stage = %q", prod.Stage)
@@ -336,13 +337,13 @@ func TestResolve(t *testing.T) {
 		run, _ := e.runWithModel(pkg{weights: fmt.Sprintf("[%d]", i)})
 		e.register("alice", "churn", run)
 	}
-	_, err := svc.SetAlias(ctx, "alice", "churn", "challenger", 2, "")
+	_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "challenger", 2, "")
 	must(t, err)
-	_, err = svc.Promote(ctx, "alice", "churn", 1, "Production", "", false)
+	_, err = svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "", false)
 	must(t, err)
-	_, err = svc.Promote(ctx, "alice", "churn", 2, "Staging", "", false)
+	_, err = svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 2, "Staging", "", false)
 	must(t, err)
-	_, err = svc.CreateModel(ctx, "alice", "empty", "", nil)
+	_, err = svc.CreateModel(auth.WithPrincipal(ctx, "alice"), "empty", "", nil)
 	must(t, err)
 
 	tests := []struct {
@@ -388,7 +389,7 @@ func TestResolve(t *testing.T) {
 			if v.Name != "churn" || v.Version != tt.version {
 				t.Fatalf("resolved %s/%d, want churn/%d", v.Name, v.Version, tt.version)
 			}
-			if want, _ := svc.Store().GetVersion(ctx, "churn", tt.version); fmt.Sprint(v) != fmt.Sprint(want) {
+			if want, _ := e.b.Store.GetVersion(ctx, "churn", tt.version); fmt.Sprint(v) != fmt.Sprint(want) {
 				t.Fatalf("resolved\n %+v\nGetVersion\n %+v", v, want)
 			}
 		})
@@ -406,11 +407,11 @@ func TestAliasNames(t *testing.T) {
 	invalid := []string{"latest", "Latest", "LATEST", "v1", "V12", "v007", "1abc", "9", "", "-x", "a b", "a/b", "a.b", "champion!", strings.Repeat("a", 257)}
 	for _, alias := range invalid {
 		t.Run(fmt.Sprintf("set %q", alias), func(t *testing.T) {
-			_, err := svc.SetAlias(ctx, "alice", "churn", alias, 1, "")
+			_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", alias, 1, "")
 			wantCode(t, err, ferry.EINVALID)
 		})
 		t.Run(fmt.Sprintf("delete %q", alias), func(t *testing.T) {
-			wantCode(t, svc.DeleteAlias(ctx, "alice", "churn", alias), ferry.EINVALID)
+			wantCode(t, svc.DeleteAlias(auth.WithPrincipal(ctx, "alice"), "churn", alias), ferry.EINVALID)
 		})
 	}
 	if after, _ := svc.History(ctx, "churn"); len(after) != len(before) {
@@ -423,7 +424,7 @@ func TestAliasNames(t *testing.T) {
 	valid := []string{"champion", "v", "v1a", "version2", "_shadow", "blue-green", "A", strings.Repeat("a", 256)}
 	for _, alias := range valid {
 		t.Run(fmt.Sprintf("set %q", alias), func(t *testing.T) {
-			v, err := svc.SetAlias(ctx, "alice", "churn", alias, 1, "")
+			v, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", alias, 1, "")
 			must(t, err)
 			if v.Version != 1 {
 				t.Fatalf("SetAlias returned %+v", v)
@@ -434,14 +435,14 @@ func TestAliasNames(t *testing.T) {
 		})
 	}
 	t.Run("unknown targets", func(t *testing.T) {
-		_, err := svc.SetAlias(ctx, "alice", "churn", "champion", 7, "")
+		_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "champion", 7, "")
 		wantCode(t, err, ferry.ENOTFOUND)
-		_, err = svc.SetAlias(ctx, "alice", "nope", "champion", 1, "")
+		_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "nope", "champion", 1, "")
 		wantCode(t, err, ferry.ENOTFOUND)
-		wantCode(t, svc.DeleteAlias(ctx, "alice", "nope", "champion"), ferry.ENOTFOUND)
+		wantCode(t, svc.DeleteAlias(auth.WithPrincipal(ctx, "alice"), "nope", "champion"), ferry.ENOTFOUND)
 	})
 	t.Run("delete", func(t *testing.T) {
-		must(t, svc.DeleteAlias(ctx, "bob", "churn", "champion"))
+		must(t, svc.DeleteAlias(auth.WithPrincipal(ctx, "bob"), "churn", "champion"))
 		_, err := svc.Resolve(ctx, "models:/churn@champion")
 		wantCode(t, err, ferry.ENOTFOUND)
 		hist, err := svc.History(ctx, "churn")
@@ -457,7 +458,7 @@ func TestRegisterVersion(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		run, _ := e.runWithModel(pkg{})
 		e.register("alice", "churn", run)
-		_, err := e.svc.RegisterVersion(e.ctx, "bob", "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
+		_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
 		wantCode(t, err, ferry.ECONFLICT)
 		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "version 1") {
 			t.Fatalf("message %q does not name the version", msg)
@@ -468,7 +469,7 @@ func TestRegisterVersion(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "model")
 		buildPackage(t, dir, run.Info.RunID, pkg{})
 		e.upload(run2, dir)
-		_, err = e.svc.RegisterVersion(e.ctx, "bob", "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
+		_, err = e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
 		wantCode(t, err, ferry.ECONFLICT)
 		if got := fmt.Sprint(e.versions("churn")); got != "[1]" {
 			t.Fatalf("versions = %s", got)
@@ -477,7 +478,7 @@ func TestRegisterVersion(t *testing.T) {
 	t.Run("the same package registered concurrently", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		run, _ := e.runWithModel(pkg{})
-		_, err := e.svc.CreateModel(e.ctx, "alice", "churn", "", nil)
+		_, err := e.svc.CreateModel(auth.WithPrincipal(e.ctx, "alice"), "churn", "", nil)
 		must(t, err)
 		const n = 4
 		var wg sync.WaitGroup
@@ -488,7 +489,7 @@ func TestRegisterVersion(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-release
-				_, err := e.svc.RegisterVersion(e.ctx, fmt.Sprintf("user%d", i), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
+				_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, fmt.Sprintf("user%d", i)), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
 				codes <- ferry.ErrorCode(err)
 			}()
 		}
@@ -561,10 +562,10 @@ func TestRegisterVersion(t *testing.T) {
 			if tt.create {
 				name = "brand-new"
 			} else {
-				_, err := e.svc.CreateModel(e.ctx, "alice", name, "", nil)
+				_, err := e.svc.CreateModel(auth.WithPrincipal(e.ctx, "alice"), name, "", nil)
 				must(t, err)
 			}
-			_, err := e.svc.RegisterVersion(e.ctx, "alice", name, tt.source(e), "", "", nil, tt.create)
+			_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "alice"), name, tt.source(e), "", "", nil, tt.create)
 			if code := ferry.ErrorCode(err); !contains(tt.code, code) {
 				t.Fatalf("error code = %q (%v), want one of %v", code, err, tt.code)
 			}
@@ -579,7 +580,7 @@ func TestRegisterVersion(t *testing.T) {
 				if m, err := e.svc.GetModel(e.ctx, name); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 					t.Fatalf("the failed registration left model %+v behind (GetModel error %v)", m, err)
 				}
-				if evs, _ := e.svc.Store().ListAudit(e.ctx, ""); len(evs) != 0 {
+				if evs, _ := e.b.Store.ListAudit(e.ctx, ""); len(evs) != 0 {
 					t.Fatalf("audit = %+v", evs)
 				}
 			}
@@ -589,14 +590,14 @@ func TestRegisterVersion(t *testing.T) {
 	t.Run("unknown model without create", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		run, _ := e.runWithModel(pkg{})
-		_, err := e.svc.RegisterVersion(e.ctx, "alice", "nope", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
+		_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "alice"), "nope", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
 		wantCode(t, err, ferry.ENOTFOUND)
 	})
 	t.Run("invalid model name", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		run, _ := e.runWithModel(pkg{})
 		for _, name := range []string{"", " ", "a/b", "tab\there"} {
-			_, err := e.svc.RegisterVersion(e.ctx, "alice", name, "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
+			_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "alice"), name, "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
 			wantCode(t, err, ferry.EINVALID)
 		}
 	})
@@ -634,7 +635,7 @@ func TestTamperedPackage(t *testing.T) {
 			_, err = e.b.Artifacts.Put(e.ctx, key, bytes.NewReader(data))
 			must(t, err)
 
-			_, err = e.svc.RegisterVersion(e.ctx, "alice", "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
+			_, err = e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "alice"), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, true)
 			wantCode(t, err, ferry.EINVALID)
 			if msg := ferry.ErrorMessage(err); !strings.Contains(msg, `"`+tt.file+`"`) {
 				t.Fatalf("message %q does not name %s", msg, tt.file)
@@ -664,7 +665,7 @@ func TestLineage(t *testing.T) {
 
 	// Registered from the artifact URI without a run id: the run comes from
 	// the package's own lineage.
-	v, err := svc.RegisterVersion(ctx, "alice", "churn", "mlflow-artifacts:/"+artifactKey(t, run, "model"), "", "from lineage", nil, true)
+	v, err := svc.RegisterVersion(auth.WithPrincipal(ctx, "alice"), "churn", "mlflow-artifacts:/"+artifactKey(t, run, "model"), "", "from lineage", nil, true)
 	must(t, err)
 	t.Run("the version carries the lineage", func(t *testing.T) {
 		got, err := svc.Resolve(ctx, "models:/churn/1")
@@ -689,7 +690,7 @@ func TestLineage(t *testing.T) {
 	}
 	for _, tt := range searches {
 		t.Run("search "+tt.name, func(t *testing.T) {
-			vs, _, err := svc.Store().SearchVersions(ctx, tt.q)
+			vs, _, err := e.b.Store.SearchVersions(ctx, tt.q)
 			must(t, err)
 			var got []string
 			for _, v := range vs {
@@ -722,7 +723,7 @@ default:
 	run, _ := e.runWithModel(pkg{})
 	e.register("alice", "churn", run)
 	promote := func() error {
-		_, err := svc.Promote(ctx, "alice", "churn", 1, "Staging", "", false)
+		_, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Staging", "", false)
 		return err
 	}
 	steps := []struct {
@@ -731,15 +732,15 @@ default:
 		code    string
 		mention []string
 	}{
-		{"blocked without a check", "", ferry.EUNAUTHORIZED, []string{`"validation"`, "there is none"}},
-		{"blocked by a failing check", "fail", ferry.EUNAUTHORIZED, []string{`"validation"`, `"fail"`}},
+		{"blocked without a check", "", ferry.EFORBIDDEN, []string{`"validation"`, "there is none"}},
+		{"blocked by a failing check", "fail", ferry.EFORBIDDEN, []string{`"validation"`, `"fail"`}},
 		{"allowed by a passing check", "pass", "", nil},
-		{"blocked again by a newer failing check", "fail", ferry.EUNAUTHORIZED, []string{`"validation"`, `"fail"`}},
+		{"blocked again by a newer failing check", "fail", ferry.EFORBIDDEN, []string{`"validation"`, `"fail"`}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			if st.record != "" {
-				c, err := svc.RecordCheck(ctx, "ci", "churn", 1, "validation", st.record, `{"auc":0.9}`)
+				c, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", st.record, `{"auc":0.9}`)
 				must(t, err)
 				if c.Verdict != st.record || c.CreatedBy != "ci" || c.ID == 0 {
 					t.Fatalf("check = %+v", c)
@@ -759,27 +760,27 @@ default:
 		})
 	}
 	t.Run("every missing check is named", func(t *testing.T) {
-		_, err := svc.RecordCheck(ctx, "ci", "churn", 1, "validation", "pass", "")
+		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", "pass", "")
 		must(t, err)
-		_, err = svc.Promote(ctx, "alice", "churn", 1, "Production", "", false)
-		wantCode(t, err, ferry.EUNAUTHORIZED)
+		_, err = svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "", false)
+		wantCode(t, err, ferry.EFORBIDDEN)
 		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, `"bias"`) {
 			t.Fatalf("message %q does not name the bias check", msg)
 		}
-		_, err = svc.RecordCheck(ctx, "ci", "churn", 1, "bias", "pass", "")
+		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "bias", "pass", "")
 		must(t, err)
-		v, err := svc.Promote(ctx, "alice", "churn", 1, "Production", "", false)
+		v, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "", false)
 		must(t, err)
 		if v.Stage != registry.StageProduction {
 			t.Fatalf("stage = %s", v.Stage)
 		}
 	})
 	t.Run("bad checks", func(t *testing.T) {
-		_, err := svc.RecordCheck(ctx, "ci", "churn", 1, "validation", "maybe", "")
+		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", "maybe", "")
 		wantCode(t, err, ferry.EINVALID)
-		_, err = svc.RecordCheck(ctx, "ci", "churn", 1, "", "pass", "")
+		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "", "pass", "")
 		wantCode(t, err, ferry.EINVALID)
-		_, err = svc.RecordCheck(ctx, "ci", "churn", 9, "validation", "pass", "")
+		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 9, "validation", "pass", "")
 		wantCode(t, err, ferry.ENOTFOUND)
 	})
 	t.Run("blocked attempts are audited", func(t *testing.T) {
@@ -810,31 +811,185 @@ default:
 	ctx, svc := e.ctx, e.svc
 	run, _ := e.runWithModel(pkg{})
 	e.register("alice", "churn", run)
-	_, err := svc.SetAlias(ctx, "alice", "churn", "shadow", 1, "")
+	_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "shadow", 1, "")
 	must(t, err)
-	_, err = svc.SetAlias(ctx, "alice", "churn", "champion", 1, "")
-	wantCode(t, err, ferry.EUNAUTHORIZED)
+	_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "champion", 1, "")
+	wantCode(t, err, ferry.EFORBIDDEN)
 	if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "ferry models approve churn 1 --to champion") {
 		t.Fatalf("message = %q", msg)
 	}
-	_, err = svc.Decide(ctx, "bob", "churn", 1, "@champion", true, "")
+	_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "@champion", true, "")
 	must(t, err)
-	v, err := svc.SetAlias(ctx, "alice", "churn", "champion", 1, "")
+	v, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "champion", 1, "")
 	must(t, err)
 	if fmt.Sprint(v.Aliases) != "[champion shadow]" {
 		t.Fatalf("aliases = %v", v.Aliases)
 	}
 	t.Run("a rejected request does not count", func(t *testing.T) {
-		_, err := svc.SetAlias(ctx, "alice", "churn", "canary", 1, "")
-		wantCode(t, err, ferry.EUNAUTHORIZED)
-		_, err = svc.Decide(ctx, "bob", "churn", 1, "canary", false, "not this week")
+		_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "canary", 1, "")
+		wantCode(t, err, ferry.EFORBIDDEN)
+		_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "canary", false, "not this week")
 		must(t, err)
-		_, err = svc.SetAlias(ctx, "alice", "churn", "canary", 1, "")
-		wantCode(t, err, ferry.EUNAUTHORIZED)
-		reqs, err := svc.Store().FindRequests(ctx, "churn", 1, "@canary")
+		_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "canary", 1, "")
+		wantCode(t, err, ferry.EFORBIDDEN)
+		reqs, err := e.b.Store.FindRequests(ctx, "churn", 1, "@canary")
 		must(t, err)
 		if len(reqs) != 2 || reqs[0].Status != registry.RequestRejected || reqs[1].Status != registry.RequestPending {
 			t.Fatalf("requests = %+v", reqs)
 		}
 	})
+}
+
+// TestRegisterDir registers versions from local package directories, as
+// `ferry models register NAME --from ./dir` does.
+func TestRegisterDir(t *testing.T) {
+	t.Run("a Ferry package", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		dir := filepath.Join(t.TempDir(), "model")
+		built := buildPackage(t, dir, "0123456789abcdef0123456789abcdef", pkg{commit: strings.Repeat("b", 40), datasets: []model.DatasetRef{{Name: "train", Digest: "sha256:aa"}}})
+		ctx := auth.WithPrincipal(e.ctx, "carol")
+		v, err := e.svc.RegisterDir(ctx, "churn", dir, "from my laptop", []registry.Tag{{Key: "team", Value: "growth"}})
+		must(t, err)
+		if v.Version != 1 || v.UserID != "carol" || v.ModelDigest != built.Digest() || v.Source != dir || v.Description != "from my laptop" ||
+			v.RunID != "0123456789abcdef0123456789abcdef" || v.GitCommit != strings.Repeat("b", 40) || fmt.Sprint(v.DatasetDigests) != "[sha256:aa]" ||
+			fmt.Sprint(v.Tags) != "[{team growth}]" {
+			t.Fatalf("registered %+v", v)
+		}
+		// The registry holds its own verified copy: the directory may go.
+		must(t, os.RemoveAll(dir))
+		fetched, err := e.svc.FetchVersion(e.ctx, v, filepath.Join(t.TempDir(), "copy"))
+		must(t, err)
+		if fetched.Digest() != built.Digest() {
+			t.Fatalf("fetched digest %s, want %s", fetched.Digest(), built.Digest())
+		}
+		hist, err := e.svc.History(e.ctx, "churn")
+		must(t, err)
+		var got []string
+		for _, h := range hist {
+			got = append(got, h.Action+" by "+h.Principal)
+		}
+		if want := "[create_model by carol create_version by carol]"; fmt.Sprint(got) != want {
+			t.Fatalf("history = %v, want %s", got, want)
+		}
+	})
+	t.Run("the same package twice", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		dir := filepath.Join(t.TempDir(), "model")
+		buildPackage(t, dir, "", pkg{})
+		_, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", nil)
+		must(t, err)
+		_, err = e.svc.RegisterDir(e.ctx, "churn", dir, "", nil)
+		wantCode(t, err, ferry.ECONFLICT)
+		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "churn version 1") {
+			t.Fatalf("message %q does not name the version", msg)
+		}
+	})
+	t.Run("an MLflow package", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		dir := t.TempDir()
+		mlmodel := "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    model_path: model.pkl\n    python_version: 3.11.7\n" +
+			"  sklearn:\n    pickled_model: model.pkl\n    serialization_format: cloudpickle\n    sklearn_version: 1.4.0\nmlflow_version: 2.11.1\n" +
+			"model_uuid: 5b4a2c0e8f9d4b6a9c1e2f3a4b5c6d7e\nrun_id: fedcba9876543210fedcba9876543210\nutc_time_created: '2024-03-01 10:00:00.000000'\n"
+		must(t, os.WriteFile(filepath.Join(dir, model.ManifestFile), []byte(mlmodel), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "model.pkl"), []byte("not really a pickle"), 0o644))
+		v, err := e.svc.RegisterDir(auth.WithPrincipal(e.ctx, "dave"), "iris", dir, "", nil)
+		must(t, err)
+		if !strings.HasPrefix(v.ModelDigest, "sha256:") || v.UserID != "dave" || v.Version != 1 {
+			t.Fatalf("registered %+v", v)
+		}
+		if blobs := e.registryBlobs("registry"); len(blobs) != 2 {
+			t.Fatalf("registry storage holds %v, want MLmodel and model.pkl", blobs)
+		}
+	})
+	nothing := []struct {
+		name string
+		dir  func(t *testing.T) string
+		code string
+	}{
+		{"an empty directory", func(t *testing.T) string { return t.TempDir() }, ferry.ENOTFOUND},
+		{"a missing directory", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, ferry.ENOTFOUND},
+		{"a tampered package", func(t *testing.T) string {
+			dir := filepath.Join(t.TempDir(), "model")
+			buildPackage(t, dir, "", pkg{})
+			must(t, os.WriteFile(filepath.Join(dir, "model.json"), []byte(`{"trainer":"logistic","weights":[9]}`), 0o644))
+			return dir
+		}, ferry.EINVALID},
+	}
+	for _, tt := range nothing {
+		t.Run("nothing registered from "+tt.name, func(t *testing.T) {
+			e := newEnv(t, sqlite.SynchronousNormal, nil)
+			_, err := e.svc.RegisterDir(e.ctx, "churn", tt.dir(t), "", nil)
+			wantCode(t, err, tt.code)
+			if _, err := e.svc.GetModel(e.ctx, "churn"); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+				t.Fatalf("the failed registration left a model behind (GetModel error %v)", err)
+			}
+			if blobs := e.registryBlobs("registry"); len(blobs) != 0 {
+				t.Fatalf("registry storage holds %v", blobs)
+			}
+		})
+	}
+}
+
+// TestModelLifecycle renames, describes, searches and deletes through the
+// service: changes are audited with the principal of the context, and reads
+// carry the latest version per stage.
+func TestModelLifecycle(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := e.ctx, e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	run2, _ := e.runWithModel(pkg{weights: "[1,2,3]"})
+	e.register("alice", "churn", run2)
+	_, err := svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "production", "", false)
+	must(t, err)
+
+	m, err := svc.RenameModel(auth.WithPrincipal(ctx, "bob"), "churn", "churn-v2")
+	must(t, err)
+	latest := func(vs []registry.Version) string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, fmt.Sprintf("%d:%s", v.Version, v.Stage))
+		}
+		return fmt.Sprint(out)
+	}
+	if m.Name != "churn-v2" || latest(m.Latest) != "[2:None 1:Production]" {
+		t.Fatalf("renamed model %+v, latest %s", m, latest(m.Latest))
+	}
+	m, err = svc.SetModelDescription(ctx, "churn-v2", "predicts churn")
+	must(t, err)
+	if m.Description != "predicts churn" {
+		t.Fatalf("description %q", m.Description)
+	}
+	v, err := svc.SetVersionDescription(ctx, "churn-v2", 2, "second")
+	must(t, err)
+	if v.Description != "second" {
+		t.Fatalf("version description %q", v.Description)
+	}
+	vs, err := svc.LatestVersions(ctx, "churn-v2", []string{"production", "None", "Production"})
+	must(t, err)
+	if got := latest(vs); got != "[1:Production 2:None]" {
+		t.Fatalf("LatestVersions = %s", got)
+	}
+	ms, next, err := svc.SearchModels(ctx, registry.Search{Filter: "name ILIKE 'CHURN%'"})
+	must(t, err)
+	if len(ms) != 1 || next != "" || latest(ms[0].Latest) != "[2:None 1:Production]" {
+		t.Fatalf("SearchModels = %+v, %q", ms, next)
+	}
+	found, next, err := svc.SearchVersions(ctx, registry.Search{Filter: "name = 'churn-v2'", OrderBy: []string{"version_number ASC"}, MaxResults: 1})
+	must(t, err)
+	if len(found) != 1 || found[0].Version != 1 || next == "" {
+		t.Fatalf("SearchVersions = %+v, %q", found, next)
+	}
+	must(t, svc.DeleteVersion(auth.WithPrincipal(ctx, "carol"), "churn-v2", 2))
+	must(t, svc.DeleteModel(ctx, "churn-v2"))
+
+	evs, err := e.b.Store.ListAudit(ctx, "")
+	must(t, err)
+	var got []string
+	for _, ev := range evs[len(evs)-3:] {
+		got = append(got, ev.Action+" "+ev.Model+" by "+ev.Principal)
+	}
+	if want := "[rename_model churn by bob delete_version churn-v2 by carol delete_model churn-v2 by anonymous]"; fmt.Sprint(got) != want {
+		t.Fatalf("audit = %v, want %s", got, want)
+	}
 }

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/registry"
-	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
 var _ registry.Store = (*DB)(nil)
@@ -238,58 +236,10 @@ func (db *DB) DeleteModelTag(ctx context.Context, name, key string) error {
 	}))
 }
 
-// SearchModels implements registry.Store.
-func (db *DB) SearchModels(ctx context.Context, q registry.ModelQuery) ([]registry.Model, string, error) {
-	offset, err := tracking.DecodePageToken(q.PageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	where, args := "", []any{}
-	if q.NameLike != "" {
-		where, args = ` WHERE name LIKE ?`, append(args, q.NameLike)
-	}
-	order := []string{}
-	for _, o := range q.OrderBy {
-		field, dir, _ := strings.Cut(strings.TrimSpace(o), " ")
-		col := map[string]string{"name": "name", "creation_timestamp": "creation_time", "last_updated_timestamp": "last_updated_time", "timestamp": "creation_time"}[strings.TrimPrefix(field, "attributes.")]
-		if col == "" {
-			return nil, "", invalid("Invalid order_by field %q for registered models; use name, creation_timestamp or last_updated_timestamp.", field)
-		}
-		switch strings.ToUpper(strings.TrimSpace(dir)) {
-		case "", "ASC":
-			order = append(order, col+" ASC")
-		case "DESC":
-			order = append(order, col+" DESC")
-		default:
-			return nil, "", invalid("Invalid order_by direction %q; use ASC or DESC.", dir)
-		}
-	}
-	order = append(order, "name ASC")
-	limit := q.MaxResults
-	if limit <= 0 {
-		limit = 100
-	}
-	var models []registry.Model
-	err = db.each(ctx, `SELECT name, description, creation_time, last_updated_time FROM registered_models`+where+` ORDER BY `+strings.Join(order, ", ")+` LIMIT ? OFFSET ?`, append(args, limit+1, offset), func(s scanner) error {
-		var m registry.Model
-		err := s.Scan(&m.Name, &m.Description, &m.CreationTime, &m.LastUpdatedTime)
-		models = append(models, m)
-		return err
-	})
-	if err != nil {
-		return nil, "", wrap("search models", err)
-	}
-	next := ""
-	if len(models) > limit {
-		models, next = models[:limit], tracking.EncodePageToken(offset+limit)
-	}
-	if err := db.loadModelExtras(ctx, models); err != nil {
-		return nil, "", err
-	}
-	return models, next, nil
-}
-
 const versionColumns = `name, version, creation_time, last_updated_time, description, user_id, stage, source, run_id, status, status_message, storage_uri, model_digest, git_commit, git_dirty, dataset_digests`
+
+// qualifiedVersionColumns are versionColumns of model_versions v.
+const qualifiedVersionColumns = `v.name, v.version, v.creation_time, v.last_updated_time, v.description, v.user_id, v.stage, v.source, v.run_id, v.status, v.status_message, v.storage_uri, v.model_digest, v.git_commit, v.git_dirty, v.dataset_digests`
 
 func scanVersion(s scanner) (registry.Version, error) {
 	var v registry.Version
@@ -473,51 +423,6 @@ func (db *DB) DeleteVersionTag(ctx context.Context, name string, version int, ke
 		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?`), name, version, key)
 		return db.mustAffect(res, err, notFound("Model version %s %d has no tag '%s'.", name, version, key))
 	}))
-}
-
-// SearchVersions implements registry.Store.
-func (db *DB) SearchVersions(ctx context.Context, q registry.VersionQuery) ([]registry.Version, string, error) {
-	offset, err := tracking.DecodePageToken(q.PageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var conds []string
-	var args []any
-	if q.Name != "" {
-		conds, args = append(conds, "v.name = ?"), append(args, q.Name)
-	}
-	if q.RunID != "" {
-		conds, args = append(conds, "v.run_id = ?"), append(args, q.RunID)
-	}
-	if q.Dataset != "" {
-		conds, args = append(conds, "EXISTS (SELECT 1 FROM model_version_datasets d WHERE d.name = v.name AND d.version = v.version AND d.digest = ?)"), append(args, q.Dataset)
-	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	limit := q.MaxResults
-	if limit <= 0 {
-		limit = 200
-	}
-	cols := "v." + strings.ReplaceAll(versionColumns, ", ", ", v.")
-	var out []registry.Version
-	err = db.each(ctx, `SELECT `+cols+` FROM model_versions v`+where+` ORDER BY v.name ASC, v.version DESC LIMIT ? OFFSET ?`, append(args, limit+1, offset), func(s scanner) error {
-		v, err := scanVersion(s)
-		out = append(out, v)
-		return err
-	})
-	if err != nil {
-		return nil, "", wrap("search versions", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out, next = out[:limit], tracking.EncodePageToken(offset+limit)
-	}
-	if err := db.loadVersionExtras(ctx, out); err != nil {
-		return nil, "", err
-	}
-	return out, next, nil
 }
 
 // TransitionStage implements registry.Store.
