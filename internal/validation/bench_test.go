@@ -9,6 +9,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // flightsPath is the 3-million-row flights file of the shared data folder;
@@ -142,7 +143,7 @@ slices: {columns: [busiest_origin], thresholds: {roc_auc: ">= 0.55"}, min_rows: 
 			b.ReportMetric(100*predict/total, "predict-%")
 			b.ReportMetric(100*metrics/total, "metrics-%")
 			b.ReportMetric((total-predict-metrics)/n, "other-ms")
-			b.Logf("rows %d, verdict %s, roc_auc %.4f (baseline %.4f), slices %d", r.Data.Rows, r.Verdict, r.Metrics[MetricROCAUC], r.BaselineMetrics[MetricROCAUC], len(r.Slices))
+			b.Logf("rows %d, verdict %s, roc_auc %.4f (baseline %.4f), slices %d", r.Data.Rows, r.Verdict, r.Metrics[metrics.ROCAUC], r.BaselineMetrics[metrics.ROCAUC], len(r.Slices))
 			for _, g := range failed(r) {
 				b.Logf("failed gate: %s", g.Message)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // Predictor scores every row of a frame, as Evaluate reads predictions:
@@ -202,7 +203,7 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 	pred, err := cand.Predict(ctx, data)
 	r.Timing.PredictMS += ms(time.Since(t))
 	if err == nil {
-		err = checkEvalInput(task, classes, y, pred)
+		err = metrics.Check(task, classes, y, pred)
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -224,7 +225,7 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 		r.Timing.PredictMS += ms(time.Since(t))
 		if err == nil {
 			base = permute(base, basePerm, task)
-			err = checkEvalInput(task, classes, y, base)
+			err = metrics.Check(task, classes, y, base)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -235,11 +236,11 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 	}
 
 	t = time.Now()
-	var details *Details
+	var details *metrics.Details
 	var wg sync.WaitGroup
-	wg.Go(func() { r.Metrics, details = evaluate(task, classes, y, pred, true) })
+	wg.Go(func() { r.Metrics, details = metrics.EvaluateChecked(task, classes, y, pred, true) })
 	if base != nil {
-		wg.Go(func() { r.BaselineMetrics, _ = evaluate(task, classes, y, base, false) })
+		wg.Go(func() { r.BaselineMetrics, _ = metrics.EvaluateChecked(task, classes, y, base, false) })
 	}
 	var groups []sliceGroup
 	for _, c := range sliceCols {
