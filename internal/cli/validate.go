@@ -15,7 +15,6 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
-	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/validation"
@@ -181,8 +180,8 @@ func validateVersion(ctx context.Context, out io.Writer, b *backend, va validate
 type trainingSpec struct{ target, positive string }
 
 // loadForValidation resolves uri, fetches and verifies the version's package
-// and returns a predictor for it: Ferry's models score frames directly; other
-// flavors go through their runtime in rt, which is appended to closers.
+// and returns a predictor for it: the model loaded by its runtime in rt (as
+// serving loads it), which is appended to closers.
 func loadForValidation(ctx context.Context, b *backend, rt runtime.Registry, uri, dir string, closers *[]runtime.Model) (validation.Model, registry.Version, trainingSpec, error) {
 	var spec trainingSpec
 	v, err := b.registry.Resolve(ctx, uri)
@@ -193,19 +192,12 @@ func loadForValidation(ctx context.Context, b *backend, rt runtime.Registry, uri
 	if err != nil {
 		return validation.Model{}, v, spec, err
 	}
-	var predict validation.Predictor
-	if _, ok := pkg.Flavor(model.FlavorFerry); ok {
-		predict, err = validation.LoadFerryPredictor(ctx, pkg)
-	} else {
-		var m runtime.Model
-		if m, err = rt.Load(ctx, pkg); err == nil {
-			*closers = append(*closers, m)
-			predict = validation.RuntimePredictor(m)
-		}
-	}
+	m, err := rt.Load(ctx, pkg)
 	if err != nil {
 		return validation.Model{}, v, spec, err
 	}
+	*closers = append(*closers, m)
+	predict := validation.RuntimePredictor(m)
 	if run, err := b.tracking.GetRun(ctx, v.RunID); err == nil {
 		spec.target, _ = run.Tag("ferry.target")
 		spec.positive, _ = run.Tag("ferry.positive_when")

@@ -5,6 +5,8 @@
 // rules read, with reports for people (Markdown, HTML) and machines (JSON).
 package validation
 
+import "github.com/ferry-ml/ferry/internal/validation/metrics"
+
 // Verdicts.
 const (
 	VerdictPass  = "pass"

@@ -360,3 +360,36 @@ func rankAUC(y []int32, s []float64) float64 {
 	neg := float64(len(y)) - pos
 	return (rankSum - pos*(pos+1)/2) / (pos * neg)
 }
+
+// TestThresholdHalfIsNegative pins the binary decision rule at P = 0.5:
+// scikit-learn's predict for a logistic model takes the argmax of (1-P, P),
+// ties to the first class, so P == 0.5 is predicted negative. Training's
+// reported metrics use this same rule.
+func TestThresholdHalfIsNegative(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		y, p     []float64
+		accuracy float64
+		counts   [][]int
+	}{
+		{"positive at one half", []float64{1, 1}, []float64{0.5, 0.75}, 0.5, [][]int{{0, 0}, {1, 1}}},
+		{"negative at one half", []float64{0, 0}, []float64{0.5, 0.25}, 1, [][]int{{2, 0}, {0, 0}}},
+		{"just above one half", []float64{0, 1}, []float64{0.5, math.Nextafter(0.5, 1)}, 1, [][]int{{1, 0}, {0, 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, d, err := Evaluate("binary", []string{"f", "t"}, tt.y, tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m[Accuracy] != tt.accuracy {
+				t.Errorf("accuracy %v, want %v", m[Accuracy], tt.accuracy)
+			}
+			for i := range tt.counts {
+				if !slices.Equal(d.Confusion.Counts[i], tt.counts[i]) {
+					t.Errorf("confusion %v, want %v", d.Confusion.Counts, tt.counts)
+					break
+				}
+			}
+		})
+	}
+}
