@@ -269,7 +269,7 @@ func Train(ctx context.Context, train, valid *Data, p Params, onIter Callback) (
 	n := train.NumRows()
 	g := newGrower(bm, n, p)
 
-	base := native.NewGBDT(m, nil).BaseMargin()
+	base := m.BaseMargin()
 	margin := make([]float64, n*k)
 	for i := range margin {
 		margin[i] = float64(base)
