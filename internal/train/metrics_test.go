@@ -19,7 +19,7 @@ func TestScore(t *testing.T) {
 	}{
 		// scikit-learn predicts class 0 at P == 0.5 (argmax of (1-P, P), ties to the first)
 		{"accuracy at one half", model.TaskBinary, []string{"0", "1"}, []float64{0, 1}, []float64{0.5, 0.5}, "accuracy", 0.5},
-		{"auc", model.TaskBinary, []string{"0", "1"}, []float64{0, 1, 0, 1}, []float64{0.1, 0.4, 0.35, 0.8}, "auc", 0.75},
+		{"auc", model.TaskBinary, []string{"0", "1"}, []float64{0, 1, 0, 1}, []float64{0.1, 0.4, 0.5, 0.8}, "auc", 0.75},
 		{"mlogloss", model.TaskMulticlass, []string{"a", "b", "c"}, []float64{0, 2}, []float64{0.5, 0.25, 0.25, 0.25, 0.25, 0.5}, "mlogloss", math.Log(2)},
 		{"rmse", model.TaskRegression, nil, []float64{1, 3}, []float64{2, 2}, "rmse", 1},
 		{"a validation metric by name", model.TaskBinary, []string{"0", "1"}, []float64{0, 1}, []float64{0.25, 0.75}, "brier", 0.0625},
