@@ -79,3 +79,23 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// TestModelFormatWithoutTrainer guards the split of issue 9: Ferry's model
+// format (internal/model/native) and what reads models — runtimes,
+// validation, serving — never import the trainers (internal/train and its
+// packages); the trainers import the format.
+func TestModelFormatWithoutTrainer(t *testing.T) {
+	readers := []string{"internal/model", "internal/runtime", "internal/validation", "internal/serving"}
+	for dir, imps := range imports(t) {
+		for _, r := range readers {
+			if dir != r && !strings.HasPrefix(dir, r+"/") {
+				continue
+			}
+			for _, imp := range imps {
+				if imp == module+"/internal/train" || strings.HasPrefix(imp, module+"/internal/train/") {
+					t.Errorf("%s imports the trainer %s; models are read through internal/model/native", dir, imp)
+				}
+			}
+		}
+	}
+}

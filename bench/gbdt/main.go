@@ -41,7 +41,10 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/train/gbdt"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 func main() {
@@ -97,7 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return writeBin(filepath.Join(*export, "valid.bin"), va)
 	}
 
-	p := train.DefaultGBDTParams(train.ObjectiveBinary)
+	p := gbdt.DefaultParams(native.ObjectiveBinary)
 	p.NumRounds, p.MaxDepth, p.LearningRate, p.MaxBins, p.NumThreads = *rounds, *depth, *lr, *maxBins, *threads
 	var last float64
 	cb := func(iter int, trainMetric, validMetric float64) error { last = validMetric; return nil }
@@ -112,7 +115,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	t0, cpu0 := time.Now(), cpuSeconds()
-	m, err := train.TrainGBDT(ctx, tr, va, p, cb)
+	m, err := gbdt.Train(ctx, tr, va, p, cb)
 	trainSeconds, trainCPU := time.Since(t0).Seconds(), cpuSeconds()-cpu0
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -120,13 +123,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	probs, err := m.PredictBatch(ctx, va)
+	probs, err := m.PredictBatch(ctx, va.Features)
 	if err != nil {
 		return err
 	}
-	score := train.ScoreBinary(va.Label, probs)
-	if math.Abs(score.LogLoss-last) > 1e-4 {
-		return fmt.Errorf("validation log loss %v from the callback, %v from the model", last, score.LogLoss)
+	score, _, err := metrics.Evaluate(model.TaskBinary, []string{"0", "1"}, va.Label, probs)
+	if err != nil {
+		return err
+	}
+	if math.Abs(score[metrics.LogLoss]-last) > 1e-4 {
+		return fmt.Errorf("validation log loss %v from the callback, %v from the model", last, score[metrics.LogLoss])
 	}
 	rss, err := peakRSS()
 	if err != nil {
@@ -136,13 +142,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Trainer: "ferry", TrainRows: tr.NumRows(), ValidRows: va.NumRows(),
 		Rounds: *rounds, MaxDepth: *depth, LearningRate: *lr, MaxBins: *maxBins, Threads: *threads,
 		LoadSeconds: loadSeconds, TrainSeconds: trainSeconds, TrainCPU: trainCPU,
-		ValidAUC: score.AUC, ValidLogLoss: score.LogLoss, PeakRSSMB: rss,
+		ValidAUC: score[metrics.ROCAUC], ValidLogLoss: score[metrics.LogLoss], PeakRSSMB: rss,
 	})
 }
 
 // load reads the flights file and splits it by month: January–April for
 // training, May–June for validation (the few July rows are dropped).
-func load(path string) (trainSet, validSet *train.GBDTData, err error) {
+func load(path string) (trainSet, validSet *gbdt.Data, err error) {
 	featureNames := []string{"month", "weekday", "hour", "distance", "origin", "destination"}
 	f, err := os.Open(path)
 	if err != nil {
@@ -222,8 +228,8 @@ func load(path string) (trainSet, validSet *train.GBDTData, err error) {
 			vaIdx = append(vaIdx, i)
 		}
 	}
-	build := func(idx []int) *train.GBDTData {
-		d := &train.GBDTData{Label: make([]float64, len(idx))}
+	build := func(idx []int) *gbdt.Data {
+		d := &gbdt.Data{Label: make([]float64, len(idx))}
 		num := [][]float64{make([]float64, len(idx)), make([]float64, len(idx)), make([]float64, len(idx)), make([]float64, len(idx))}
 		codes := [][]int32{make([]int32, len(idx)), make([]int32, len(idx))}
 		for k, i := range idx {
@@ -234,11 +240,11 @@ func load(path string) (trainSet, validSet *train.GBDTData, err error) {
 			}
 		}
 		for j := range 4 {
-			d.Features = append(d.Features, train.Feature{Name: featureNames[j], Num: num[j]})
+			d.Features = append(d.Features, native.Feature{Name: featureNames[j], Num: num[j]})
 		}
 		d.Features = append(d.Features,
-			train.Feature{Name: featureNames[4], Codes: codes[0], Levels: oLevels},
-			train.Feature{Name: featureNames[5], Codes: codes[1], Levels: dLevels})
+			native.Feature{Name: featureNames[4], Codes: codes[0], Levels: oLevels},
+			native.Feature{Name: featureNames[5], Codes: codes[1], Levels: dLevels})
 		return d
 	}
 	return build(trIdx), build(vaIdx), nil
@@ -262,7 +268,7 @@ func sortCodes(dict map[string]int32, codes []int32) ([]string, []int32) {
 	return levels, codes
 }
 
-func writeBin(path string, d *train.GBDTData) error {
+func writeBin(path string, d *gbdt.Data) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

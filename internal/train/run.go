@@ -20,6 +20,9 @@ import (
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/train/gbdt"
+	"github.com/ferry-ml/ferry/internal/train/linear"
 )
 
 // Tracker is what training needs from the tracking server; *client.Client
@@ -139,7 +142,7 @@ type prepared struct {
 	asset        dataset.Asset
 	task         string
 	classes      []string
-	features     []FeatureSpec
+	features     []native.FeatureSpec
 	y            []float64
 	trIdx, vaIdx []int
 }
@@ -179,20 +182,20 @@ func (r *Runner) prepare(ctx context.Context, spec Spec) (*prepared, error) {
 	if p.task == "" {
 		p.task = inferTask(target, spec.Trainer)
 	}
-	if p.y, p.classes, err = Labels(target, p.task, spec.PositiveWhen); err != nil {
+	if p.y, p.classes, err = native.Labels(target, p.task, spec.PositiveWhen); err != nil {
 		return nil, err
 	}
-	if p.task == TaskMulticlass && len(p.classes) == 2 {
-		p.task = TaskBinary
+	if p.task == model.TaskMulticlass && len(p.classes) == 2 {
+		p.task = model.TaskBinary
 	}
-	if p.features, err = ParseFeatures(f, spec.Features, spec.Target); err != nil {
+	if p.features, err = native.ParseFeatures(f, spec.Features, spec.Target); err != nil {
 		return nil, err
 	}
 	// Decode the params now, so that a typo fails before a run exists.
 	if spec.Trainer == TrainerGBDT {
-		err = decodeParams(spec.Params, &GBDTParams{})
+		err = decodeParams(spec.Params, &gbdt.Params{})
 	} else {
-		err = decodeParams(spec.Params, &LinearParams{})
+		err = decodeParams(spec.Params, &linear.Params{})
 	}
 	if err != nil {
 		return nil, err
@@ -208,25 +211,25 @@ func (r *Runner) prepare(ctx context.Context, spec Spec) (*prepared, error) {
 
 func inferTask(target *dataset.Column, trainer string) string {
 	if trainer == TrainerLinear {
-		return TaskRegression
+		return model.TaskRegression
 	}
 	if target.Kind == dataset.KindCategorical {
 		if len(target.Levels) == 2 {
-			return TaskBinary
+			return model.TaskBinary
 		}
-		return TaskMulticlass
+		return model.TaskMulticlass
 	}
 	distinct := map[float64]bool{}
 	for _, v := range target.Num {
 		if v != float64(int64(v)) || len(distinct) > 50 {
-			return TaskRegression
+			return model.TaskRegression
 		}
 		distinct[v] = true
 	}
 	if len(distinct) == 2 {
-		return TaskBinary
+		return model.TaskBinary
 	}
-	return TaskMulticlass
+	return model.TaskMulticlass
 }
 
 func split(f *dataset.Frame, spec Spec) (tr, va []int, err error) {
@@ -267,14 +270,14 @@ func parseTime(s string) (time.Time, error) {
 
 func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.Run) (*Result, error) {
 	runID := run.Info.RunID
-	all, err := BuildFeatures(p.frame, p.features)
+	all, err := native.BuildFeatures(p.frame, p.features)
 	if err != nil {
 		return nil, err
 	}
-	pick := func(idx []int) ([]Feature, []float64) {
-		feats := make([]Feature, len(all))
+	pick := func(idx []int) ([]native.Feature, []float64) {
+		feats := make([]native.Feature, len(all))
 		for j, f := range all {
-			g := Feature{Name: f.Name, Levels: f.Levels}
+			g := native.Feature{Name: f.Name, Levels: f.Levels}
 			if f.Codes != nil {
 				g.Codes = make([]int32, len(idx))
 				for k, i := range idx {
@@ -297,29 +300,29 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 	trF, trY := pick(p.trIdx)
 	vaF, vaY := pick(p.vaIdx)
 
-	pipe := &Pipeline{FormatVersion: PipelineFormatVersion, Task: p.task, Target: spec.Target, Features: p.features, Trainer: spec.Trainer}
-	if p.task != TaskRegression {
+	pipe := &native.Pipeline{FormatVersion: native.PipelineFormatVersion, Task: p.task, Target: spec.Target, Features: p.features, Trainer: spec.Trainer}
+	if p.task != model.TaskRegression {
 		pipe.ClassLabels = p.classes
 	}
 	series := &metricBuffer{tracker: r.Tracker, runID: runID}
 	var params map[string]string
 	switch spec.Trainer {
 	case TrainerGBDT:
-		gp := DefaultGBDTParams(gbdtObjective(p.task))
+		gp := gbdt.DefaultParams(gbdtObjective(p.task))
 		gp.Seed = spec.Seed
 		if err := decodeParams(spec.Params, &gp); err != nil {
 			return nil, err
 		}
 		gp.Objective = gbdtObjective(p.task)
-		if p.task == TaskMulticlass {
+		if p.task == model.TaskMulticlass {
 			gp.NumClass = len(p.classes)
 		}
 		params = flatParams(gp)
 		if err := r.logStart(ctx, runID, params, p); err != nil {
 			return nil, err
 		}
-		valid := &GBDTData{Features: vaF, Label: vaY}
-		m, err := TrainGBDT(ctx, &GBDTData{Features: trF, Label: trY}, valid, gp, func(iter int, trainMetric, validMetric float64) error {
+		valid := &gbdt.Data{Features: vaF, Label: vaY}
+		m, err := gbdt.Train(ctx, &gbdt.Data{Features: trF, Label: trY}, valid, gp, func(iter int, trainMetric, validMetric float64) error {
 			r.progress("training", iter+1, gp.NumRounds)
 			name := gbdtMetricName(p.task)
 			return series.add(ctx, iter, map[string]float64{"train_" + name: trainMetric, "val_" + name: validMetric})
@@ -329,7 +332,7 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 		}
 		pipe.GBDT = m
 	default:
-		lp := DefaultLinearParams()
+		lp := linear.DefaultParams()
 		if err := decodeParams(spec.Params, &lp); err != nil {
 			return nil, err
 		}
@@ -337,8 +340,8 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 		if err := r.logStart(ctx, runID, params, p); err != nil {
 			return nil, err
 		}
-		enc := FitEncoder(trF)
-		m, err := TrainLinear(ctx, p.task, len(p.classes), enc.Encode(trF), trY, lp, func(epoch int, loss float64) error {
+		enc := native.FitEncoder(trF)
+		m, err := linear.Train(ctx, p.task, len(p.classes), enc.Encode(trF), trY, lp, func(epoch int, loss float64) error {
 			r.progress("training", epoch, lp.Epochs)
 			return series.add(ctx, epoch, map[string]float64{"train_loss": loss})
 		})
@@ -351,7 +354,7 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 		return nil, err
 	}
 
-	pred, err := pipe.predictFeatures(ctx, vaF)
+	pred, err := pipe.PredictFeatures(ctx, vaF)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +362,7 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 	if len(names) == 0 {
 		names = DefaultMetrics(p.task)
 	}
-	scores, err := Score(p.task, pipe.Outputs(), vaY, pred, names)
+	scores, err := Score(p.task, pipe.ClassLabels, vaY, pred, names)
 	if err != nil {
 		return nil, ferry.Errorf(ferry.EINVALID, "metrics: %v", err)
 	}
@@ -432,19 +435,19 @@ func truncate(s string, n int) string {
 
 func gbdtObjective(task string) string {
 	switch task {
-	case TaskBinary:
-		return ObjectiveBinary
-	case TaskMulticlass:
-		return ObjectiveMulticlass
+	case model.TaskBinary:
+		return native.ObjectiveBinary
+	case model.TaskMulticlass:
+		return native.ObjectiveMulticlass
 	}
-	return ObjectiveRegression
+	return native.ObjectiveRegression
 }
 
 func gbdtMetricName(task string) string {
 	switch task {
-	case TaskBinary:
+	case model.TaskBinary:
 		return "logloss"
-	case TaskMulticlass:
+	case model.TaskMulticlass:
 		return "mlogloss"
 	}
 	return "rmse"
@@ -501,7 +504,7 @@ func (b *metricBuffer) flush(ctx context.Context) error {
 
 // writePackage writes the model package and returns its directory and the
 // digest of model.json.
-func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe *Pipeline, run client.Run, params map[string]string) (string, string, error) {
+func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe *native.Pipeline, run client.Run, params map[string]string) (string, string, error) {
 	parent := r.KeepDir
 	if parent == "" {
 		var err error
@@ -523,7 +526,7 @@ func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe 
 		b.Abort()
 		return "", "", err
 	}
-	flavor := model.FerryFlavor{Trainer: spec.Trainer, Data: "model.json", FormatVersion: PipelineFormatVersion}
+	flavor := model.FerryFlavor{Trainer: spec.Trainer, Data: "model.json", FormatVersion: native.PipelineFormatVersion}
 	if pipe.GBDT != nil {
 		// XGBoost users can load the trees; the features are the derived ones
 		// listed in model.json, not the raw inputs of the signature.
@@ -585,9 +588,9 @@ func (r *Runner) logger() *slog.Logger {
 
 // signature is the model's MLflow signature: the raw input columns and the
 // outputs.
-func signature(pipe *Pipeline) *model.Signature {
+func signature(pipe *native.Pipeline) *model.Signature {
 	sig := &model.Signature{}
-	for _, c := range Inputs(pipe.Features) {
+	for _, c := range native.Inputs(pipe.Features) {
 		t := model.TypeDouble
 		switch c.Kind {
 		case dataset.KindCategorical:
@@ -598,7 +601,7 @@ func signature(pipe *Pipeline) *model.Signature {
 		sig.Inputs = append(sig.Inputs, model.Spec{Name: c.Name, Type: t, Required: true})
 	}
 	switch pipe.Task {
-	case TaskMulticlass:
+	case model.TaskMulticlass:
 		for _, c := range pipe.ClassLabels {
 			sig.Outputs = append(sig.Outputs, model.Spec{Name: c, Type: model.TypeDouble, Required: true})
 		}
@@ -612,10 +615,10 @@ type example struct{ input, predictions []byte }
 
 // inputExample takes the first validation rows as MLflow's split-oriented
 // input example, with the model's predictions for them.
-func inputExample(ctx context.Context, p *prepared, pipe *Pipeline) (example, error) {
+func inputExample(ctx context.Context, p *prepared, pipe *native.Pipeline) (example, error) {
 	rows := p.vaIdx[:min(5, len(p.vaIdx))]
 	sub := p.frame.Take(rows)
-	inputs := Inputs(pipe.Features)
+	inputs := native.Inputs(pipe.Features)
 	ex := struct {
 		Columns []string `json:"columns"`
 		Data    [][]any  `json:"data"`

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/examples"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/testserver"
 	"github.com/ferry-ml/ferry/internal/train"
 )
@@ -51,7 +52,7 @@ func TestRunGBDTEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Task != train.TaskBinary || res.TrainRows+res.ValidRows != 120000 || res.Metrics["val_auc"] < 0.6 {
+	if res.Task != model.TaskBinary || res.TrainRows+res.ValidRows != 120000 || res.Metrics["val_auc"] < 0.6 {
 		t.Fatalf("result = %+v", res)
 	}
 	run, err := c.GetRun(ctx, res.RunID)
@@ -103,7 +104,7 @@ func TestRunGBDTEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := train.LoadPipeline(f); err != nil {
+	if _, err := native.LoadPipeline(f); err != nil {
 		t.Fatal(err)
 	}
 }

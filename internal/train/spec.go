@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/model"
 )
 
 // Spec is a training request, the content of train.yaml:
@@ -97,17 +98,17 @@ func (s *Spec) Normalize() error {
 		add("trainer: %q is not a built-in trainer; use gbdt, logistic or linear", s.Trainer)
 	}
 	if s.Task == "" && s.PositiveWhen != "" {
-		s.Task = TaskBinary
+		s.Task = model.TaskBinary
 	}
 	switch s.Task {
-	case "", TaskBinary, TaskMulticlass, TaskRegression:
+	case "", model.TaskBinary, model.TaskMulticlass, model.TaskRegression:
 	default:
 		add("task: %q is not a task; use binary, multiclass or regression", s.Task)
 	}
-	if s.Trainer == TrainerLinear && s.Task != "" && s.Task != TaskRegression {
+	if s.Trainer == TrainerLinear && s.Task != "" && s.Task != model.TaskRegression {
 		add("trainer linear fits regression; for classification use logistic or gbdt")
 	}
-	if s.Trainer == TrainerLogistic && s.Task == TaskRegression {
+	if s.Trainer == TrainerLogistic && s.Task == model.TaskRegression {
 		add("trainer logistic fits classification; for regression use linear or gbdt")
 	}
 	if s.Split.Method == "" {

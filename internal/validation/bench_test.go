@@ -8,7 +8,10 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/train"
+	nativemodel "github.com/ferry-ml/ferry/internal/model/native"
+	rtnative "github.com/ferry-ml/ferry/internal/runtime/native"
+	"github.com/ferry-ml/ferry/internal/train/gbdt"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // flightsPath is the 3-million-row flights file of the shared data folder;
@@ -22,29 +25,40 @@ func flightsPath() string {
 
 // trainPipeline trains a GBDT on f as `ferry train` would for the flights
 // task: delay > 15 from month, weekday, hour, distance, origin, destination.
-func trainPipeline(b *testing.B, f *dataset.Frame, rounds int) *train.Pipeline {
+func trainPipeline(b *testing.B, f *dataset.Frame, rounds int) *nativemodel.Pipeline {
 	b.Helper()
-	specs, err := train.ParseFeatures(f, []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"}, "delay")
+	specs, err := nativemodel.ParseFeatures(f, []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"}, "delay")
 	if err != nil {
 		b.Fatal(err)
 	}
-	feats, err := train.BuildFeatures(f, specs)
+	feats, err := nativemodel.BuildFeatures(f, specs)
 	if err != nil {
 		b.Fatal(err)
 	}
 	target, _ := f.Col("delay")
-	y, classes, err := train.Labels(target, train.TaskBinary, "> 15")
+	y, classes, err := nativemodel.Labels(target, model.TaskBinary, "> 15")
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := train.DefaultGBDTParams(train.ObjectiveBinary)
+	p := gbdt.DefaultParams(nativemodel.ObjectiveBinary)
 	p.NumRounds = rounds
-	m, err := train.TrainGBDT(context.Background(), &train.GBDTData{Features: feats, Label: y}, nil, p, nil)
+	m, err := gbdt.Train(context.Background(), &gbdt.Data{Features: feats, Label: y}, nil, p, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &train.Pipeline{FormatVersion: train.PipelineFormatVersion, Task: train.TaskBinary, Target: "delay",
-		ClassLabels: classes, Features: specs, Trainer: train.TrainerGBDT, GBDT: m}
+	return &nativemodel.Pipeline{FormatVersion: nativemodel.PipelineFormatVersion, Task: model.TaskBinary, Target: "delay",
+		ClassLabels: classes, Features: specs, Trainer: "gbdt", GBDT: m}
+}
+
+// runtimePredictor scores with pipe as validation scores Ferry's models:
+// through runtime/native.
+func runtimePredictor(b *testing.B, pipe *nativemodel.Pipeline) Predictor {
+	b.Helper()
+	m, err := rtnative.New(pipe)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return RuntimePredictor(m)
 }
 
 // topValues returns a copy of the categorical column c keeping only its k
@@ -103,8 +117,8 @@ func BenchmarkValidateFlights1M(b *testing.B) {
 	eval := all.Take(rows(1_000_000, 2_000_000))
 	origin, _ := eval.Col("origin")
 	eval.Columns = append(eval.Columns, topValues(origin, 5, "busiest_origin"))
-	cand := trainPipeline(b, trainRows, 100)
-	champ := trainPipeline(b, trainRows, 20)
+	cand := runtimePredictor(b, trainPipeline(b, trainRows, 100))
+	champ := runtimePredictor(b, trainPipeline(b, trainRows, 20))
 	policy := mustPolicy(b, `
 thresholds: {roc_auc: ">= 0.6"}
 baseline: {roc_auc: {min_absolute_change: 0.0}}
@@ -115,14 +129,14 @@ slices: {columns: [busiest_origin], thresholds: {roc_auc: ">= 0.55"}, min_rows: 
 		baseline *Model
 	}{
 		{"candidate only", nil},
-		{"with baseline", &Model{Ref: Ref{URI: "models:/delays@champion"}, Predict: champ.Predict}},
+		{"with baseline", &Model{Ref: Ref{URI: "models:/delays@champion"}, Predict: champ}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var total, predict, metrics float64
+			var total, predict, metricsMS float64
 			var r *Report
 			for b.Loop() {
 				r, err = Validate(ctx, Input{
-					Candidate: Model{Ref: Ref{URI: "models:/delays/2"}, Predict: cand.Predict}, Baseline: bc.baseline,
+					Candidate: Model{Ref: Ref{URI: "models:/delays/2"}, Predict: cand}, Baseline: bc.baseline,
 					Data: eval, Target: "delay", PositiveWhen: "> 15", Task: model.TaskBinary, Policy: policy,
 				})
 				if err != nil {
@@ -130,7 +144,7 @@ slices: {columns: [busiest_origin], thresholds: {roc_auc: ">= 0.55"}, min_rows: 
 				}
 				total += r.Timing.TotalMS
 				predict += r.Timing.PredictMS
-				metrics += r.Timing.MetricsMS
+				metricsMS += r.Timing.MetricsMS
 			}
 			if len(r.Slices) != 5 {
 				b.Fatalf("%d slices", len(r.Slices))
@@ -138,11 +152,11 @@ slices: {columns: [busiest_origin], thresholds: {roc_auc: ">= 0.55"}, min_rows: 
 			n := float64(b.N)
 			b.ReportMetric(total/n, "total-ms")
 			b.ReportMetric(predict/n, "predict-ms")
-			b.ReportMetric(metrics/n, "metrics-ms")
+			b.ReportMetric(metricsMS/n, "metrics-ms")
 			b.ReportMetric(100*predict/total, "predict-%")
-			b.ReportMetric(100*metrics/total, "metrics-%")
-			b.ReportMetric((total-predict-metrics)/n, "other-ms")
-			b.Logf("rows %d, verdict %s, roc_auc %.4f (baseline %.4f), slices %d", r.Data.Rows, r.Verdict, r.Metrics[MetricROCAUC], r.BaselineMetrics[MetricROCAUC], len(r.Slices))
+			b.ReportMetric(100*metricsMS/total, "metrics-%")
+			b.ReportMetric((total-predict-metricsMS)/n, "other-ms")
+			b.Logf("rows %d, verdict %s, roc_auc %.4f (baseline %.4f), slices %d", r.Data.Rows, r.Verdict, r.Metrics[metrics.ROCAUC], r.BaselineMetrics[metrics.ROCAUC], len(r.Slices))
 			for _, g := range failed(r) {
 				b.Logf("failed gate: %s", g.Message)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // Policy is a gates file: what a model version must meet to pass
@@ -271,17 +272,10 @@ func parseBound(metric, s string) (Threshold, error) {
 
 // checkMetricName refuses names Evaluate never produces.
 func checkMetricName(n *yaml.Node, metric string) error {
-	if knownMetric(metric) {
+	if metrics.Known(metric) {
 		return nil
 	}
-	return nodeErrorf(n, "unknown metric %q; use one of %s, or precision_<class>, recall_<class>, f1_<class>", metric, strings.Join(allMetricNames(), ", "))
-}
-
-// allMetricNames lists the fixed metric names.
-func allMetricNames() []string {
-	return []string{MetricAccuracy, MetricBalancedAccuracy, MetricPrecisionMacro, MetricRecallMacro, MetricF1Macro,
-		MetricPrecisionWeighted, MetricRecallWeighted, MetricF1Weighted, MetricROCAUC, MetricROCAUCWeighted,
-		MetricPRAUC, MetricLogLoss, MetricBrier, MetricECE, MetricRMSE, MetricMAE, MetricR2, MetricMAPE, MetricMedianAE}
+	return nodeErrorf(n, "unknown metric %q; use one of %s, or precision_<class>, recall_<class>, f1_<class>", metric, strings.Join(metrics.Names(), ", "))
 }
 
 // UnmarshalYAML reads a mapping of metric name to MetricThreshold fields
@@ -300,7 +294,7 @@ func (bs *BaselineRules) UnmarshalYAML(n *yaml.Node) error {
 		if v.Kind != yaml.MappingNode {
 			return nodeErrorf(v, "baseline.%s must be a mapping with threshold, min_absolute_change, min_relative_change and greater_is_better", metric)
 		}
-		mt := MetricThreshold{Metric: metric, GreaterIsBetter: !LowerIsBetter(metric)}
+		mt := MetricThreshold{Metric: metric, GreaterIsBetter: !metrics.LowerIsBetter(metric)}
 		for j := 0; j+1 < len(v.Content); j += 2 {
 			fk, fv := v.Content[j], v.Content[j+1]
 			var dst **float64
@@ -565,28 +559,26 @@ func judgeBaseline(mt MetricThreshold, r *Report) GateResult {
 
 // missingReason says why metric is not in a metrics map of a model of task.
 func missingReason(metric, task string, classes []string) string {
-	for _, p := range perClassPrefixes {
-		if c, ok := strings.CutPrefix(metric, p); ok && c != "macro" && c != "weighted" {
-			if task == model.TaskRegression {
-				return fmt.Sprintf("%s does not apply to regression models", metric)
-			}
-			if !slices.Contains(classes, c) {
-				return fmt.Sprintf("%s: the model has no class %q (its classes: %s)", metric, c, strings.Join(classes, ", "))
-			}
-			return fmt.Sprintf("%s is undefined: class %q occurs neither among the true nor among the predicted labels", metric, c)
+	if c, ok := metrics.PerClass(metric); ok {
+		if task == model.TaskRegression {
+			return fmt.Sprintf("%s does not apply to regression models", metric)
 		}
+		if !slices.Contains(classes, c) {
+			return fmt.Sprintf("%s: the model has no class %q (its classes: %s)", metric, c, strings.Join(classes, ", "))
+		}
+		return fmt.Sprintf("%s is undefined: class %q occurs neither among the true nor among the predicted labels", metric, c)
 	}
-	regression := map[string]bool{MetricRMSE: true, MetricMAE: true, MetricR2: true, MetricMAPE: true, MetricMedianAE: true}
+	regression := map[string]bool{metrics.RMSE: true, metrics.MAE: true, metrics.R2: true, metrics.MAPE: true, metrics.MedianAE: true}
 	switch {
 	case regression[metric] && task != model.TaskRegression, !regression[metric] && task == model.TaskRegression:
 		return fmt.Sprintf("%s does not apply to %s models", metric, task)
-	case (metric == MetricPRAUC || metric == MetricBrier) && task != model.TaskBinary:
+	case (metric == metrics.PRAUC || metric == metrics.Brier) && task != model.TaskBinary:
 		return fmt.Sprintf("%s is computed for binary models only", metric)
-	case metric == MetricROCAUCWeighted && task != model.TaskMulticlass:
+	case metric == metrics.ROCAUCWeighted && task != model.TaskMulticlass:
 		return fmt.Sprintf("%s is computed for multiclass models only", metric)
-	case metric == MetricROCAUC || metric == MetricROCAUCWeighted:
+	case metric == metrics.ROCAUC || metric == metrics.ROCAUCWeighted:
 		return fmt.Sprintf("%s is undefined: the rows hold a single class", metric)
-	case metric == MetricPRAUC:
+	case metric == metrics.PRAUC:
 		return fmt.Sprintf("%s is undefined: no row is of the positive class", metric)
 	}
 	return fmt.Sprintf("%s was not computed", metric)

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-ml/ferry/examples"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	rtnative "github.com/ferry-ml/ferry/internal/runtime/native"
 	"github.com/ferry-ml/ferry/internal/train"
 )
 
@@ -81,10 +82,11 @@ func trainFlights(t *testing.T, rounds int, seed uint64) *flightsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	predict, err := LoadFerryPredictor(ctx, pkg)
+	m, err := rtnative.Load(ctx, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	predict := RuntimePredictor(m)
 	all, err := dataset.Read(ctx, files["flights"], dataset.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -164,4 +166,10 @@ func scorer(skill map[string]float64) Predictor {
 		}
 		return out, nil
 	}
+}
+
+// close9 reports whether got is want to 1e-9: absolute below 1, relative
+// above.
+func close9(got, want float64) bool {
+	return math.Abs(got-want) <= 1e-9*max(1, math.Abs(want))
 }

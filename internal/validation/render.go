@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 	"html/template"
 	"io"
 	"math"
@@ -1007,7 +1008,7 @@ func renderNewChart(id, title, xLabel, yLabel string) *renderCurveChart {
 }
 
 // renderBuildCurve draws the finite points of a curve, in the report's order.
-func renderBuildCurve(id, title, xLabel, yLabel string, pts []CurvePoint, diagonal bool) *renderCurveChart {
+func renderBuildCurve(id, title, xLabel, yLabel string, pts []metrics.CurvePoint, diagonal bool) *renderCurveChart {
 	c := renderNewChart(id, title, xLabel, yLabel)
 	c.Diagonal = diagonal
 	var b strings.Builder
@@ -1028,7 +1029,7 @@ func renderBuildCurve(id, title, xLabel, yLabel string, pts []CurvePoint, diagon
 // renderBuildCalibration draws the reliability diagram: one marker per
 // non-empty bin at (mean predicted, fraction true), joined by a line, over
 // the diagonal of perfect calibration; and the table of the bins.
-func renderBuildCalibration(bins []CalibrationBin) (*renderCurveChart, []renderCalRow) {
+func renderBuildCalibration(bins []metrics.CalibrationBin) (*renderCurveChart, []renderCalRow) {
 	c := renderNewChart("calibration-curve", "Reliability diagram", "Mean predicted probability", "Fraction of positives")
 	c.Diagonal = true
 	var b strings.Builder
@@ -1097,7 +1098,7 @@ type renderLabel struct {
 // renderBuildHeatmap lays out the confusion matrix. Cells are shaded by the
 // share of their true-class row, so a good model shows a dark diagonal
 // whatever the class balance. Missing cells of a ragged matrix count 0.
-func renderBuildHeatmap(cm *Confusion) *renderHeatmap {
+func renderBuildHeatmap(cm *metrics.Confusion) *renderHeatmap {
 	k := max(len(cm.Labels), len(cm.Counts))
 	label := func(i int) string {
 		if i < len(cm.Labels) && cm.Labels[i] != "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,22 +81,22 @@ func renderSampleBinary() *Report {
 			{Name: "digests", Passed: true, Message: "7 files verified"},
 			{Name: "signature", Passed: true, Message: "inputs match"},
 		},
-		Confusion: &Confusion{
+		Confusion: &metrics.Confusion{
 			Labels: []string{"stay", "churn"},
 			Counts: [][]int{{1496, 96}, {175, 233}},
 		},
-		ROC: []CurvePoint{
+		ROC: []metrics.CurvePoint{
 			{X: 0, Y: 0, Threshold: 1}, {X: 0.01, Y: 0.21, Threshold: 0.92}, {X: 0.03, Y: 0.38, Threshold: 0.84},
 			{X: 0.06, Y: 0.56, Threshold: 0.71}, {X: 0.10, Y: 0.67, Threshold: 0.60}, {X: 0.16, Y: 0.76, Threshold: 0.48},
 			{X: 0.25, Y: 0.84, Threshold: 0.37}, {X: 0.38, Y: 0.91, Threshold: 0.26}, {X: 0.55, Y: 0.95, Threshold: 0.17},
 			{X: 0.75, Y: 0.98, Threshold: 0.09}, {X: 1, Y: 1, Threshold: 0},
 		},
-		PR: []CurvePoint{
+		PR: []metrics.CurvePoint{
 			{X: 0, Y: 1, Threshold: 1}, {X: 0.21, Y: 0.91, Threshold: 0.92}, {X: 0.38, Y: 0.84, Threshold: 0.84},
 			{X: 0.56, Y: 0.70, Threshold: 0.71}, {X: 0.67, Y: 0.61, Threshold: 0.60}, {X: 0.76, Y: 0.53, Threshold: 0.48},
 			{X: 0.84, Y: 0.45, Threshold: 0.37}, {X: 0.91, Y: 0.36, Threshold: 0.26}, {X: 1, Y: 0.20, Threshold: 0},
 		},
-		Calibration: []CalibrationBin{
+		Calibration: []metrics.CalibrationBin{
 			{Lower: 0, Upper: 0.1, Count: 910, MeanPredicted: 0.04, FractionTrue: 0.03},
 			{Lower: 0.1, Upper: 0.2, Count: 380, MeanPredicted: 0.15, FractionTrue: 0.13},
 			{Lower: 0.2, Upper: 0.3, Count: 210, MeanPredicted: 0.25, FractionTrue: 0.27},
@@ -135,7 +136,7 @@ func renderSampleMulticlass() *Report {
 			{Name: "schema", Passed: true, Message: "4 columns match the signature"},
 			{Name: "loads", Passed: true, Message: "the model loads"},
 		},
-		Confusion: &Confusion{
+		Confusion: &metrics.Confusion{
 			Labels: []string{"setosa", "versicolor", "virginica"},
 			Counts: [][]int{{50, 0, 0}, {0, 47, 3}, {0, 4, 46}},
 		},
@@ -586,7 +587,7 @@ func TestRenderHTMLContent(t *testing.T) {
 
 func TestRenderHeatmapRagged(t *testing.T) {
 	// A malformed matrix still gives K×K cells, the missing ones empty.
-	h := renderBuildHeatmap(&Confusion{Labels: []string{"a", "b", "c"}, Counts: [][]int{{1, 2}, {3}}})
+	h := renderBuildHeatmap(&metrics.Confusion{Labels: []string{"a", "b", "c"}, Counts: [][]int{{1, 2}, {3}}})
 	if len(h.Cells) != 9 {
 		t.Fatalf("%d cells, want 9", len(h.Cells))
 	}

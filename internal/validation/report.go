@@ -5,6 +5,8 @@
 // rules read, with reports for people (Markdown, HTML) and machines (JSON).
 package validation
 
+import "github.com/ferry-ml/ferry/internal/validation/metrics"
+
 // Verdicts.
 const (
 	VerdictPass  = "pass"
@@ -38,11 +40,11 @@ type Report struct {
 	// Checks are the data and package checks.
 	Checks []CheckResult `json:"checks"`
 	// Curves and tables for the charts of the HTML report.
-	Confusion   *Confusion       `json:"confusion,omitempty"`
-	ROC         []CurvePoint     `json:"roc,omitempty"`         // binary: (fpr, tpr)
-	PR          []CurvePoint     `json:"pr,omitempty"`          // binary: (recall, precision)
-	Calibration []CalibrationBin `json:"calibration,omitempty"` // binary: reliability table
-	Timing      Timing           `json:"timing"`
+	Confusion   *metrics.Confusion       `json:"confusion,omitempty"`
+	ROC         []metrics.CurvePoint     `json:"roc,omitempty"`         // binary: (fpr, tpr)
+	PR          []metrics.CurvePoint     `json:"pr,omitempty"`          // binary: (recall, precision)
+	Calibration []metrics.CalibrationBin `json:"calibration,omitempty"` // binary: reliability table
+	Timing      Timing                   `json:"timing"`
 	// PackageBytes is the total size of the candidate package's files, for
 	// the size budget; 0 when there is no package.
 	PackageBytes int64 `json:"package_bytes,omitempty"`
@@ -97,29 +99,6 @@ type CheckResult struct {
 	// Skipped checks could not be made (nothing to compare with); they
 	// count as passed.
 	Skipped bool `json:"skipped,omitempty"`
-}
-
-// Confusion is a confusion matrix: Counts[i][j] rows of true class i
-// predicted as class j.
-type Confusion struct {
-	Labels []string `json:"labels"`
-	Counts [][]int  `json:"counts"`
-}
-
-// CurvePoint is a point of a ROC or precision-recall curve.
-type CurvePoint struct {
-	X         float64 `json:"x"`
-	Y         float64 `json:"y"`
-	Threshold float64 `json:"threshold"`
-}
-
-// CalibrationBin is a row of a reliability table.
-type CalibrationBin struct {
-	Lower         float64 `json:"lower"`
-	Upper         float64 `json:"upper"`
-	Count         int     `json:"count"`
-	MeanPredicted float64 `json:"mean_predicted"`
-	FractionTrue  float64 `json:"fraction_true"`
 }
 
 // Timing records where the time went.

@@ -9,12 +9,24 @@ import (
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
 
-// RuntimePredictor adapts a loaded model of any flavor to a Predictor: each
-// input the model declares is taken from the frame's column of that name
-// (numbers as FP64, categories and timestamps as text), and the model's first
-// numeric output is the prediction (P(class 1), class probabilities
+// framePredictor is a runtime.Model that scores frames directly, as
+// runtime/native's models do (their Predict turns tensors into a frame and
+// calls PredictFrame).
+type framePredictor interface {
+	PredictFrame(ctx context.Context, f *dataset.Frame) ([]float64, error)
+}
+
+// RuntimePredictor adapts a loaded model of any flavor to a Predictor, so
+// that validation scores a model as serving does. A model that scores
+// frames (Ferry's own, runtime/native) is given the frame; for any other,
+// each input the model declares is taken from the frame's column of that
+// name (numbers as FP64, categories and timestamps as text), and the model's
+// first numeric output is the prediction (P(class 1), class probabilities
 // row-major, or values).
 func RuntimePredictor(m runtime.Model) Predictor {
+	if fp, ok := m.(framePredictor); ok {
+		return fp.PredictFrame
+	}
 	return func(ctx context.Context, f *dataset.Frame) ([]float64, error) {
 		md := m.Metadata()
 		inputs := make([]runtime.Tensor, 0, len(md.Inputs))

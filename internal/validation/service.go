@@ -143,6 +143,6 @@ func modelOf(l *runtime.Loaded, uri string) Model {
 	return Model{
 		Ref:     Ref{Model: l.Version.Name, Version: l.Version.Version, URI: uri},
 		Pkg:     l.Package,
-		Predict: RuntimePredictor(l),
+		Predict: RuntimePredictor(l.Model),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // EvaluateSlices evaluates the rows of every value of every slice column, as
@@ -21,7 +22,7 @@ import (
 // evaluated in parallel (GOMAXPROCS goroutines); EvaluateSlices is safe for
 // concurrent use.
 func EvaluateSlices(task string, classes []string, y, pred []float64, slices map[string][]string) ([]SliceMetrics, error) {
-	if err := checkEvalInput(task, classes, y, pred); err != nil {
+	if err := metrics.Check(task, classes, y, pred); err != nil {
 		return nil, err
 	}
 	cols := make([]string, 0, len(slices))
@@ -127,9 +128,9 @@ func evaluateSlices(task string, classes []string, y, pred, base []float64, grou
 			}
 		}
 		out[g] = SliceMetrics{Column: groups[g].column, Value: groups[g].value, Rows: len(rows)}
-		out[g].Metrics, _ = evaluate(task, classes, sy, sp, false)
+		out[g].Metrics, _ = metrics.EvaluateChecked(task, classes, sy, sp, false)
 		if base != nil {
-			out[g].BaselineMetrics, _ = evaluate(task, classes, sy, sb, false)
+			out[g].BaselineMetrics, _ = metrics.EvaluateChecked(task, classes, sy, sb, false)
 		}
 	})
 	return out

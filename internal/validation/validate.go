@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,42 +15,17 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/train"
+	nativemodel "github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // Predictor scores every row of a frame, as Evaluate reads predictions:
 // P(class 1) per row for binary models, the class probabilities (in the
 // model's class order) row after row for multiclass models, values for
-// regression. The caller adapts a runtime.Model or a train.Pipeline (see
-// PipelinePredictor). It must be safe to call more than once; Validate calls
-// it from one goroutine at a time.
+// regression. RuntimePredictor adapts a loaded model of any flavor, Ferry's
+// own included. It must be safe to call more than once; Validate calls it
+// from one goroutine at a time.
 type Predictor func(ctx context.Context, f *dataset.Frame) ([]float64, error)
-
-// PipelinePredictor adapts a Ferry pipeline (a model of the ferry flavor).
-func PipelinePredictor(p *train.Pipeline) Predictor { return p.Predict }
-
-// LoadFerryPredictor reads the model file of pkg's ferry flavor and returns
-// its predictor. A package without that flavor is ENOTFOUND; a malformed
-// model file is EINVALID.
-func LoadFerryPredictor(ctx context.Context, pkg *model.Package) (Predictor, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	path, err := pkg.DataPath(model.FlavorFerry)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("validation: open model file: %w", err)
-	}
-	defer f.Close()
-	p, err := train.LoadPipeline(f)
-	if err != nil {
-		return nil, err
-	}
-	return PipelinePredictor(p), nil
-}
 
 // Model is a model version taking part in a validation.
 type Model struct {
@@ -202,7 +176,7 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 	pred, err := cand.Predict(ctx, data)
 	r.Timing.PredictMS += ms(time.Since(t))
 	if err == nil {
-		err = checkEvalInput(task, classes, y, pred)
+		err = metrics.Check(task, classes, y, pred)
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -224,7 +198,7 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 		r.Timing.PredictMS += ms(time.Since(t))
 		if err == nil {
 			base = permute(base, basePerm, task)
-			err = checkEvalInput(task, classes, y, base)
+			err = metrics.Check(task, classes, y, base)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -235,11 +209,11 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 	}
 
 	t = time.Now()
-	var details *Details
+	var details *metrics.Details
 	var wg sync.WaitGroup
-	wg.Go(func() { r.Metrics, details = evaluate(task, classes, y, pred, true) })
+	wg.Go(func() { r.Metrics, details = metrics.EvaluateChecked(task, classes, y, pred, true) })
 	if base != nil {
-		wg.Go(func() { r.BaselineMetrics, _ = evaluate(task, classes, y, base, false) })
+		wg.Go(func() { r.BaselineMetrics, _ = metrics.EvaluateChecked(task, classes, y, base, false) })
 	}
 	var groups []sliceGroup
 	for _, c := range sliceCols {
@@ -327,7 +301,7 @@ func (in *Input) labels() (task string, classes []string, y []float64, err error
 	} else if len(classes) == 0 {
 		if in.PositiveWhen != "" {
 			classes = []string{"false", "true"}
-		} else if _, classes, err = train.Labels(col, task, ""); err != nil {
+		} else if _, classes, err = nativemodel.Labels(col, task, ""); err != nil {
 			return "", nil, nil, err
 		}
 	}
@@ -351,7 +325,7 @@ func targetValues(col *dataset.Column, task string, classes []string, positiveWh
 		if task != model.TaskBinary || col.Kind != dataset.KindNumeric {
 			return nil, ferry.Errorf(ferry.EINVALID, "positive_when applies to a binary model and a numeric target; '%s' is %s for a %s model", col.Name, col.Kind, task)
 		}
-		cmp, err := parseComparison(positiveWhen)
+		cmp, err := nativemodel.ParseComparison(positiveWhen)
 		if err != nil {
 			return nil, err
 		}
@@ -417,37 +391,6 @@ func targetValues(col *dataset.Column, task string, classes []string, positiveWh
 		return nil, ferry.Errorf(ferry.EINVALID, "target '%s' is %s; it must be numeric or categorical", col.Name, col.Kind)
 	}
 	return y, nil
-}
-
-// parseComparison parses a positive_when rule: "> 15", ">= 0.5", "== 1",
-// "!= 0", "< 3", "<= 2".
-func parseComparison(s string) (func(float64) bool, error) {
-	t := strings.TrimSpace(s)
-	for _, op := range []string{">=", "<=", "==", "!=", ">", "<"} {
-		rest, ok := strings.CutPrefix(t, op)
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: %q is not a number", s, strings.TrimSpace(rest))
-		}
-		switch op {
-		case ">=":
-			return func(x float64) bool { return x >= v }, nil
-		case "<=":
-			return func(x float64) bool { return x <= v }, nil
-		case "==":
-			return func(x float64) bool { return x == v }, nil
-		case "!=":
-			return func(x float64) bool { return x != v }, nil
-		case ">":
-			return func(x float64) bool { return x > v }, nil
-		default:
-			return func(x float64) bool { return x < v }, nil
-		}
-	}
-	return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: want a comparison such as \"> 15\"", s)
 }
 
 // sliceColumns returns the policy's slice columns then in.SliceColumns,

@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -132,15 +133,15 @@ func TestSliceRegressionFails(t *testing.T) {
 	if r.Verdict != VerdictFail {
 		t.Fatalf("verdict %s, want fail", r.Verdict)
 	}
-	if r.Metrics[MetricROCAUC] <= r.BaselineMetrics[MetricROCAUC] {
-		t.Fatalf("fixture: the candidate should be better overall: %v vs %v", r.Metrics[MetricROCAUC], r.BaselineMetrics[MetricROCAUC])
+	if r.Metrics[metrics.ROCAUC] <= r.BaselineMetrics[metrics.ROCAUC] {
+		t.Fatalf("fixture: the candidate should be better overall: %v vs %v", r.Metrics[metrics.ROCAUC], r.BaselineMetrics[metrics.ROCAUC])
 	}
 	bad := failed(r)
 	if len(bad) != 1 {
 		t.Fatalf("failed gates %+v, want only the slice origin=C", bad)
 	}
 	g := bad[0]
-	if g.Kind != "slice" || g.Slice != "origin=C" || g.Metric != MetricROCAUC || !strings.Contains(g.Message, "origin=C") || !strings.Contains(g.Message, "roc_auc") {
+	if g.Kind != "slice" || g.Slice != "origin=C" || g.Metric != metrics.ROCAUC || !strings.Contains(g.Message, "origin=C") || !strings.Contains(g.Message, "roc_auc") {
 		t.Fatalf("failed gate %+v", g)
 	}
 	golden(t, "slice_regression.json", judgement(r))
@@ -274,7 +275,7 @@ budgets: {p99_single_row_ms: 50, max_size_mb: 500}
 	if r.Timing.P99RowMicros <= 0 || r.Timing.PredictMS <= 0 || r.Timing.MetricsMS <= 0 || r.Timing.TotalMS < r.Timing.PredictMS+r.Timing.MetricsMS {
 		t.Errorf("timing %+v", r.Timing)
 	}
-	if len(r.ROC) == 0 || len(r.ROC) > MaxCurvePoints || len(r.PR) == 0 || len(r.PR) > MaxCurvePoints || len(r.Calibration) != CalibrationBins || r.Confusion == nil {
+	if len(r.ROC) == 0 || len(r.ROC) > metrics.MaxCurvePoints || len(r.PR) == 0 || len(r.PR) > metrics.MaxCurvePoints || len(r.Calibration) != metrics.CalibrationBins || r.Confusion == nil {
 		t.Errorf("curves: roc %d, pr %d, calibration %d", len(r.ROC), len(r.PR), len(r.Calibration))
 	}
 	var origins, dests int

@@ -1,5 +1,5 @@
 // Package native serves Ferry's own models — packages with the `ferry` flavor,
-// whose model.json holds a train.Pipeline — through the runtime.Model
+// whose model.json holds a Pipeline of internal/model/native — through the runtime.Model
 // interface.
 //
 // Inputs are the pipeline's raw input columns, one tensor each, shape [rows]
@@ -37,8 +37,8 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	nativemodel "github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/runtime"
-	"github.com/ferry-ml/ferry/internal/train"
 )
 
 // Platform is the V2 platform name of native models.
@@ -55,7 +55,7 @@ const (
 // Model is a loaded native model. It is immutable and safe for concurrent
 // use; Close is a no-op.
 type Model struct {
-	pipe   *train.Pipeline
+	pipe   *nativemodel.Pipeline
 	inputs []dataset.ColumnSchema
 	labels []string // class labels; "0", "1" for a binary model saved without them
 	meta   runtime.Metadata
@@ -85,10 +85,10 @@ func Load(ctx context.Context, pkg *model.Package) (runtime.Model, error) {
 	return Read(f)
 }
 
-// Read reads a model.json (what train.Pipeline.MarshalJSON writes) from r.
+// Read reads a model.json (what nativemodel.Pipeline.MarshalJSON writes) from r.
 // Errors are as for Load.
 func Read(r io.Reader) (*Model, error) {
-	pipe, err := train.LoadPipeline(r)
+	pipe, err := nativemodel.LoadPipeline(r)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -98,10 +98,10 @@ func Read(r io.Reader) (*Model, error) {
 // New returns a model serving pipe, which it keeps: the caller must not
 // change pipe afterwards. It fails with EINVALID for a pipeline whose task
 // or class labels it cannot serve.
-func New(pipe *train.Pipeline) (*Model, error) {
-	m := &Model{pipe: pipe, inputs: train.Inputs(pipe.Features), labels: pipe.ClassLabels}
+func New(pipe *nativemodel.Pipeline) (*Model, error) {
+	m := &Model{pipe: pipe, inputs: nativemodel.Inputs(pipe.Features), labels: pipe.ClassLabels}
 	switch pipe.Task {
-	case train.TaskBinary:
+	case model.TaskBinary:
 		switch len(m.labels) {
 		case 0:
 			m.labels = []string{"0", "1"}
@@ -109,11 +109,11 @@ func New(pipe *train.Pipeline) (*Model, error) {
 		default:
 			return nil, invalidf("binary model has %d class labels; want 2", len(m.labels))
 		}
-	case train.TaskMulticlass:
+	case model.TaskMulticlass:
 		if len(m.labels) < 2 {
 			return nil, invalidf("multiclass model has %d class labels; want at least 2", len(m.labels))
 		}
-	case train.TaskRegression:
+	case model.TaskRegression:
 	default:
 		return nil, invalidf("model has unknown task %q", pipe.Task)
 	}
@@ -141,12 +141,12 @@ func (m *Model) metadata() runtime.Metadata {
 		md.Inputs = append(md.Inputs, runtime.TensorSpec{Name: c.Name, Datatype: dt, Shape: []int64{-1}})
 	}
 	switch m.pipe.Task {
-	case train.TaskBinary:
+	case model.TaskBinary:
 		md.Outputs = []runtime.TensorSpec{
 			{Name: OutputProbability, Datatype: runtime.FP64, Shape: []int64{-1}},
 			{Name: OutputLabel, Datatype: runtime.BYTES, Shape: []int64{-1}},
 		}
-	case train.TaskMulticlass:
+	case model.TaskMulticlass:
 		md.Outputs = []runtime.TensorSpec{
 			{Name: OutputProbabilities, Datatype: runtime.FP64, Shape: []int64{-1, int64(len(m.labels))}},
 			{Name: OutputLabel, Datatype: runtime.BYTES, Shape: []int64{-1}},
@@ -162,7 +162,7 @@ func (m *Model) metadata() runtime.Metadata {
 func (m *Model) Metadata() runtime.Metadata { return m.meta }
 
 // Pipeline returns the model's pipeline, which the caller must not modify.
-func (m *Model) Pipeline() *train.Pipeline { return m.pipe }
+func (m *Model) Pipeline() *nativemodel.Pipeline { return m.pipe }
 
 // Close does nothing: a native model holds no resources.
 func (m *Model) Close() error { return nil }
@@ -181,18 +181,12 @@ func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime
 		return nil, err
 	}
 	n := frame.Len()
-	pred, err := m.pipe.Predict(ctx, frame)
+	pred, err := m.PredictFrame(ctx, frame)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("native: predict: %w", err)
-	}
-	if len(pred) != n*m.pipe.Outputs() {
-		return nil, fmt.Errorf("native: predict: pipeline gave %d values for %d rows of %d outputs", len(pred), n, m.pipe.Outputs())
+		return nil, err
 	}
 	switch m.pipe.Task {
-	case train.TaskBinary:
+	case model.TaskBinary:
 		labels := make([]string, n)
 		for i, p := range pred {
 			labels[i] = m.labels[0]
@@ -204,7 +198,7 @@ func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime
 			{Name: OutputProbability, Datatype: runtime.FP64, Shape: []int64{int64(n)}, FP64: pred},
 			{Name: OutputLabel, Datatype: runtime.BYTES, Shape: []int64{int64(n)}, Str: labels},
 		}, nil
-	case train.TaskMulticlass:
+	case model.TaskMulticlass:
 		k := len(m.labels)
 		labels := make([]string, n)
 		for i := range n {
@@ -223,6 +217,27 @@ func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime
 		}, nil
 	}
 	return []runtime.Tensor{{Name: OutputPrediction, Datatype: runtime.FP64, Shape: []int64{int64(n)}, FP64: pred}}, nil
+}
+
+// PredictFrame scores every row of f, which holds the model's input columns
+// (see Metadata; other columns are ignored): P(second class) per row for
+// binary models, the class probabilities row after row for multiclass
+// models, values for regression. Predict calls it once it has turned its
+// tensors into a frame; validation calls it directly on evaluation frames,
+// so that both score a model alike. Errors are EINVALID for a frame that
+// lacks an input or has one of the wrong kind, or ctx.Err().
+func (m *Model) PredictFrame(ctx context.Context, f *dataset.Frame) ([]float64, error) {
+	pred, err := m.pipe.Predict(ctx, f)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("native: predict: %w", err)
+	}
+	if len(pred) != f.Len()*m.pipe.Outputs() {
+		return nil, fmt.Errorf("native: predict: pipeline gave %d values for %d rows of %d outputs", len(pred), f.Len(), m.pipe.Outputs())
+	}
+	return pred, nil
 }
 
 // frame turns the input tensors into a frame of the model's input columns.

@@ -16,9 +16,12 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	nativemodel "github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/runtime/native"
 	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/train/gbdt"
+	"github.com/ferry-ml/ferry/internal/train/linear"
 )
 
 // base is the first timestamp of the test data.
@@ -76,14 +79,14 @@ func testFrame(t *testing.T, n int, seed uint64) *dataset.Frame {
 
 // trainPipeline trains a pipeline on f as the built-in trainers do:
 // gbdt for the classification targets, linear for amount.
-func trainPipeline(t *testing.T, f *dataset.Frame, task, target string) *train.Pipeline {
+func trainPipeline(t *testing.T, f *dataset.Frame, task, target string) *nativemodel.Pipeline {
 	t.Helper()
 	ctx := context.Background()
-	specs, err := train.ParseFeatures(f, []string{"x", "city", "zone", "when:hour", "when:weekday"}, target)
+	specs, err := nativemodel.ParseFeatures(f, []string{"x", "city", "zone", "when:hour", "when:weekday"}, target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	feats, err := train.BuildFeatures(f, specs)
+	feats, err := nativemodel.BuildFeatures(f, specs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,27 +94,27 @@ func trainPipeline(t *testing.T, f *dataset.Frame, task, target string) *train.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, classes, err := train.Labels(col, task, "")
+	y, classes, err := nativemodel.Labels(col, task, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &train.Pipeline{FormatVersion: train.PipelineFormatVersion, Task: task, Target: target, ClassLabels: classes, Features: specs}
-	if task == train.TaskRegression {
-		enc := train.FitEncoder(feats)
-		lin, err := train.TrainLinear(ctx, task, 0, enc.Encode(feats), y, train.DefaultLinearParams(), nil)
+	p := &nativemodel.Pipeline{FormatVersion: nativemodel.PipelineFormatVersion, Task: task, Target: target, ClassLabels: classes, Features: specs}
+	if task == model.TaskRegression {
+		enc := nativemodel.FitEncoder(feats)
+		lin, err := linear.Train(ctx, task, 0, enc.Encode(feats), y, linear.DefaultParams(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.Trainer, p.Linear, p.Encoder = train.TrainerLinear, lin, enc
 		return p
 	}
-	obj := train.ObjectiveBinary
-	if task == train.TaskMulticlass {
-		obj = train.ObjectiveMulticlass
+	obj := nativemodel.ObjectiveBinary
+	if task == model.TaskMulticlass {
+		obj = nativemodel.ObjectiveMulticlass
 	}
-	gp := train.DefaultGBDTParams(obj)
+	gp := gbdt.DefaultParams(obj)
 	gp.NumRounds, gp.MaxDepth, gp.Seed = 15, 4, 1
-	g, err := train.TrainGBDT(ctx, &train.GBDTData{Features: feats, Label: y}, nil, gp, nil)
+	g, err := gbdt.Train(ctx, &gbdt.Data{Features: feats, Label: y}, nil, gp, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func trainPipeline(t *testing.T, f *dataset.Frame, task, target string) *train.P
 
 // writePackage writes pipe as Ferry's trainer does — MLmodel with the ferry
 // flavor, model.json — and loads it back with model.Load.
-func writePackage(t *testing.T, pipe *train.Pipeline) *model.Package {
+func writePackage(t *testing.T, pipe *nativemodel.Pipeline) *model.Package {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "model")
@@ -137,7 +140,7 @@ func writePackage(t *testing.T, pipe *train.Pipeline) *model.Package {
 		t.Fatal(err)
 	}
 	m := &model.Manifest{ArtifactPath: "model", UTCTimeCreated: base, Metadata: map[string]any{"ferry_task": pipe.Task}}
-	m.SetFlavor(model.FerryFlavor{Trainer: pipe.Trainer, Data: "model.json", FormatVersion: train.PipelineFormatVersion})
+	m.SetFlavor(model.FerryFlavor{Trainer: pipe.Trainer, Data: "model.json", FormatVersion: nativemodel.PipelineFormatVersion})
 	if _, err := b.Finish(ctx, m, model.FerryInfo{Task: pipe.Task, ClassLabels: pipe.ClassLabels}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,15 +187,15 @@ func TestPredictMatchesPipeline(t *testing.T) {
 		task, target string
 		outputs      []runtime.TensorSpec
 	}{
-		{train.TaskBinary, "label", []runtime.TensorSpec{
+		{model.TaskBinary, "label", []runtime.TensorSpec{
 			{Name: "probability", Datatype: runtime.FP64, Shape: []int64{-1}},
 			{Name: "label", Datatype: runtime.BYTES, Shape: []int64{-1}},
 		}},
-		{train.TaskMulticlass, "kind", []runtime.TensorSpec{
+		{model.TaskMulticlass, "kind", []runtime.TensorSpec{
 			{Name: "probabilities", Datatype: runtime.FP64, Shape: []int64{-1, 3}},
 			{Name: "label", Datatype: runtime.BYTES, Shape: []int64{-1}},
 		}},
-		{train.TaskRegression, "amount", []runtime.TensorSpec{
+		{model.TaskRegression, "amount", []runtime.TensorSpec{
 			{Name: "prediction", Datatype: runtime.FP64, Shape: []int64{-1}},
 		}},
 	}
@@ -241,7 +244,7 @@ func TestPredictMatchesPipeline(t *testing.T) {
 				t.Fatalf("predictions differ from the pipeline's:\n got %v\nwant %v", out[0].FP64[:5], want[:5])
 			}
 			switch tt.task {
-			case train.TaskBinary:
+			case model.TaskBinary:
 				for i, p := range want {
 					wantLabel := pipe.ClassLabels[0]
 					if p > 0.5 {
@@ -251,7 +254,7 @@ func TestPredictMatchesPipeline(t *testing.T) {
 						t.Fatalf("row %d: label %q for probability %v", i, out[1].Str[i], p)
 					}
 				}
-			case train.TaskMulticlass:
+			case model.TaskMulticlass:
 				if !slices.Equal(out[0].Shape, []int64{int64(n), 3}) {
 					t.Fatalf("probabilities shape %v", out[0].Shape)
 				}
@@ -279,9 +282,9 @@ func equalSpecs(a, b []runtime.TensorSpec) bool {
 }
 
 // binaryModel trains and loads the binary test model once per test.
-func binaryModel(t *testing.T) (*train.Pipeline, runtime.Model) {
+func binaryModel(t *testing.T) (*nativemodel.Pipeline, runtime.Model) {
 	t.Helper()
-	pipe := trainPipeline(t, testFrame(t, 400, 1), train.TaskBinary, "label")
+	pipe := trainPipeline(t, testFrame(t, 400, 1), model.TaskBinary, "label")
 	m, err := native.Load(context.Background(), writePackage(t, pipe))
 	if err != nil {
 		t.Fatal(err)

@@ -1,53 +1,47 @@
-package train
+package linear
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/model/native"
 )
 
-// LinearParams set the hyperparameters of the linear trainers.
-type LinearParams struct {
+// Params set the hyperparameters of the linear trainers.
+type Params struct {
 	L2           float64 `json:"l2"`            // ridge penalty, >= 0
 	LearningRate float64 `json:"learning_rate"` // gradient-descent step (logistic), > 0
 	Epochs       int     `json:"epochs"`        // full passes (logistic), > 0
 }
 
-// DefaultLinearParams returns the defaults of the linear trainers.
-func DefaultLinearParams() LinearParams {
-	return LinearParams{L2: 1e-4, LearningRate: 0.5, Epochs: 200}
-}
-
-// Linear is a linear model over standardised dense features: ridge
-// regression, or logistic regression (binary: one output; multinomial: one
-// output per class, softmax).
-type Linear struct {
-	Task    string      `json:"task"`
-	Weights [][]float64 `json:"weights"` // [outputs][features]
-	Bias    []float64   `json:"bias"`    // [outputs]
+// DefaultParams returns the defaults of the linear trainers.
+func DefaultParams() Params {
+	return Params{L2: 1e-4, LearningRate: 0.5, Epochs: 200}
 }
 
 // EpochFunc is called after every epoch with the training loss.
 type EpochFunc func(epoch int, loss float64) error
 
-// TrainLinear fits a linear model to the rows of X (already encoded, see
+// Train fits a linear model to the rows of X (already encoded, see
 // encoder) and labels y: class indexes 0..k-1 for classification, values for
 // regression. Ridge regression is solved exactly; logistic regression by
 // full-batch gradient descent, calling onEpoch after each epoch.
-func TrainLinear(ctx context.Context, task string, k int, X [][]float64, y []float64, p LinearParams, onEpoch EpochFunc) (*Linear, error) {
+func Train(ctx context.Context, task string, k int, X [][]float64, y []float64, p Params, onEpoch EpochFunc) (*native.Linear, error) {
 	if len(X) == 0 || len(X) != len(y) {
 		return nil, fmt.Errorf("train: %d rows of features and %d labels", len(X), len(y))
 	}
-	if p.L2 < 0 || (task != TaskRegression && (p.LearningRate <= 0 || p.Epochs <= 0)) {
+	if p.L2 < 0 || (task != model.TaskRegression && (p.LearningRate <= 0 || p.Epochs <= 0)) {
 		return nil, errors.New("train: l2 must not be negative, and learning_rate and epochs must be positive")
 	}
 	switch task {
-	case TaskRegression:
+	case model.TaskRegression:
 		return trainRidge(X, y, p.L2)
-	case TaskBinary:
+	case model.TaskBinary:
 		k = 1
-	case TaskMulticlass:
+	case model.TaskMulticlass:
 		if k < 2 {
 			return nil, errors.New("train: multiclass needs at least two classes")
 		}
@@ -55,7 +49,7 @@ func TrainLinear(ctx context.Context, task string, k int, X [][]float64, y []flo
 		return nil, fmt.Errorf("train: unknown task %q", task)
 	}
 	d := len(X[0])
-	m := &Linear{Task: task, Weights: make([][]float64, k), Bias: make([]float64, k)}
+	m := &native.Linear{Task: task, Weights: make([][]float64, k), Bias: make([]float64, k)}
 	grad := make([][]float64, k)
 	for j := range m.Weights {
 		m.Weights[j], grad[j] = make([]float64, d), make([]float64, d)
@@ -73,13 +67,17 @@ func TrainLinear(ctx context.Context, task string, k int, X [][]float64, y []flo
 		clear(gb)
 		var loss float64
 		for i, row := range X {
-			m.raw(row, out)
-			if task == TaskBinary {
-				pr := sigmoid(out[0])
-				loss += logLoss(y[i], pr)
+			m.Margins(row, out)
+			if task == model.TaskBinary {
+				pr := native.Sigmoid(out[0])
+				pt := pr // the probability of the true class
+				if y[i] == 0 {
+					pt = 1 - pr
+				}
+				loss -= math.Log(min(max(pt, 1e-15), 1-1e-15))
 				out[0] = pr - y[i]
 			} else {
-				softmax(out, out)
+				native.Softmax(out, out)
 				loss -= math.Log(max(out[int(y[i])], 1e-15))
 				out[int(y[i])] -= 1
 			}
@@ -106,7 +104,7 @@ func TrainLinear(ctx context.Context, task string, k int, X [][]float64, y []flo
 }
 
 // trainRidge solves (XᵀX + λI)w = Xᵀy with an unpenalised intercept.
-func trainRidge(X [][]float64, y []float64, l2 float64) (*Linear, error) {
+func trainRidge(X [][]float64, y []float64, l2 float64) (*native.Linear, error) {
 	d := len(X[0]) + 1 // last column is the intercept
 	a := make([][]float64, d)
 	for i := range a {
@@ -132,7 +130,7 @@ func trainRidge(X [][]float64, y []float64, l2 float64) (*Linear, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Linear{Task: TaskRegression, Weights: [][]float64{w[:d-1]}, Bias: []float64{w[d-1]}}, nil
+	return &native.Linear{Task: model.TaskRegression, Weights: [][]float64{w[:d-1]}, Bias: []float64{w[d-1]}}, nil
 }
 
 // solveCholesky solves a·x = b for a symmetric positive-definite a.
@@ -173,48 +171,4 @@ func solveCholesky(a [][]float64, b []float64) ([]float64, error) {
 		x[i] = s / l[i][i]
 	}
 	return x, nil
-}
-
-// raw writes the linear outputs (margins) of row into out.
-func (m *Linear) raw(row, out []float64) {
-	for j, w := range m.Weights {
-		out[j] = m.Bias[j] + dot(w, row)
-	}
-}
-
-// Predict returns P(y=1) for binary, class probabilities for multiclass, the
-// value for regression.
-func (m *Linear) Predict(row []float64) []float64 {
-	out := make([]float64, len(m.Weights))
-	m.raw(row, out)
-	switch m.Task {
-	case TaskBinary:
-		out[0] = sigmoid(out[0])
-	case TaskMulticlass:
-		softmax(out, out)
-	}
-	return out
-}
-
-func sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
-
-func dot(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
-
-// BinaryMetrics are the usual scores of probabilistic binary predictions.
-type BinaryMetrics struct {
-	Accuracy float64
-	LogLoss  float64
-	AUC      float64
-}
-
-// ScoreBinary scores probabilities p against labels y (0 or 1).
-func ScoreBinary(y, p []float64) BinaryMetrics {
-	s, _ := Score(TaskBinary, 1, y, p, []string{"auc", "logloss", "accuracy"})
-	return BinaryMetrics{Accuracy: s["accuracy"], LogLoss: s["logloss"], AUC: s["auc"]}
 }

@@ -1,4 +1,4 @@
-package train
+package native
 
 import (
 	"bytes"
@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/model"
 )
 
 // PipelineFormatVersion is the version of the native model file.
@@ -37,7 +39,7 @@ type Pipeline struct {
 
 // Outputs is the number of values Predict gives per row.
 func (p *Pipeline) Outputs() int {
-	if p.Task == TaskMulticlass {
+	if p.Task == model.TaskMulticlass {
 		return len(p.ClassLabels)
 	}
 	return 1
@@ -55,17 +57,15 @@ func (p *Pipeline) Predict(ctx context.Context, f *dataset.Frame) ([]float64, er
 	if err != nil {
 		return nil, err
 	}
-	return p.predictFeatures(ctx, feats)
+	return p.PredictFeatures(ctx, feats)
 }
 
-func (p *Pipeline) predictFeatures(ctx context.Context, feats []Feature) ([]float64, error) {
+// PredictFeatures is Predict on features already derived (BuildFeatures):
+// the trainer scores its validation rows with it.
+func (p *Pipeline) PredictFeatures(ctx context.Context, feats []Feature) ([]float64, error) {
 	switch {
 	case p.GBDT != nil:
-		label := make([]float64, 0)
-		if len(feats) > 0 {
-			label = make([]float64, feats[0].Len())
-		}
-		return p.GBDT.PredictBatch(ctx, &GBDTData{Features: feats, Label: label})
+		return p.GBDT.PredictBatch(ctx, feats)
 	case p.Linear != nil && p.Encoder != nil:
 		rows := p.Encoder.Encode(feats)
 		out := make([]float64, 0, len(rows)*p.Outputs())
@@ -135,10 +135,10 @@ func Labels(col *dataset.Column, task, positive string) (y []float64, classes []
 	y = make([]float64, n)
 	switch {
 	case positive != "":
-		if task != TaskBinary || col.Kind != dataset.KindNumeric {
+		if task != model.TaskBinary || col.Kind != dataset.KindNumeric {
 			return nil, nil, ferry.Errorf(ferry.EINVALID, "positive_when applies to a binary task on a numeric target; %q is %s", col.Name, col.Kind)
 		}
-		cmp, err := parseComparison(positive)
+		cmp, err := ParseComparison(positive)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -151,7 +151,7 @@ func Labels(col *dataset.Column, task, positive string) (y []float64, classes []
 			}
 		}
 		classes = []string{"false", "true"}
-	case task == TaskRegression:
+	case task == model.TaskRegression:
 		if col.Kind != dataset.KindNumeric {
 			return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q is %s, but regression needs a numeric target", col.Name, col.Kind)
 		}
@@ -206,7 +206,7 @@ func Labels(col *dataset.Column, task, positive string) (y []float64, classes []
 	if len(present) < 2 {
 		return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q has a single class; classification needs at least two", col.Name)
 	}
-	if task == TaskBinary && len(classes) != 2 {
+	if task == model.TaskBinary && len(classes) != 2 {
 		return nil, nil, ferry.Errorf(ferry.EINVALID, "target %q has %d classes; use task: multiclass, or positive_when for a threshold", col.Name, len(classes))
 	}
 	return y, classes, nil
@@ -223,33 +223,33 @@ func sortedLevels(levels []string, used []bool) []string {
 	return out
 }
 
-// parseComparison parses "> 15", ">= 0.5", "== 1", "< 3", "<= 2", "!= 0".
-func parseComparison(s string) (func(float64) bool, error) {
-	var op string
-	var v float64
-	for _, o := range []string{">=", "<=", "==", "!=", ">", "<"} {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(s), o); ok {
-			rest = strings.TrimSpace(rest)
-			if _, err := fmt.Sscan(rest, &v); err != nil {
-				return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: %q is not a number", s, rest)
-			}
-			op = o
-			break
+// ParseComparison parses a positive_when rule — "> 15", ">= 0.5", "== 1",
+// "!= 0", "< 3", "<= 2" — into its test. Anything else is EINVALID.
+func ParseComparison(s string) (func(float64) bool, error) {
+	t := strings.TrimSpace(s)
+	for _, op := range []string{">=", "<=", "==", "!=", ">", "<"} {
+		rest, ok := strings.CutPrefix(t, op)
+		if !ok {
+			continue
 		}
-	}
-	switch op {
-	case ">":
-		return func(x float64) bool { return x > v }, nil
-	case ">=":
-		return func(x float64) bool { return x >= v }, nil
-	case "<":
-		return func(x float64) bool { return x < v }, nil
-	case "<=":
-		return func(x float64) bool { return x <= v }, nil
-	case "==":
-		return func(x float64) bool { return x == v }, nil
-	case "!=":
-		return func(x float64) bool { return x != v }, nil
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: %q is not a number", s, strings.TrimSpace(rest))
+		}
+		switch op {
+		case ">=":
+			return func(x float64) bool { return x >= v }, nil
+		case "<=":
+			return func(x float64) bool { return x <= v }, nil
+		case "==":
+			return func(x float64) bool { return x == v }, nil
+		case "!=":
+			return func(x float64) bool { return x != v }, nil
+		case ">":
+			return func(x float64) bool { return x > v }, nil
+		default:
+			return func(x float64) bool { return x < v }, nil
+		}
 	}
 	return nil, ferry.Errorf(ferry.EINVALID, "positive_when %q: want a comparison such as \"> 15\"", s)
 }

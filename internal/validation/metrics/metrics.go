@@ -1,4 +1,7 @@
-package validation
+// Package metrics is Ferry's one set of evaluation metrics, computed as
+// scikit-learn computes them: validation reports and gates on them, and
+// training reports its validation scores with them.
+package metrics
 
 import (
 	"math"
@@ -17,46 +20,62 @@ import (
 // metrics are named <metric>_<class label>, e.g. "recall_true",
 // "f1_setosa", for those same classes.
 const (
-	MetricAccuracy          = "accuracy"
-	MetricBalancedAccuracy  = "balanced_accuracy"
-	MetricPrecisionMacro    = "precision_macro"
-	MetricRecallMacro       = "recall_macro"
-	MetricF1Macro           = "f1_macro"
-	MetricPrecisionWeighted = "precision_weighted"
-	MetricRecallWeighted    = "recall_weighted"
-	MetricF1Weighted        = "f1_weighted"
-	// MetricROCAUC is the area under the ROC curve: for binary models of
+	Accuracy          = "accuracy"
+	BalancedAccuracy  = "balanced_accuracy"
+	PrecisionMacro    = "precision_macro"
+	RecallMacro       = "recall_macro"
+	F1Macro           = "f1_macro"
+	PrecisionWeighted = "precision_weighted"
+	RecallWeighted    = "recall_weighted"
+	F1Weighted        = "f1_weighted"
+	// ROCAUC is the area under the ROC curve: for binary models of
 	// P(class 1); for multiclass models the macro average of the one-vs-rest
 	// areas (roc_auc_score(multi_class="ovr", average="macro")).
-	MetricROCAUC = "roc_auc"
-	// MetricROCAUCWeighted is the one-vs-rest area weighted by class support
+	ROCAUC = "roc_auc"
+	// ROCAUCWeighted is the one-vs-rest area weighted by class support
 	// (multiclass only).
-	MetricROCAUCWeighted = "roc_auc_weighted"
-	// MetricPRAUC is average_precision_score (binary only).
-	MetricPRAUC   = "pr_auc"
-	MetricLogLoss = "log_loss"
-	// MetricBrier is brier_score_loss (binary only).
-	MetricBrier = "brier"
-	// MetricECE is the expected calibration error over CalibrationBins
+	ROCAUCWeighted = "roc_auc_weighted"
+	// PRAUC is average_precision_score (binary only).
+	PRAUC   = "pr_auc"
+	LogLoss = "log_loss"
+	// Brier is brier_score_loss (binary only).
+	Brier = "brier"
+	// ECE is the expected calibration error over CalibrationBins
 	// equal-width bins: of P(class 1) for binary models, of the top-label
 	// confidence (the largest probability) for multiclass models.
-	MetricECE = "ece"
+	ECE = "ece"
 
-	MetricRMSE     = "rmse"
-	MetricMAE      = "mae"
-	MetricR2       = "r2"
-	MetricMAPE     = "mape"
-	MetricMedianAE = "median_ae"
+	RMSE     = "rmse"
+	MAE      = "mae"
+	R2       = "r2"
+	MAPE     = "mape"
+	MedianAE = "median_ae"
 )
 
-// Per-class metric prefixes: precision_<class>, recall_<class>, f1_<class>.
-var perClassPrefixes = [...]string{"precision_", "recall_", "f1_"}
+// PerClass reports whether name is a per-class metric name —
+// precision_<class>, recall_<class> or f1_<class>, the class neither empty
+// nor "macro" or "weighted" — and returns its class.
+func PerClass(name string) (class string, ok bool) {
+	for _, p := range [...]string{"precision_", "recall_", "f1_"} {
+		if c, ok := strings.CutPrefix(name, p); ok && c != "" && c != "macro" && c != "weighted" {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// Names lists the fixed metric names (the per-class ones aside).
+func Names() []string {
+	return []string{Accuracy, BalancedAccuracy, PrecisionMacro, RecallMacro, F1Macro,
+		PrecisionWeighted, RecallWeighted, F1Weighted, ROCAUC, ROCAUCWeighted,
+		PRAUC, LogLoss, Brier, ECE, RMSE, MAE, R2, MAPE, MedianAE}
+}
 
 // MaxCurvePoints bounds the points of each curve in Details and Report.
 const MaxCurvePoints = 200
 
 // CalibrationBins is the number of equal-width probability bins of the
-// reliability table and of MetricECE.
+// reliability table and of ECE.
 const CalibrationBins = 10
 
 // Details holds what Evaluate computes besides the metrics: the tables and
@@ -80,32 +99,47 @@ type Details struct {
 	Calibration []CalibrationBin
 }
 
+// Confusion is a confusion matrix: Counts[i][j] rows of true class i
+// predicted as class j.
+type Confusion struct {
+	Labels []string `json:"labels"`
+	Counts [][]int  `json:"counts"`
+}
+
+// CurvePoint is a point of a ROC or precision-recall curve.
+type CurvePoint struct {
+	X         float64 `json:"x"`
+	Y         float64 `json:"y"`
+	Threshold float64 `json:"threshold"`
+}
+
+// CalibrationBin is a row of a reliability table.
+type CalibrationBin struct {
+	Lower         float64 `json:"lower"`
+	Upper         float64 `json:"upper"`
+	Count         int     `json:"count"`
+	MeanPredicted float64 `json:"mean_predicted"`
+	FractionTrue  float64 `json:"fraction_true"`
+}
+
 // LowerIsBetter reports whether smaller values of the named metric are
 // better (the losses and errors); false for every other metric.
 func LowerIsBetter(metric string) bool {
 	switch metric {
-	case MetricLogLoss, MetricBrier, MetricECE, MetricRMSE, MetricMAE, MetricMAPE, MetricMedianAE:
+	case LogLoss, Brier, ECE, RMSE, MAE, MAPE, MedianAE:
 		return true
 	}
 	return false
 }
 
-// knownMetric reports whether name is a metric Evaluate can produce for some
-// model: a fixed name or a per-class name with a non-empty class.
-func knownMetric(name string) bool {
-	switch name {
-	case MetricAccuracy, MetricBalancedAccuracy, MetricPrecisionMacro, MetricRecallMacro, MetricF1Macro,
-		MetricPrecisionWeighted, MetricRecallWeighted, MetricF1Weighted, MetricROCAUC, MetricROCAUCWeighted,
-		MetricPRAUC, MetricLogLoss, MetricBrier, MetricECE,
-		MetricRMSE, MetricMAE, MetricR2, MetricMAPE, MetricMedianAE:
+// Known reports whether name is a metric Evaluate can produce for some
+// model: a fixed name or a per-class name.
+func Known(name string) bool {
+	if slices.Contains(Names(), name) {
 		return true
 	}
-	for _, p := range perClassPrefixes {
-		if rest, ok := strings.CutPrefix(name, p); ok && rest != "" && rest != "macro" && rest != "weighted" {
-			return true
-		}
-	}
-	return false
+	_, ok := PerClass(name)
+	return ok
 }
 
 // Evaluate computes the metrics of predictions pred against the true values
@@ -132,15 +166,16 @@ func knownMetric(name string) bool {
 // no rows — are EINVALID. Evaluate does not retain or modify its arguments
 // and is safe for concurrent use.
 func Evaluate(task string, classes []string, y, pred []float64) (map[string]float64, *Details, error) {
-	if err := checkEvalInput(task, classes, y, pred); err != nil {
+	if err := Check(task, classes, y, pred); err != nil {
 		return nil, nil, err
 	}
-	m, d := evaluate(task, classes, y, pred, true)
+	m, d := EvaluateChecked(task, classes, y, pred, true)
 	return m, d, nil
 }
 
-// checkEvalInput validates Evaluate's arguments.
-func checkEvalInput(task string, classes []string, y, pred []float64) error {
+// Check validates Evaluate's arguments: nil when Evaluate would compute
+// metrics, the EINVALID error it would return otherwise.
+func Check(task string, classes []string, y, pred []float64) error {
 	n := len(y)
 	if n == 0 {
 		return ferry.Errorf(ferry.EINVALID, "no rows to evaluate")
@@ -182,8 +217,10 @@ func checkEvalInput(task string, classes []string, y, pred []float64) error {
 	return nil
 }
 
-// evaluate is Evaluate on checked input; detail asks for the Details.
-func evaluate(task string, classes []string, y, pred []float64, detail bool) (map[string]float64, *Details) {
+// EvaluateChecked is Evaluate on input Check accepted; detail asks for the
+// Details (nil otherwise). It lets a caller check once and evaluate many
+// subsets (slices) of the rows.
+func EvaluateChecked(task string, classes []string, y, pred []float64, detail bool) (map[string]float64, *Details) {
 	switch task {
 	case model.TaskBinary:
 		return evalBinary(classes, y, pred, detail)
@@ -209,10 +246,10 @@ func evalBinary(classes []string, y, p []float64, detail bool) (map[string]float
 
 	c := binaryCurve(truth, p)
 	if c.pos > 0 && c.neg > 0 {
-		m[MetricROCAUC] = c.auc()
+		m[ROCAUC] = c.auc()
 	}
 	if c.pos > 0 {
-		m[MetricPRAUC] = c.averagePrecision()
+		m[PRAUC] = c.averagePrecision()
 	}
 	// log_loss as sklearn computes it: clip P to [eps, 1-eps], form
 	// (1-P, P), renormalise by its sum.
@@ -230,10 +267,10 @@ func evalBinary(classes []string, y, p []float64, detail bool) (map[string]float
 		d := y[i] - p[i]
 		brier.add(d * d)
 	}
-	m[MetricLogLoss] = ll.value() / float64(n)
-	m[MetricBrier] = brier.value() / float64(n)
+	m[LogLoss] = ll.value() / float64(n)
+	m[Brier] = brier.value() / float64(n)
 	table, ece := calibration(p, func(i int) bool { return truth[i] == 1 })
-	m[MetricECE] = ece
+	m[ECE] = ece
 	if !detail {
 		return m, nil
 	}
@@ -295,8 +332,8 @@ func evalMulticlass(classes []string, y, p []float64, detail bool) (map[string]f
 		used++
 	}
 	if used > 0 {
-		m[MetricROCAUC] = macro / float64(used)
-		m[MetricROCAUCWeighted] = weighted / wsum
+		m[ROCAUC] = macro / float64(used)
+		m[ROCAUCWeighted] = weighted / wsum
 	}
 
 	const eps = 0x1p-52
@@ -310,9 +347,9 @@ func evalMulticlass(classes []string, y, p []float64, detail bool) (map[string]f
 		q := min(max(row[truth[i]], eps), 1-eps)
 		ll.add(-math.Log(q / s))
 	}
-	m[MetricLogLoss] = ll.value() / float64(n)
+	m[LogLoss] = ll.value() / float64(n)
 	_, ece := calibration(conf, func(i int) bool { return label[i] == truth[i] })
-	m[MetricECE] = ece
+	m[ECE] = ece
 	if !detail {
 		return m, nil
 	}
@@ -341,7 +378,7 @@ func classification(m map[string]float64, classes []string, truth, label []int32
 		correct += counts[a][a]
 	}
 	n := len(truth)
-	m[MetricAccuracy] = float64(correct) / float64(n)
+	m[Accuracy] = float64(correct) / float64(n)
 
 	var recalls []float64
 	var pMacro, rMacro, fMacro, pW, rW, fW, wSum float64
@@ -377,17 +414,17 @@ func classification(m map[string]float64, classes []string, truth, label []int32
 		fW += f * w
 		wSum += w
 	}
-	m[MetricPrecisionMacro] = pMacro / float64(present)
-	m[MetricRecallMacro] = rMacro / float64(present)
-	m[MetricF1Macro] = fMacro / float64(present)
-	m[MetricPrecisionWeighted] = pW / wSum
-	m[MetricRecallWeighted] = rW / wSum
-	m[MetricF1Weighted] = fW / wSum
+	m[PrecisionMacro] = pMacro / float64(present)
+	m[RecallMacro] = rMacro / float64(present)
+	m[F1Macro] = fMacro / float64(present)
+	m[PrecisionWeighted] = pW / wSum
+	m[RecallWeighted] = rW / wSum
+	m[F1Weighted] = fW / wSum
 	var b float64
 	for _, r := range recalls {
 		b += r
 	}
-	m[MetricBalancedAccuracy] = b / float64(len(recalls))
+	m[BalancedAccuracy] = b / float64(len(recalls))
 	return &Confusion{Labels: slices.Clone(classes), Counts: counts}
 }
 
@@ -642,11 +679,11 @@ func evalRegression(y, pred []float64) map[string]float64 {
 		r2 = 0 // sklearn's force_finite: a constant target predicted imperfectly
 	}
 	return map[string]float64{
-		MetricRMSE:     math.Sqrt(num / n),
-		MetricMAE:      abs.value() / n,
-		MetricR2:       r2,
-		MetricMAPE:     pct.value() / n,
-		MetricMedianAE: median(absErr),
+		RMSE:     math.Sqrt(num / n),
+		MAE:      abs.value() / n,
+		R2:       r2,
+		MAPE:     pct.value() / n,
+		MedianAE: median(absErr),
 	}
 }
 

@@ -1,4 +1,4 @@
-package train
+package gbdt
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ferry-ml/ferry/internal/model/native"
 )
 
 // xgbPython is the interpreter with Debian's python3-xgboost (1.7.4).
@@ -51,7 +53,7 @@ type xgbResult struct {
 	Margin  [][]float64 `json:"margin"`
 }
 
-func xgbPredict(t *testing.T, m *GBDT, rows [][]float64) xgbResult {
+func xgbPredict(t *testing.T, m *native.GBDT, rows [][]float64) xgbResult {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "model.json")
 	var b bytes.Buffer
@@ -111,7 +113,7 @@ func xgbPredict(t *testing.T, m *GBDT, rows [][]float64) xgbResult {
 func TestGBDTXGBoostParity(t *testing.T) {
 	needXGBoost(t)
 	bin := synthBinary(4000, 21)
-	numeric := &GBDTData{Features: bin.Features[:2], Label: bin.Label}
+	numeric := &Data{Features: bin.Features[:2], Label: bin.Label}
 	iris := readIris(t)
 	diabetes := readDiabetes(t)
 	// iris with missing values sprinkled in
@@ -125,25 +127,25 @@ func TestGBDTXGBoostParity(t *testing.T) {
 	for i := 0; i < irisMissing.NumRows(); i += 5 {
 		irisMissing.Features[i%4].Num[i] = math.NaN()
 	}
-	params := func(obj string, f func(*GBDTParams)) GBDTParams {
-		p := DefaultGBDTParams(obj)
+	params := func(obj string, f func(*Params)) Params {
+		p := DefaultParams(obj)
 		p.NumRounds, p.LearningRate = 30, 0.2
 		f(&p)
 		return p
 	}
 	for _, tc := range []struct {
 		name string
-		data *GBDTData
-		p    GBDTParams
+		data *Data
+		p    Params
 	}{
-		{"binary numeric with missing", numeric, params(ObjectiveBinary, func(*GBDTParams) {})},
-		{"binary with categorical", bin, params(ObjectiveBinary, func(p *GBDTParams) { p.MaxDepth = 4 })},
-		{"binary leaf-wise sampled", bin, params(ObjectiveBinary, func(p *GBDTParams) {
+		{"binary numeric with missing", numeric, params(native.ObjectiveBinary, func(*Params) {})},
+		{"binary with categorical", bin, params(native.ObjectiveBinary, func(p *Params) { p.MaxDepth = 4 })},
+		{"binary leaf-wise sampled", bin, params(native.ObjectiveBinary, func(p *Params) {
 			p.MaxLeaves, p.MaxDepth, p.Subsample, p.ColSampleByTree, p.Seed = 10, 0, 0.7, 0.7, 5
 		})},
-		{"multiclass", irisMissing, params(ObjectiveMulticlass, func(p *GBDTParams) { p.MaxDepth = 3 })},
-		{"regression", diabetes, params(ObjectiveRegression, func(p *GBDTParams) { p.LearningRate = 0.1 })},
-		{"regression with categorical", bin, params(ObjectiveRegression, func(*GBDTParams) {})},
+		{"multiclass", irisMissing, params(native.ObjectiveMulticlass, func(p *Params) { p.MaxDepth = 3 })},
+		{"regression", diabetes, params(native.ObjectiveRegression, func(p *Params) { p.LearningRate = 0.1 })},
+		{"regression with categorical", bin, params(native.ObjectiveRegression, func(*Params) {})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

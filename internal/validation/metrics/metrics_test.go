@@ -1,4 +1,4 @@
-package validation
+package metrics
 
 import (
 	"encoding/json"
@@ -160,20 +160,20 @@ func TestEvaluateUndefinedMetrics(t *testing.T) {
 		{
 			name: "binary, negatives only", task: "binary", classes: []string{"no", "yes"},
 			y: []float64{0, 0, 0}, pred: []float64{0.1, 0.7, 0.2},
-			absent:  []string{MetricROCAUC, MetricPRAUC},
-			present: []string{MetricAccuracy, MetricLogLoss, MetricBrier, MetricECE, "precision_yes", "recall_no"},
+			absent:  []string{ROCAUC, PRAUC},
+			present: []string{Accuracy, LogLoss, Brier, ECE, "precision_yes", "recall_no"},
 		},
 		{
 			name: "binary, positives only", task: "binary", classes: []string{"no", "yes"},
 			y: []float64{1, 1}, pred: []float64{0.9, 0.4},
-			absent:  []string{MetricROCAUC},
-			present: []string{MetricPRAUC, MetricLogLoss},
+			absent:  []string{ROCAUC},
+			present: []string{PRAUC, LogLoss},
 		},
 		{
 			name: "multiclass, one class present", task: "multiclass", classes: []string{"a", "b", "c"},
 			y: []float64{2, 2}, pred: []float64{0.2, 0.3, 0.5, 0.6, 0.2, 0.2},
-			absent:  []string{MetricROCAUC, MetricROCAUCWeighted, "precision_b"},
-			present: []string{MetricAccuracy, MetricLogLoss, "precision_a", "recall_c"},
+			absent:  []string{ROCAUC, ROCAUCWeighted, "precision_b"},
+			present: []string{Accuracy, LogLoss, "precision_a", "recall_c"},
 		},
 	}
 	for _, tt := range tests {
@@ -258,66 +258,6 @@ func TestThin(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestEvaluateSlices(t *testing.T) {
-	y := []float64{0, 1, 0, 1, 1, 0, 1, 0}
-	p := []float64{0.2, 0.8, 0.6, 0.4, 0.9, 0.1, 0.7, 0.3}
-	got, err := EvaluateSlices("binary", []string{"f", "t"}, y, p, map[string][]string{
-		"origin": {"JFK", "JFK", "JFK", "JFK", "LAX", "LAX", "", ""},
-		"hub":    {"y", "y", "n", "n", "y", "y", "n", "n"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, s := range got {
-		names = append(names, s.Column+"="+s.Value)
-	}
-	if want := []string{"hub=n", "hub=y", "origin=JFK", "origin=LAX"}; !slices.Equal(names, want) {
-		t.Fatalf("slices %v, want %v", names, want)
-	}
-	for _, s := range got {
-		want, _, err := Evaluate("binary", []string{"f", "t"}, pick(y, s, "origin", "hub"), pick(p, s, "origin", "hub"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !equalMetrics(s.Metrics, want) {
-			t.Errorf("%s=%s: %v, want %v", s.Column, s.Value, s.Metrics, want)
-		}
-	}
-	if got[2].Rows != 4 || got[3].Rows != 2 {
-		t.Errorf("rows %d and %d", got[2].Rows, got[3].Rows)
-	}
-	if _, err := EvaluateSlices("binary", []string{"f", "t"}, y, p, map[string][]string{"x": {"a"}}); ferry.ErrorCode(err) != ferry.EINVALID {
-		t.Errorf("short slice column: %v", err)
-	}
-}
-
-// pick returns the values of the rows of slice s in the fixture of
-// TestEvaluateSlices.
-func pick(xs []float64, s SliceMetrics, _ ...string) []float64 {
-	rows := map[string][]int{
-		"origin=JFK": {0, 1, 2, 3}, "origin=LAX": {4, 5},
-		"hub=y": {0, 1, 4, 5}, "hub=n": {2, 3, 6, 7},
-	}[s.Column+"="+s.Value]
-	out := make([]float64, len(rows))
-	for j, i := range rows {
-		out[j] = xs[i]
-	}
-	return out
-}
-
-func equalMetrics(a, b map[string]float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // BenchmarkEvaluateBinary1M measures Evaluate alone on a million rows.
@@ -419,4 +359,37 @@ func rankAUC(y []int32, s []float64) float64 {
 	}
 	neg := float64(len(y)) - pos
 	return (rankSum - pos*(pos+1)/2) / (pos * neg)
+}
+
+// TestThresholdHalfIsNegative pins the binary decision rule at P = 0.5:
+// scikit-learn's predict for a logistic model takes the argmax of (1-P, P),
+// ties to the first class, so P == 0.5 is predicted negative. Training's
+// reported metrics use this same rule.
+func TestThresholdHalfIsNegative(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		y, p     []float64
+		accuracy float64
+		counts   [][]int
+	}{
+		{"positive at one half", []float64{1, 1}, []float64{0.5, 0.75}, 0.5, [][]int{{0, 0}, {1, 1}}},
+		{"negative at one half", []float64{0, 0}, []float64{0.5, 0.25}, 1, [][]int{{2, 0}, {0, 0}}},
+		{"just above one half", []float64{0, 1}, []float64{0.5, math.Nextafter(0.5, 1)}, 1, [][]int{{1, 0}, {0, 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, d, err := Evaluate("binary", []string{"f", "t"}, tt.y, tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m[Accuracy] != tt.accuracy {
+				t.Errorf("accuracy %v, want %v", m[Accuracy], tt.accuracy)
+			}
+			for i := range tt.counts {
+				if !slices.Equal(d.Confusion.Counts[i], tt.counts[i]) {
+					t.Errorf("confusion %v, want %v", d.Confusion.Counts, tt.counts)
+					break
+				}
+			}
+		})
+	}
 }

@@ -1,10 +1,11 @@
-package train
+package gbdt
 
 import (
 	"math"
 	"slices"
-	"sync"
-	"sync/atomic"
+
+	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/parallel"
 )
 
 // maxValueBins is the most value bins a feature can have: bin codes are
@@ -29,9 +30,9 @@ type binnedFeature struct {
 func (f *binnedFeature) missingBin() int { return f.numBins }
 
 // binFeatures quantises every feature, one goroutine per feature.
-func binFeatures(features []Feature, maxBins, threads int) []binnedFeature {
+func binFeatures(features []native.Feature, maxBins, threads int) []binnedFeature {
 	out := make([]binnedFeature, len(features))
-	parallelFor(threads, len(features), func(j int) {
+	parallel.For(threads, len(features), func(j int) {
 		if features[j].Categorical() {
 			out[j] = binCategorical(features[j].Codes)
 		} else {
@@ -45,7 +46,7 @@ func binFeatures(features []Feature, maxBins, threads int) []binnedFeature {
 // feature): values route through binned splits exactly as their raw values
 // route through the model's splits. Categories without a bin of their own
 // (unseen in training, or beyond the 255 most frequent) get the missing bin.
-func binLike(b *binnedFeature, f *Feature) []uint8 {
+func binLike(b *binnedFeature, f *native.Feature) []uint8 {
 	out := make([]uint8, f.Len())
 	miss := uint8(b.numBins)
 	if b.categorical {
@@ -246,32 +247,4 @@ func radixSort(keys []uint32) {
 	}
 	// three passes: the result is in buf
 	copy(keys, src)
-}
-
-// parallelFor runs fn(0..n-1) on at most threads goroutines, handing out
-// indexes in order. fn must only write state owned by its index.
-func parallelFor(threads, n int, fn func(i int)) {
-	if threads <= 1 || n <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	w := min(threads, n)
-	wg.Add(w)
-	for range w {
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
 }

@@ -1,4 +1,4 @@
-package train
+package gbdt
 
 import (
 	"context"
@@ -8,82 +8,27 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+
+	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/parallel"
 )
 
-// This file holds the public surface of the histogram-based gradient-boosted
-// decision trees (GBDT) trainer: the input type, the parameters, the training
-// loop and the objectives. Binning is in gbdt_bin.go, tree growth in
-// gbdt_grow.go, prediction in gbdt_predict.go, Ferry's JSON format in
-// gbdt_json.go and the XGBoost export in gbdt_xgboost.go.
-//
-// The algorithm is XGBoost's "hist" method: numeric features are cut into
-// at most 255 quantile bins of float32 values (one more uint8 code marks
-// missing values), categorical features get one bin per category (the 255
-// most frequent; rarer ones are treated as missing). Each node's split is
-// searched on gradient/hessian histograms; missing values are tried on both
-// sides of every numeric threshold and the better side is kept (XGBoost's
-// default_left). Categorical splits sort the node's categories by
-// G/(H+λ) and try every prefix and suffix of that order of up to
-// MaxCatThreshold categories against the rest (LightGBM's and XGBoost's
-// partition split); categories not seen in the node, unseen in training or
-// missing go to the default side.
-//
-// Not implemented: L1 regularisation (alpha), max_delta_step,
-// scale_pos_weight, monotone or interaction constraints, per-level or
-// per-node column sampling, one-hot categorical splits (max_cat_to_onehot),
-// and sample weights in the quantile cuts (cuts count rows).
-
-// GBDT objectives, the values of GBDTParams.Objective and GBDT.Objective.
-const (
-	ObjectiveBinary     = "binary"     // logistic loss, labels 0 or 1, predicts P(y=1)
-	ObjectiveMulticlass = "multiclass" // softmax, labels 0..K-1, K trees per round, predicts K probabilities
-	ObjectiveRegression = "regression" // squared error, predicts the value
-)
-
-// ErrInvalidGBDT reports input data, parameters or a serialized model that
-// the GBDT trainer cannot use. Errors returned by TrainGBDT, LoadGBDT and the
-// prediction methods wrap it for those cases, so callers can test with
-// errors.Is and map it to ferry.EINVALID.
-var ErrInvalidGBDT = errors.New("invalid gbdt input")
-
-// Feature is one input column of GBDTData. Exactly one of Num and Codes is
-// set: Num makes the feature numeric (NaN marks a missing value), Codes makes
-// it categorical (codes index Levels; -1 marks a missing value). Levels names
-// the categories; when it is nil the feature has max(code)+1 categories named
-// by their codes.
-type Feature struct {
-	Name   string
-	Num    []float64
-	Codes  []int32
-	Levels []string
-}
-
-// Categorical reports whether f is a categorical feature.
-func (f *Feature) Categorical() bool { return f.Codes != nil }
-
-// Len is the number of rows of f.
-func (f *Feature) Len() int {
-	if f.Codes != nil {
-		return len(f.Codes)
-	}
-	return len(f.Num)
-}
-
-// GBDTData is a training or validation set, column-wise. Label holds 0/1 for
+// Data is a training or validation set, column-wise. Label holds 0/1 for
 // binary, 0..K-1 for multiclass and any finite number for regression. Weight
 // is optional (nil means every row weighs 1); weights must be >= 0. The
 // trainer never modifies the slices.
-type GBDTData struct {
-	Features []Feature
+type Data struct {
+	Features []native.Feature
 	Label    []float64
 	Weight   []float64
 }
 
 // NumRows is the number of rows.
-func (d *GBDTData) NumRows() int { return len(d.Label) }
+func (d *Data) NumRows() int { return len(d.Label) }
 
-// GBDTParams are the hyperparameters of TrainGBDT. Start from
-// DefaultGBDTParams; zero values of MaxBins, NumThreads, Subsample,
+// Params are the hyperparameters of Train (the model file records them as
+// native.GBDTParams). Start from
+// DefaultParams; zero values of MaxBins, NumThreads, Subsample,
 // ColSampleByTree and MaxCatThreshold mean their defaults, every other field
 // is taken as given.
 //
@@ -96,35 +41,13 @@ func (d *GBDTData) NumRows() int { return len(d.Label) }
 // computes it (no ½ factor); a split is made only when its gain is > Gamma
 // and both children have hessian sums >= MinChildWeight. Leaf values are
 // −G/(H+λ) × LearningRate, rounded to float32.
-type GBDTParams struct {
-	Objective       string  `json:"objective"`
-	NumClass        int     `json:"num_class"` // multiclass only; 0 = max label + 1
-	NumRounds       int     `json:"num_rounds"`
-	LearningRate    float64 `json:"learning_rate"`
-	MaxDepth        int     `json:"max_depth"`
-	MaxLeaves       int     `json:"max_leaves"`
-	MinChildWeight  float64 `json:"min_child_weight"`
-	Lambda          float64 `json:"lambda"`
-	Gamma           float64 `json:"gamma"`
-	Subsample       float64 `json:"subsample"`         // row fraction per round, (0, 1]
-	ColSampleByTree float64 `json:"colsample_bytree"`  // feature fraction per tree, (0, 1]
-	MaxBins         int     `json:"max_bins"`          // value bins per numeric feature, 2..256
-	MaxCatThreshold int     `json:"max_cat_threshold"` // most categories on the smaller side of a categorical split
-	// EarlyStoppingRounds stops training when the validation metric has not
-	// improved for that many rounds and keeps the trees up to the best round.
-	// It needs a validation set; 0 disables it.
-	EarlyStoppingRounds int    `json:"early_stopping_rounds"`
-	Seed                uint64 `json:"seed"`
-	// NumThreads bounds the goroutines working at once; 0 means GOMAXPROCS.
-	// The model does not depend on it.
-	NumThreads int `json:"-"`
-}
+type Params = native.GBDTParams
 
-// DefaultGBDTParams returns XGBoost-like defaults for the objective: 100
+// DefaultParams returns XGBoost-like defaults for the objective: 100
 // rounds, learning rate 0.3, depth 6, λ = 1, min child weight 1, 256 bins and
 // at most 64 categories on one side of a categorical split.
-func DefaultGBDTParams(objective string) GBDTParams {
-	return GBDTParams{
+func DefaultParams(objective string) Params {
+	return Params{
 		Objective:       objective,
 		NumRounds:       100,
 		LearningRate:    0.3,
@@ -138,16 +61,16 @@ func DefaultGBDTParams(objective string) GBDTParams {
 	}
 }
 
-// GBDTCallback is called after every boosting round (iter counts from 0)
+// Callback is called after every boosting round (iter counts from 0)
 // with the round's training and validation metric: log loss for binary,
 // multiclass log loss for multiclass, RMSE for regression. validMetric is
 // NaN without a validation set. A non-nil error stops training and is
-// returned by TrainGBDT. The training metric is only computed when a
+// returned by Train. The training metric is only computed when a
 // callback is given.
-type GBDTCallback func(iter int, trainMetric, validMetric float64) error
+type Callback func(iter int, trainMetric, validMetric float64) error
 
 // resolve fills defaults and checks p.
-func (p GBDTParams) resolve() (GBDTParams, error) {
+func resolve(p Params) (Params, error) {
 	if p.MaxBins == 0 {
 		p.MaxBins = 256
 	}
@@ -164,8 +87,8 @@ func (p GBDTParams) resolve() (GBDTParams, error) {
 		p.MaxCatThreshold = 64
 	}
 	switch {
-	case p.Objective != ObjectiveBinary && p.Objective != ObjectiveMulticlass && p.Objective != ObjectiveRegression:
-		return p, fmt.Errorf("objective %q: want %s, %s or %s", p.Objective, ObjectiveBinary, ObjectiveMulticlass, ObjectiveRegression)
+	case p.Objective != native.ObjectiveBinary && p.Objective != native.ObjectiveMulticlass && p.Objective != native.ObjectiveRegression:
+		return p, fmt.Errorf("objective %q: want %s, %s or %s", p.Objective, native.ObjectiveBinary, native.ObjectiveMulticlass, native.ObjectiveRegression)
 	case p.NumRounds <= 0:
 		return p, fmt.Errorf("num rounds %d: must be positive", p.NumRounds)
 	case !(p.LearningRate > 0) || math.IsInf(p.LearningRate, 0):
@@ -188,7 +111,7 @@ func (p GBDTParams) resolve() (GBDTParams, error) {
 		return p, fmt.Errorf("max cat threshold %d: must be positive", p.MaxCatThreshold)
 	case p.EarlyStoppingRounds < 0:
 		return p, errors.New("early stopping rounds must not be negative")
-	case p.NumClass < 0 || (p.NumClass > 0 && p.Objective != ObjectiveMulticlass):
+	case p.NumClass < 0 || (p.NumClass > 0 && p.Objective != native.ObjectiveMulticlass):
 		return p, errors.New("num class is only for the multiclass objective")
 	}
 	return p, nil
@@ -197,7 +120,7 @@ func (p GBDTParams) resolve() (GBDTParams, error) {
 // checkData validates d against itself and, when schema is non-nil, against
 // the training features. It returns the number of classes seen in the labels
 // for multiclass (max label + 1).
-func checkData(d *GBDTData, objective string, schema []FeatureInfo) (int, error) {
+func checkData(d *Data, objective string, schema []native.FeatureInfo) (int, error) {
 	n := len(d.Label)
 	if n == 0 {
 		return 0, errors.New("no rows")
@@ -249,11 +172,11 @@ func checkData(d *GBDTData, objective string, schema []FeatureInfo) (int, error)
 	classes := 0
 	for i, y := range d.Label {
 		switch objective {
-		case ObjectiveBinary:
+		case native.ObjectiveBinary:
 			if y != 0 && y != 1 {
 				return 0, fmt.Errorf("row %d: binary label %v must be 0 or 1", i, y)
 			}
-		case ObjectiveMulticlass:
+		case native.ObjectiveMulticlass:
 			if y < 0 || y != math.Trunc(y) || y > 1<<20 {
 				return 0, fmt.Errorf("row %d: class label %v must be an integer 0..K-1", i, y)
 			}
@@ -267,53 +190,53 @@ func checkData(d *GBDTData, objective string, schema []FeatureInfo) (int, error)
 	return classes, nil
 }
 
-// TrainGBDT fits gradient-boosted trees to train. valid, when non-nil, is
+// Train fits gradient-boosted trees to train. valid, when non-nil, is
 // scored after every round (and drives EarlyStoppingRounds); it must have
 // the same features in the same order, categorical codes meaning the same
 // categories. onIter, when non-nil, is called after every round.
 //
 // The result depends only on the data and p (never on NumThreads, timing or
 // map order): training twice gives models with identical bytes. Errors wrap
-// ErrInvalidGBDT for bad data or parameters; ctx ending stops training
+// native.ErrInvalidGBDT for bad data or parameters; ctx ending stops training
 // between rounds with ctx.Err(). The slices in train and valid are read, not
 // retained; the caller must not modify them during the call. Concurrent
 // calls are safe.
-func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter GBDTCallback) (*GBDT, error) {
-	p, err := p.resolve()
+func Train(ctx context.Context, train, valid *Data, p Params, onIter Callback) (*native.GBDT, error) {
+	p, err := resolve(p)
 	if err != nil {
-		return nil, fmt.Errorf("train: gbdt params: %w: %w", ErrInvalidGBDT, err)
+		return nil, fmt.Errorf("train: gbdt params: %w: %w", native.ErrInvalidGBDT, err)
 	}
 	if train == nil {
-		return nil, fmt.Errorf("train: gbdt: %w: no training data", ErrInvalidGBDT)
+		return nil, fmt.Errorf("train: gbdt: %w: no training data", native.ErrInvalidGBDT)
 	}
 	classes, err := checkData(train, p.Objective, nil)
 	if err != nil {
-		return nil, fmt.Errorf("train: gbdt training data: %w: %w", ErrInvalidGBDT, err)
+		return nil, fmt.Errorf("train: gbdt training data: %w: %w", native.ErrInvalidGBDT, err)
 	}
 	k := 1
-	if p.Objective == ObjectiveMulticlass {
+	if p.Objective == native.ObjectiveMulticlass {
 		if p.NumClass == 0 {
 			p.NumClass = classes
 		}
 		if p.NumClass < 2 || classes > p.NumClass {
-			return nil, fmt.Errorf("train: gbdt: %w: %d classes in labels, num class %d", ErrInvalidGBDT, classes, p.NumClass)
+			return nil, fmt.Errorf("train: gbdt: %w: %d classes in labels, num class %d", native.ErrInvalidGBDT, classes, p.NumClass)
 		}
 		k = p.NumClass
 	}
 	if p.EarlyStoppingRounds > 0 && valid == nil {
-		return nil, fmt.Errorf("train: gbdt: %w: early stopping needs a validation set", ErrInvalidGBDT)
+		return nil, fmt.Errorf("train: gbdt: %w: early stopping needs a validation set", native.ErrInvalidGBDT)
 	}
 
-	m := &GBDT{
+	m := native.GBDT{
 		Objective: p.Objective,
 		NumClass:  k,
 		Params:    p,
-		Features:  make([]FeatureInfo, len(train.Features)),
+		Features:  make([]native.FeatureInfo, len(train.Features)),
 	}
 	m.Params.NumThreads = 0
 	for j := range train.Features {
 		f := &train.Features[j]
-		fi := FeatureInfo{Name: f.Name, Categorical: f.Categorical()}
+		fi := native.FeatureInfo{Name: f.Name, Categorical: f.Categorical()}
 		if fi.Categorical {
 			fi.Levels = f.Levels
 			if fi.Levels == nil {
@@ -330,24 +253,23 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 	}
 	if valid != nil {
 		if _, err := checkData(valid, p.Objective, m.Features); err != nil {
-			return nil, fmt.Errorf("train: gbdt validation data: %w: %w", ErrInvalidGBDT, err)
+			return nil, fmt.Errorf("train: gbdt validation data: %w: %w", native.ErrInvalidGBDT, err)
 		}
-		if p.Objective == ObjectiveMulticlass {
+		if p.Objective == native.ObjectiveMulticlass {
 			for i, y := range valid.Label {
 				if int(y) >= k {
-					return nil, fmt.Errorf("train: gbdt validation data: %w: row %d: class %v, model has %d", ErrInvalidGBDT, i, y, k)
+					return nil, fmt.Errorf("train: gbdt validation data: %w: row %d: class %v, model has %d", native.ErrInvalidGBDT, i, y, k)
 				}
 			}
 		}
 	}
 	m.BaseScore = baseScore(p.Objective, train.Label, train.Weight)
-	m.prepare()
 
 	bm := binFeatures(train.Features, p.MaxBins, p.NumThreads)
 	n := train.NumRows()
 	g := newGrower(bm, n, p)
 
-	base := m.baseMargin()
+	base := m.BaseMargin()
 	margin := make([]float64, n*k)
 	for i := range margin {
 		margin[i] = float64(base)
@@ -360,7 +282,7 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 	var validBins [][]uint8
 	if valid != nil {
 		validBins = make([][]uint8, len(bm))
-		parallelFor(p.NumThreads, len(bm), func(j int) {
+		parallel.For(p.NumThreads, len(bm), func(j int) {
 			validBins[j] = binLike(&bm[j], &valid.Features[j])
 		})
 		vmargin = make([]float64, valid.NumRows()*k)
@@ -380,6 +302,7 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 		allFeatures[j] = j
 	}
 	bestMetric, bestRound := math.Inf(1), -1
+	var trees []native.Tree
 
 	gradients(p.Objective, k, margin, train.Label, train.Weight, grad, false, p.NumThreads)
 	for round := 0; round < p.NumRounds; round++ {
@@ -408,7 +331,6 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 			}
 			t := g.grow(grad[c*n:(c+1)*n], sample, feats)
 			t.Class = c
-			t.finish(m.isCat)
 			g.updateMargins(&t, margin, k, c)
 			if p.Subsample < 1 {
 				updateUnsampled(&t, trainBins, margin, k, c, sampled, p.NumThreads)
@@ -416,8 +338,7 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 			if valid != nil {
 				addTreeMargins(&t, validBins, vmargin, k, c, p.NumThreads)
 			}
-			t.route = nil
-			m.trees = append(m.trees, t)
+			trees = append(trees, t.Tree)
 		}
 		// the next round's gradients and this round's training metric
 		trainMetric, validMetric := math.NaN(), math.NaN()
@@ -442,11 +363,10 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 		}
 	}
 	if p.EarlyStoppingRounds > 0 && bestRound >= 0 {
-		m.trees = m.trees[:(bestRound+1)*k]
+		trees = trees[:(bestRound+1)*k]
 	}
-	m.BestIteration = len(m.trees)/k - 1
-	m.prepare()
-	return m, nil
+	m.BestIteration = len(trees)/k - 1
+	return native.NewGBDT(m, trees), nil
 }
 
 // baseScore is the initial prediction in XGBoost's base_score convention:
@@ -455,7 +375,7 @@ func TrainGBDT(ctx context.Context, train, valid *GBDTData, p GBDTParams, onIter
 // multiclass (it shifts every class margin alike, so it has no effect on the
 // probabilities). It is rounded to float32, as XGBoost stores it.
 func baseScore(objective string, y, w []float64) float64 {
-	if objective == ObjectiveMulticlass {
+	if objective == native.ObjectiveMulticlass {
 		return 0.5
 	}
 	var s, sw float64
@@ -471,7 +391,7 @@ func baseScore(objective string, y, w []float64) float64 {
 	if sw > 0 {
 		mean = s / sw
 	}
-	if objective == ObjectiveBinary {
+	if objective == native.ObjectiveBinary {
 		mean = min(max(mean, 1e-6), 1-1e-6)
 	}
 	return float64(float32(mean))
@@ -496,7 +416,7 @@ func gradients(obj string, k int, margin, y, w []float64, grad []gpair, withMetr
 	nb := numBlocks(n)
 	sums := make([]float64, nb)
 	wsums := make([]float64, nb)
-	parallelFor(threads, nb, func(b int) {
+	parallel.For(threads, nb, func(b int) {
 		lo, hi := b*blockSize, min((b+1)*blockSize, n)
 		var prob []float64
 		if k > 1 {
@@ -515,8 +435,8 @@ func gradients(obj string, k int, margin, y, w []float64, grad []gpair, withMetr
 			}
 			q := 0.0 // probability of the true label
 			switch obj {
-			case ObjectiveBinary:
-				p := sigmoid(margin[i])
+			case native.ObjectiveBinary:
+				p := native.Sigmoid(margin[i])
 				if grad != nil {
 					h := max(p*(1-p), 1e-16)
 					grad[i] = gpair{float32((p - y[i]) * wi), float32(h * wi)}
@@ -525,14 +445,14 @@ func gradients(obj string, k int, margin, y, w []float64, grad []gpair, withMetr
 				if y[i] == 0 {
 					q = 1 - p
 				}
-			case ObjectiveRegression:
+			case native.ObjectiveRegression:
 				d := margin[i] - y[i]
 				if grad != nil {
 					grad[i] = gpair{float32(d * wi), float32(wi)}
 				}
 				s += wi * d * d
 			default:
-				softmax(margin[i*k:(i+1)*k], prob)
+				native.Softmax(margin[i*k:(i+1)*k], prob)
 				label := int(y[i])
 				if grad != nil {
 					for c := 0; c < k; c++ {
@@ -551,7 +471,7 @@ func gradients(obj string, k int, margin, y, w []float64, grad []gpair, withMetr
 				continue
 			}
 			sw += wi
-			if obj != ObjectiveRegression {
+			if obj != native.ObjectiveRegression {
 				q = min(max(q, eps), 1-eps)
 				if w != nil {
 					s -= wi * math.Log(q)
@@ -580,7 +500,7 @@ func gradients(obj string, k int, margin, y, w []float64, grad []gpair, withMetr
 	if sw == 0 {
 		return math.NaN()
 	}
-	if obj == ObjectiveRegression {
+	if obj == native.ObjectiveRegression {
 		return math.Sqrt(s / sw)
 	}
 	return s / sw
@@ -589,9 +509,9 @@ func gradients(obj string, k int, margin, y, w []float64, grad []gpair, withMetr
 // updateUnsampled adds tree t's output to the training rows that were left
 // out of this round's sample (the sampled rows were updated from the leaf
 // row sets).
-func updateUnsampled(t *gbdtTree, cols [][]uint8, margin []float64, k, c int, sampled []bool, threads int) {
+func updateUnsampled(t *tree, cols [][]uint8, margin []float64, k, c int, sampled []bool, threads int) {
 	n := len(sampled)
-	parallelFor(threads, numBlocks(n), func(b int) {
+	parallel.For(threads, numBlocks(n), func(b int) {
 		for i := b * blockSize; i < min((b+1)*blockSize, n); i++ {
 			if !sampled[i] {
 				margin[i*k+c] += float64(t.Value[t.leafBins(cols, i)])
@@ -601,27 +521,11 @@ func updateUnsampled(t *gbdtTree, cols [][]uint8, margin []float64, k, c int, sa
 }
 
 // addTreeMargins adds tree t's output to every row of the binned columns.
-func addTreeMargins(t *gbdtTree, cols [][]uint8, margin []float64, k, c int, threads int) {
+func addTreeMargins(t *tree, cols [][]uint8, margin []float64, k, c int, threads int) {
 	n := len(cols[0])
-	parallelFor(threads, numBlocks(n), func(b int) {
+	parallel.For(threads, numBlocks(n), func(b int) {
 		for i := b * blockSize; i < min((b+1)*blockSize, n); i++ {
 			margin[i*k+c] += float64(t.Value[t.leafBins(cols, i)])
 		}
 	})
-}
-
-// softmax writes the softmax of margin to out (which may be margin).
-func softmax(margin, out []float64) {
-	mx := margin[0]
-	for _, v := range margin[1:] {
-		mx = max(mx, v)
-	}
-	var s float64
-	for c, v := range margin {
-		out[c] = math.Exp(v - mx)
-		s += out[c]
-	}
-	for c := range out {
-		out[c] /= s
-	}
 }

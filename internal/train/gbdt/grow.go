@@ -1,9 +1,11 @@
-package train
+package gbdt
 
 import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/ferry-ml/ferry/internal/parallel"
 )
 
 // Tree growth. One grower is reused for every tree of a training run so that
@@ -54,7 +56,7 @@ type growNode struct {
 }
 
 type grower struct {
-	p       GBDTParams
+	p       Params
 	bf      []binnedFeature
 	rows    []uint32
 	scratch []uint32
@@ -69,7 +71,7 @@ type grower struct {
 	evals  []splitInfo
 }
 
-func newGrower(bf []binnedFeature, n int, p GBDTParams) *grower {
+func newGrower(bf []binnedFeature, n int, p Params) *grower {
 	return &grower{
 		p:       p,
 		bf:      bf,
@@ -106,7 +108,7 @@ func (g *grower) weight(gs, hs float64) float64 {
 // grow builds one tree on grad. sample lists the rows of this round's
 // sample in ascending order, or is nil for every row. feats lists the
 // features the tree may split on, ascending.
-func (g *grower) grow(grad []gpair, sample []uint32, feats []int) gbdtTree {
+func (g *grower) grow(grad []gpair, sample []uint32, feats []int) tree {
 	g.grad, g.feats, g.leaves = grad, feats, g.leaves[:0]
 	m := len(grad)
 	identity := sample == nil
@@ -117,13 +119,13 @@ func (g *grower) grow(grad []gpair, sample []uint32, feats []int) gbdtTree {
 	} else {
 		m = len(sample)
 		copy(g.rows, sample)
-		parallelFor(g.p.NumThreads, numBlocks(m), func(b int) {
+		parallel.For(g.p.NumThreads, numBlocks(m), func(b int) {
 			for i := b * blockSize; i < min((b+1)*blockSize, m); i++ {
 				g.ordGrad[i] = grad[g.rows[i]]
 			}
 		})
 	}
-	var t gbdtTree
+	var t tree
 	root := &growNode{id: t.addNode(), begin: 0, end: m}
 	root.hist = g.getHist()
 	g.buildHists([]*growNode{root}, []*growNode{nil}, identity)
@@ -197,7 +199,7 @@ func (g *grower) grow(grad []gpair, sample []uint32, feats []int) gbdtTree {
 // subtraction. identity means nodes is the root over rows 0..n-1 in order.
 func (g *grower) buildHists(nodes, sub []*growNode, identity bool) {
 	nf := len(g.feats)
-	parallelFor(g.p.NumThreads, len(nodes)*nf, func(t int) {
+	parallel.For(g.p.NumThreads, len(nodes)*nf, func(t int) {
 		n, s := nodes[t/nf], sub[t/nf]
 		j := g.feats[t%nf]
 		nb := g.bf[j].numBins + 1
@@ -317,7 +319,7 @@ func (g *grower) evaluate(nodes []*growNode) {
 		g.evals = make([]splitInfo, len(nodes)*nf)
 	}
 	res := g.evals[:len(nodes)*nf]
-	parallelFor(g.p.NumThreads, len(nodes)*nf, func(t int) {
+	parallel.For(g.p.NumThreads, len(nodes)*nf, func(t int) {
 		n := nodes[t/nf]
 		j := g.feats[t%nf]
 		res[t] = splitInfo{feature: -1, gain: math.Inf(-1)}
@@ -511,7 +513,7 @@ type partTask struct {
 // applySplits records the batch's splits in t, partitions their rows,
 // builds the children's histograms where the children may split again and
 // finds their best splits. It returns the new children.
-func (g *grower) applySplits(t *gbdtTree, batch []*growNode, noMore bool) []*growNode {
+func (g *grower) applySplits(t *tree, batch []*growNode, noMore bool) []*growNode {
 	// routing tables and tasks, in batch order then block order
 	routes := make([]*[256]uint8, len(batch))
 	var tasks []partTask
@@ -526,7 +528,7 @@ func (g *grower) applySplits(t *gbdtTree, batch []*growNode, noMore bool) []*gro
 			tasks = append(tasks, partTask{node: i, lo: lo, hi: min(lo+blockSize, n.end)})
 		}
 	}
-	parallelFor(g.p.NumThreads, len(tasks), func(k int) {
+	parallel.For(g.p.NumThreads, len(tasks), func(k int) {
 		tk := &tasks[k]
 		n := batch[tk.node]
 		route := routes[tk.node]
@@ -602,7 +604,7 @@ func (g *grower) applySplits(t *gbdtTree, batch []*growNode, noMore bool) []*gro
 		}
 		n.hist = nil
 	}
-	parallelFor(g.p.NumThreads, len(tasks), func(k int) {
+	parallel.For(g.p.NumThreads, len(tasks), func(k int) {
 		tk := &tasks[k]
 		nl := tk.nl
 		src := g.scratch[tk.lo:tk.hi]
@@ -647,8 +649,8 @@ func (g *grower) applySplits(t *gbdtTree, batch []*growNode, noMore bool) []*gro
 
 // updateMargins adds the leaves of the tree just grown to the margins of the
 // rows that fell in them.
-func (g *grower) updateMargins(t *gbdtTree, margin []float64, k, c int) {
-	parallelFor(g.p.NumThreads, len(g.leaves), func(i int) {
+func (g *grower) updateMargins(t *tree, margin []float64, k, c int) {
+	parallel.For(g.p.NumThreads, len(g.leaves), func(i int) {
 		n := g.leaves[i]
 		v := float64(t.Value[n.id])
 		for _, r := range g.rows[n.begin:n.end] {

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Peer timing for BenchmarkEvaluateBinary1M: scikit-learn computing the
-metrics, curves and tables validation.Evaluate computes for a binary model,
+metrics, curves and tables metrics.Evaluate computes for a binary model,
 on the same million rows (y = i % 3 % 2, p = (i * 7919) % 1000 / 1000).
 
     /usr/bin/python3 testdata/bench_sklearn.py [repeats]

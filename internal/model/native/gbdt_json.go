@@ -1,4 +1,4 @@
-package train
+package native
 
 import (
 	"encoding/json"
@@ -104,7 +104,7 @@ func (m *GBDT) MarshalJSON() ([]byte, error) {
 		w.raw("}")
 	})
 	w.key("trees")
-	writeArray(w, m.trees, func(t gbdtTree) {
+	writeArray(w, m.trees, func(t Tree) {
 		w.raw("{")
 		w.key("class")
 		w.int(t.Class)
@@ -194,7 +194,7 @@ func (p *GBDTParams) write(w *jsonWriter) {
 func (m *GBDT) Save(w io.Writer) error {
 	b, _ := m.MarshalJSON()
 	if _, err := w.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("train: save gbdt: %w", err)
+		return fmt.Errorf("native: save gbdt: %w", err)
 	}
 	return nil
 }
@@ -237,11 +237,11 @@ type gbdtJSON struct {
 func LoadGBDT(r io.Reader) (*GBDT, error) {
 	var j gbdtJSON
 	if err := json.NewDecoder(r).Decode(&j); err != nil {
-		return nil, fmt.Errorf("train: load gbdt: %w: %w", ErrInvalidGBDT, err)
+		return nil, fmt.Errorf("native: load gbdt: %w: %w", ErrInvalidGBDT, err)
 	}
 	m, err := j.model()
 	if err != nil {
-		return nil, fmt.Errorf("train: load gbdt: %w: %w", ErrInvalidGBDT, err)
+		return nil, fmt.Errorf("native: load gbdt: %w: %w", ErrInvalidGBDT, err)
 	}
 	return m, nil
 }
@@ -281,7 +281,7 @@ func (j *gbdtJSON) model() (*GBDT, error) {
 		return nil, fmt.Errorf("%d trees for %d classes", len(j.Trees), m.NumClass)
 	}
 	for ti, jt := range j.Trees {
-		t := gbdtTree{
+		t := Tree{
 			Class: jt.Class, Feature: jt.Feature, Threshold: jt.Threshold, Left: jt.Left, Right: jt.Right,
 			Value: jt.Value, Gain: jt.Gain, Hess: jt.Hessian,
 		}

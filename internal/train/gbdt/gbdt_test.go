@@ -1,4 +1,4 @@
-package train
+package gbdt
 
 import (
 	"bufio"
@@ -10,16 +10,21 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 // synthBinary is a binary problem with a numeric feature with missing
 // values, a plain numeric feature and a categorical one:
 // y = 1 when x0 > 0.3 (missing counts as high), or when the category is in
 // {1, 4, 7} and x1 > 0; 5% of labels are flipped.
-func synthBinary(n int, seed uint64) *GBDTData {
+func synthBinary(n int, seed uint64) *Data {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	x0 := make([]float64, n)
 	x1 := make([]float64, n)
@@ -46,15 +51,15 @@ func synthBinary(n int, seed uint64) *GBDTData {
 			y[i] = 1 - y[i]
 		}
 	}
-	return &GBDTData{
-		Features: []Feature{{Name: "x0", Num: x0}, {Name: "x1", Num: x1}, {Name: "c", Codes: c, Levels: levels}},
+	return &Data{
+		Features: []native.Feature{{Name: "x0", Num: x0}, {Name: "x1", Num: x1}, {Name: "c", Codes: c, Levels: levels}},
 		Label:    y,
 	}
 }
 
 // subset takes the rows idx of d.
-func subset(d *GBDTData, idx []int) *GBDTData {
-	out := &GBDTData{Label: make([]float64, len(idx))}
+func subset(d *Data, idx []int) *Data {
+	out := &Data{Label: make([]float64, len(idx))}
 	for k, i := range idx {
 		out.Label[k] = d.Label[i]
 	}
@@ -65,7 +70,7 @@ func subset(d *GBDTData, idx []int) *GBDTData {
 		}
 	}
 	for _, f := range d.Features {
-		g := Feature{Name: f.Name, Levels: f.Levels}
+		g := native.Feature{Name: f.Name, Levels: f.Levels}
 		if f.Codes != nil {
 			g.Codes = make([]int32, len(idx))
 			for k, i := range idx {
@@ -83,7 +88,7 @@ func subset(d *GBDTData, idx []int) *GBDTData {
 }
 
 // rowOf is row i of d as Predict takes it.
-func rowOf(d *GBDTData, i int) []float64 {
+func rowOf(d *Data, i int) []float64 {
 	row := make([]float64, len(d.Features))
 	for j, f := range d.Features {
 		if f.Codes != nil {
@@ -100,14 +105,14 @@ func rowOf(d *GBDTData, i int) []float64 {
 
 // readCSVData reads a scikit-learn style CSV: a header line of counts, then
 // numeric features and the target in the last column.
-func readIris(t *testing.T) *GBDTData {
+func readIris(t *testing.T) *Data {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "gbdt", "iris.csv"))
+	b, err := os.ReadFile(filepath.Join("testdata", "iris.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")[1:]
-	d := &GBDTData{Features: make([]Feature, 4)}
+	d := &Data{Features: make([]native.Feature, 4)}
 	for j, name := range []string{"sepal_length", "sepal_width", "petal_length", "petal_width"} {
 		d.Features[j].Name = name
 	}
@@ -131,7 +136,7 @@ func readIris(t *testing.T) *GBDTData {
 
 func readGzipFields(t *testing.T, name string) [][]float64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "gbdt", name))
+	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +166,7 @@ func readGzipFields(t *testing.T, name string) [][]float64 {
 	return rows
 }
 
-func readDiabetes(t *testing.T) *GBDTData {
+func readDiabetes(t *testing.T) *Data {
 	t.Helper()
 	x := readGzipFields(t, "diabetes_data_raw.csv.gz")
 	y := readGzipFields(t, "diabetes_target.csv.gz")
@@ -169,7 +174,7 @@ func readDiabetes(t *testing.T) *GBDTData {
 		t.Fatalf("%d feature rows, %d targets", len(x), len(y))
 	}
 	names := []string{"age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"}
-	d := &GBDTData{Features: make([]Feature, len(names))}
+	d := &Data{Features: make([]native.Feature, len(names))}
 	for j, name := range names {
 		d.Features[j].Name = name
 		for i := range x {
@@ -182,16 +187,16 @@ func readDiabetes(t *testing.T) *GBDTData {
 	return d
 }
 
-func mustTrain(t *testing.T, train, valid *GBDTData, p GBDTParams, cb GBDTCallback) *GBDT {
+func mustTrain(t *testing.T, train, valid *Data, p Params, cb Callback) *native.GBDT {
 	t.Helper()
-	m, err := TrainGBDT(context.Background(), train, valid, p, cb)
+	m, err := Train(context.Background(), train, valid, p, cb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func modelBytes(t *testing.T, m *GBDT) []byte {
+func modelBytes(t *testing.T, m *native.GBDT) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := m.Save(&b); err != nil {
@@ -200,9 +205,9 @@ func modelBytes(t *testing.T, m *GBDT) []byte {
 	return b.Bytes()
 }
 
-func predictAll(t *testing.T, m *GBDT, d *GBDTData) []float64 {
+func predictAll(t *testing.T, m *native.GBDT, d *Data) []float64 {
 	t.Helper()
-	p, err := m.PredictBatch(context.Background(), d)
+	p, err := m.PredictBatch(context.Background(), d.Features)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,22 +217,22 @@ func predictAll(t *testing.T, m *GBDT, d *GBDTData) []float64 {
 func TestTrainGBDTDeterministic(t *testing.T) {
 	d := synthBinary(3000, 1)
 	iris := readIris(t)
-	params := func(obj string, f func(*GBDTParams)) GBDTParams {
-		p := DefaultGBDTParams(obj)
+	params := func(obj string, f func(*Params)) Params {
+		p := DefaultParams(obj)
 		p.NumRounds = 15
 		f(&p)
 		return p
 	}
 	tests := []struct {
 		name string
-		data *GBDTData
-		p    GBDTParams
+		data *Data
+		p    Params
 	}{
-		{"binary depth-wise", d, params(ObjectiveBinary, func(p *GBDTParams) {})},
-		{"binary leaf-wise", d, params(ObjectiveBinary, func(p *GBDTParams) { p.MaxLeaves, p.MaxDepth = 12, 0 })},
-		{"binary sampled", d, params(ObjectiveBinary, func(p *GBDTParams) { p.Subsample, p.ColSampleByTree, p.Seed = 0.7, 0.67, 9 })},
-		{"multiclass", iris, params(ObjectiveMulticlass, func(p *GBDTParams) { p.Subsample, p.Seed = 0.8, 3 })},
-		{"regression", d, params(ObjectiveRegression, func(p *GBDTParams) { p.MaxBins = 16 })},
+		{"binary depth-wise", d, params(native.ObjectiveBinary, func(p *Params) {})},
+		{"binary leaf-wise", d, params(native.ObjectiveBinary, func(p *Params) { p.MaxLeaves, p.MaxDepth = 12, 0 })},
+		{"binary sampled", d, params(native.ObjectiveBinary, func(p *Params) { p.Subsample, p.ColSampleByTree, p.Seed = 0.7, 0.67, 9 })},
+		{"multiclass", iris, params(native.ObjectiveMulticlass, func(p *Params) { p.Subsample, p.Seed = 0.8, 3 })},
+		{"regression", d, params(native.ObjectiveRegression, func(p *Params) { p.MaxBins = 16 })},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,7 +262,7 @@ func TestTrainGBDTLearnsBinary(t *testing.T) {
 	all := synthBinary(6000, 2)
 	tr, va := Split(all.NumRows(), 0.3, 5)
 	train, valid := subset(all, tr), subset(all, va)
-	p := DefaultGBDTParams(ObjectiveBinary)
+	p := DefaultParams(native.ObjectiveBinary)
 	p.NumRounds, p.LearningRate = 60, 0.2
 	var first, last [2]float64
 	m := mustTrain(t, train, valid, p, func(iter int, tm, vm float64) error {
@@ -271,7 +276,7 @@ func TestTrainGBDTLearnsBinary(t *testing.T) {
 		t.Fatalf("log loss went from %v to %v (train, valid)", first, last)
 	}
 	probs := predictAll(t, m, valid)
-	s := ScoreBinary(valid.Label, probs)
+	s := scoreBinary(t, valid.Label, probs)
 	if s.AUC < 0.93 || s.Accuracy < 0.9 {
 		t.Fatalf("validation %+v, want AUC >= 0.93 and accuracy >= 0.9", s)
 	}
@@ -315,9 +320,9 @@ func TestGBDTMissingValueRouting(t *testing.T) {
 					y[i] = tc.missingLabel
 				}
 			}
-			p := DefaultGBDTParams(ObjectiveBinary)
+			p := DefaultParams(native.ObjectiveBinary)
 			p.NumRounds, p.MaxDepth = 20, 2
-			m := mustTrain(t, &GBDTData{Features: []Feature{{Name: "x", Num: x}}, Label: y}, nil, p, nil)
+			m := mustTrain(t, &Data{Features: []native.Feature{{Name: "x", Num: x}}, Label: y}, nil, p, nil)
 			for _, c := range []struct {
 				x    float64
 				want float64
@@ -350,11 +355,11 @@ func TestGBDTCategoricalSplit(t *testing.T) {
 			y[i] = 1
 		}
 	}
-	d := &GBDTData{Features: []Feature{{Name: "c", Codes: codes, Levels: levels}}, Label: y}
-	p := DefaultGBDTParams(ObjectiveRegression)
+	d := &Data{Features: []native.Feature{{Name: "c", Codes: codes, Levels: levels}}, Label: y}
+	p := DefaultParams(native.ObjectiveRegression)
 	p.NumRounds, p.MaxDepth, p.LearningRate, p.Lambda = 1, 1, 1, 0
 	m := mustTrain(t, d, nil, p, nil)
-	tree := m.trees[0]
+	tree := m.Trees()[0]
 	if tree.Feature[0] != 0 || tree.Cats[0] == nil {
 		t.Fatalf("root is not a categorical split: %+v", tree)
 	}
@@ -381,12 +386,12 @@ func TestGBDTCategoricalSplit(t *testing.T) {
 		p := p
 		p.MaxCatThreshold = 2
 		m := mustTrain(t, d, nil, p, nil)
-		tr := m.trees[0]
+		tr := m.Trees()[0]
 		// the set sent away from the default side, or its complement, must
 		// have at most 2 categories
 		left := 0
 		for c := range int32(10) {
-			if tr.inCats(0, int64(c)) {
+			if slices.Contains(tr.Cats[0], c) {
 				left++
 			}
 		}
@@ -407,7 +412,7 @@ func TestGBDTEarlyStopping(t *testing.T) {
 	}
 	tr, va := Split(all.NumRows(), 0.5, 6)
 	train, valid := subset(all, tr), subset(all, va)
-	p := DefaultGBDTParams(ObjectiveBinary)
+	p := DefaultParams(native.ObjectiveBinary)
 	p.NumRounds, p.LearningRate, p.MaxDepth, p.EarlyStoppingRounds = 300, 0.5, 8, 5
 	var rounds int
 	var metrics []float64
@@ -431,7 +436,7 @@ func TestGBDTEarlyStopping(t *testing.T) {
 
 	t.Run("callback error stops training", func(t *testing.T) {
 		stop := errors.New("stop")
-		_, err := TrainGBDT(context.Background(), train, valid, p, func(iter int, _, _ float64) error {
+		_, err := Train(context.Background(), train, valid, p, func(iter int, _, _ float64) error {
 			if iter == 2 {
 				return stop
 			}
@@ -444,7 +449,7 @@ func TestGBDTEarlyStopping(t *testing.T) {
 	t.Run("cancelled context", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := TrainGBDT(ctx, train, valid, p, nil); !errors.Is(err, context.Canceled) {
+		if _, err := Train(ctx, train, valid, p, nil); !errors.Is(err, context.Canceled) {
 			t.Fatalf("error %v, want context.Canceled", err)
 		}
 	})
@@ -454,7 +459,7 @@ func TestGBDTMulticlassIris(t *testing.T) {
 	iris := readIris(t)
 	tr, va := Split(iris.NumRows(), 0.3, 7)
 	train, valid := subset(iris, tr), subset(iris, va)
-	p := DefaultGBDTParams(ObjectiveMulticlass)
+	p := DefaultParams(native.ObjectiveMulticlass)
 	p.NumRounds, p.LearningRate, p.MaxDepth = 30, 0.3, 3
 	m := mustTrain(t, train, valid, p, nil)
 	if m.NumClass != 3 || m.NumTrees() != 90 {
@@ -486,7 +491,7 @@ func TestGBDTRegressionDiabetes(t *testing.T) {
 	d := readDiabetes(t)
 	tr, va := Split(d.NumRows(), 0.25, 8)
 	train, valid := subset(d, tr), subset(d, va)
-	p := DefaultGBDTParams(ObjectiveRegression)
+	p := DefaultParams(native.ObjectiveRegression)
 	p.NumRounds, p.LearningRate, p.MaxDepth, p.MinChildWeight = 200, 0.05, 3, 5
 	p.EarlyStoppingRounds = 20
 	m := mustTrain(t, train, valid, p, nil)
@@ -510,10 +515,10 @@ func TestGBDTRegressionDiabetes(t *testing.T) {
 
 func TestGBDTLeafWise(t *testing.T) {
 	d := synthBinary(3000, 9)
-	p := DefaultGBDTParams(ObjectiveBinary)
+	p := DefaultParams(native.ObjectiveBinary)
 	p.NumRounds, p.MaxLeaves, p.MaxDepth = 10, 5, 0
 	m := mustTrain(t, d, nil, p, nil)
-	for i, tr := range m.trees {
+	for i, tr := range m.Trees() {
 		leaves := 0
 		for _, f := range tr.Feature {
 			if f < 0 {
@@ -524,7 +529,7 @@ func TestGBDTLeafWise(t *testing.T) {
 			t.Fatalf("tree %d has %d leaves, want 2..5", i, leaves)
 		}
 	}
-	if s := ScoreBinary(d.Label, predictAll(t, m, d)); s.AUC < 0.9 {
+	if s := scoreBinary(t, d.Label, predictAll(t, m, d)); s.AUC < 0.9 {
 		t.Fatalf("training AUC %v", s.AUC)
 	}
 }
@@ -534,19 +539,19 @@ func TestGBDTSaveLoad(t *testing.T) {
 	iris := readIris(t)
 	for _, tc := range []struct {
 		name string
-		data *GBDTData
+		data *Data
 		obj  string
 	}{
-		{"binary with categorical", d, ObjectiveBinary},
-		{"multiclass", iris, ObjectiveMulticlass},
-		{"regression", d, ObjectiveRegression},
+		{"binary with categorical", d, native.ObjectiveBinary},
+		{"multiclass", iris, native.ObjectiveMulticlass},
+		{"regression", d, native.ObjectiveRegression},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := DefaultGBDTParams(tc.obj)
+			p := DefaultParams(tc.obj)
 			p.NumRounds = 8
 			m := mustTrain(t, tc.data, nil, p, nil)
 			b := modelBytes(t, m)
-			m2, err := LoadGBDT(bytes.NewReader(b))
+			m2, err := native.LoadGBDT(bytes.NewReader(b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -565,7 +570,7 @@ func TestGBDTSaveLoad(t *testing.T) {
 
 func TestLoadGBDTRejects(t *testing.T) {
 	d := synthBinary(500, 11)
-	p := DefaultGBDTParams(ObjectiveBinary)
+	p := DefaultParams(native.ObjectiveBinary)
 	p.NumRounds = 2
 	good := string(modelBytes(t, mustTrain(t, d, nil, p, nil)))
 	for _, tc := range []struct {
@@ -590,8 +595,8 @@ func TestLoadGBDTRejects(t *testing.T) {
 			if bad == good {
 				t.Fatalf("%q not found in the model", tc.old)
 			}
-			if _, err := LoadGBDT(strings.NewReader(bad)); !errors.Is(err, ErrInvalidGBDT) {
-				t.Fatalf("error %v, want ErrInvalidGBDT", err)
+			if _, err := native.LoadGBDT(strings.NewReader(bad)); !errors.Is(err, native.ErrInvalidGBDT) {
+				t.Fatalf("error %v, want native.ErrInvalidGBDT", err)
 			}
 		})
 	}
@@ -599,33 +604,33 @@ func TestLoadGBDTRejects(t *testing.T) {
 
 func TestTrainGBDTRejects(t *testing.T) {
 	d := synthBinary(100, 12)
-	ok := DefaultGBDTParams(ObjectiveBinary)
+	ok := DefaultParams(native.ObjectiveBinary)
 	for _, tc := range []struct {
 		name  string
-		data  *GBDTData
-		valid *GBDTData
-		p     func(*GBDTParams)
+		data  *Data
+		valid *Data
+		p     func(*Params)
 	}{
-		{"unknown objective", d, nil, func(p *GBDTParams) { p.Objective = "poisson" }},
-		{"no rounds", d, nil, func(p *GBDTParams) { p.NumRounds = 0 }},
-		{"zero learning rate", d, nil, func(p *GBDTParams) { p.LearningRate = 0 }},
-		{"unbounded tree", d, nil, func(p *GBDTParams) { p.MaxDepth = 0 }},
-		{"too many bins", d, nil, func(p *GBDTParams) { p.MaxBins = 300 }},
-		{"subsample above 1", d, nil, func(p *GBDTParams) { p.Subsample = 1.5 }},
-		{"early stopping without validation", d, nil, func(p *GBDTParams) { p.EarlyStoppingRounds = 3 }},
-		{"label not 0/1", &GBDTData{Features: d.Features, Label: append([]float64{2}, d.Label[1:]...)}, nil, func(*GBDTParams) {}},
-		{"ragged feature", &GBDTData{Features: []Feature{{Name: "x", Num: []float64{1}}}, Label: []float64{0, 1}}, nil, func(*GBDTParams) {}},
-		{"both num and codes", &GBDTData{Features: []Feature{{Name: "x", Num: []float64{1}, Codes: []int32{0}}}, Label: []float64{0}}, nil, func(*GBDTParams) {}},
-		{"code beyond levels", &GBDTData{Features: []Feature{{Name: "x", Codes: []int32{3}, Levels: []string{"a"}}}, Label: []float64{0}}, nil, func(*GBDTParams) {}},
-		{"negative weight", &GBDTData{Features: d.Features, Label: d.Label, Weight: make([]float64, 99)}, nil, func(*GBDTParams) {}},
-		{"validation schema", d, &GBDTData{Features: d.Features[:2], Label: d.Label}, func(*GBDTParams) {}},
-		{"validation levels", d, &GBDTData{Features: []Feature{d.Features[0], d.Features[1], {Name: "c", Codes: d.Features[2].Codes, Levels: make([]string, 10)}}, Label: d.Label}, func(*GBDTParams) {}},
+		{"unknown objective", d, nil, func(p *Params) { p.Objective = "poisson" }},
+		{"no rounds", d, nil, func(p *Params) { p.NumRounds = 0 }},
+		{"zero learning rate", d, nil, func(p *Params) { p.LearningRate = 0 }},
+		{"unbounded tree", d, nil, func(p *Params) { p.MaxDepth = 0 }},
+		{"too many bins", d, nil, func(p *Params) { p.MaxBins = 300 }},
+		{"subsample above 1", d, nil, func(p *Params) { p.Subsample = 1.5 }},
+		{"early stopping without validation", d, nil, func(p *Params) { p.EarlyStoppingRounds = 3 }},
+		{"label not 0/1", &Data{Features: d.Features, Label: append([]float64{2}, d.Label[1:]...)}, nil, func(*Params) {}},
+		{"ragged feature", &Data{Features: []native.Feature{{Name: "x", Num: []float64{1}}}, Label: []float64{0, 1}}, nil, func(*Params) {}},
+		{"both num and codes", &Data{Features: []native.Feature{{Name: "x", Num: []float64{1}, Codes: []int32{0}}}, Label: []float64{0}}, nil, func(*Params) {}},
+		{"code beyond levels", &Data{Features: []native.Feature{{Name: "x", Codes: []int32{3}, Levels: []string{"a"}}}, Label: []float64{0}}, nil, func(*Params) {}},
+		{"negative weight", &Data{Features: d.Features, Label: d.Label, Weight: make([]float64, 99)}, nil, func(*Params) {}},
+		{"validation schema", d, &Data{Features: d.Features[:2], Label: d.Label}, func(*Params) {}},
+		{"validation levels", d, &Data{Features: []native.Feature{d.Features[0], d.Features[1], {Name: "c", Codes: d.Features[2].Codes, Levels: make([]string, 10)}}, Label: d.Label}, func(*Params) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := ok
 			tc.p(&p)
-			if _, err := TrainGBDT(context.Background(), tc.data, tc.valid, p, nil); !errors.Is(err, ErrInvalidGBDT) {
-				t.Fatalf("error %v, want ErrInvalidGBDT", err)
+			if _, err := Train(context.Background(), tc.data, tc.valid, p, nil); !errors.Is(err, native.ErrInvalidGBDT) {
+				t.Fatalf("error %v, want native.ErrInvalidGBDT", err)
 			}
 		})
 	}
@@ -681,10 +686,10 @@ func TestBinNumeric(t *testing.T) {
 // The flights comparison with XGBoost is bench/gbdt/run.sh.
 func BenchmarkTrainGBDT(b *testing.B) {
 	d := synthBinary(200_000, 13)
-	p := DefaultGBDTParams(ObjectiveBinary)
+	p := DefaultParams(native.ObjectiveBinary)
 	p.NumRounds, p.MaxDepth, p.LearningRate = 20, 8, 0.1
 	for b.Loop() {
-		if _, err := TrainGBDT(context.Background(), d, nil, p, nil); err != nil {
+		if _, err := Train(context.Background(), d, nil, p, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -696,4 +701,18 @@ func Split(n int, valFrac float64, seed uint64) (trainIdx, valIdx []int) {
 	idx := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)).Perm(n)
 	cut := n - int(math.Round(float64(n)*valFrac))
 	return idx[:cut], idx[cut:]
+}
+
+// binaryScores are the usual scores of probabilistic binary predictions.
+type binaryScores struct{ Accuracy, LogLoss, AUC float64 }
+
+// scoreBinary scores probabilities p against labels y (0 or 1) with the
+// metrics validation reports.
+func scoreBinary(t *testing.T, y, p []float64) binaryScores {
+	t.Helper()
+	m, _, err := metrics.Evaluate(model.TaskBinary, []string{"0", "1"}, y, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return binaryScores{Accuracy: m[metrics.Accuracy], LogLoss: m[metrics.LogLoss], AUC: m[metrics.ROCAUC]}
 }

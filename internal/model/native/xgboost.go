@@ -1,4 +1,4 @@
-package train
+package native
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ func (m *GBDT) WriteXGBoostJSON(w io.Writer) error {
 	x.raw(`,"gradient_booster":{"model":{"gbtree_model_param":{"num_parallel_tree":"1","num_trees":"`)
 	x.int(len(m.trees))
 	x.raw(`","size_leaf_vector":"0"},"tree_info":`)
-	writeArray(x, m.trees, func(t gbdtTree) { x.int(t.Class) })
+	writeArray(x, m.trees, func(t Tree) { x.int(t.Class) })
 	x.raw(`,"trees":[`)
 	for ti := range m.trees {
 		if ti > 0 {
@@ -69,7 +69,7 @@ func (m *GBDT) WriteXGBoostJSON(w io.Writer) error {
 	x.raw(`},"version":[1,7,4]}`)
 	x.raw("\n")
 	if _, err := w.Write(x.b); err != nil {
-		return fmt.Errorf("train: write xgboost json: %w", err)
+		return fmt.Errorf("native: write xgboost json: %w", err)
 	}
 	return nil
 }

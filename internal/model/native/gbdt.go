@@ -1,11 +1,78 @@
-package train
+package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
+
+	"github.com/ferry-ml/ferry/internal/parallel"
 )
+
+// GBDT objectives, the values of GBDTParams.Objective and GBDT.Objective.
+const (
+	ObjectiveBinary     = "binary"     // logistic loss, labels 0 or 1, predicts P(y=1)
+	ObjectiveMulticlass = "multiclass" // softmax, labels 0..K-1, K trees per round, predicts K probabilities
+	ObjectiveRegression = "regression" // squared error, predicts the value
+)
+
+// ErrInvalidGBDT reports input data, parameters or a serialized model that
+// a GBDT cannot use. Errors of the GBDT trainer, LoadGBDT and the prediction
+// methods wrap it for those cases, so callers can test with errors.Is and
+// map it to ferry.EINVALID.
+var ErrInvalidGBDT = errors.New("invalid gbdt input")
+
+// Feature is one model input column, after derivation from the raw columns
+// (see BuildFeatures). Exactly one of Num and Codes is set: Num makes the
+// feature numeric (NaN marks a missing value), Codes makes it categorical
+// (codes index Levels; -1 marks a missing value). Levels names the
+// categories; when it is nil the feature has max(code)+1 categories named by
+// their codes.
+type Feature struct {
+	Name   string
+	Num    []float64
+	Codes  []int32
+	Levels []string
+}
+
+// Categorical reports whether f is a categorical feature.
+func (f *Feature) Categorical() bool { return f.Codes != nil }
+
+// Len is the number of rows of f.
+func (f *Feature) Len() int {
+	if f.Codes != nil {
+		return len(f.Codes)
+	}
+	return len(f.Num)
+}
+
+// GBDTParams are the hyperparameters a GBDT was trained with, as the model
+// file records them; the trainer (internal/train/gbdt) documents their
+// meaning and defaults.
+type GBDTParams struct {
+	Objective       string  `json:"objective"`
+	NumClass        int     `json:"num_class"` // multiclass only; 0 = max label + 1
+	NumRounds       int     `json:"num_rounds"`
+	LearningRate    float64 `json:"learning_rate"`
+	MaxDepth        int     `json:"max_depth"`
+	MaxLeaves       int     `json:"max_leaves"`
+	MinChildWeight  float64 `json:"min_child_weight"`
+	Lambda          float64 `json:"lambda"`
+	Gamma           float64 `json:"gamma"`
+	Subsample       float64 `json:"subsample"`         // row fraction per round, (0, 1]
+	ColSampleByTree float64 `json:"colsample_bytree"`  // feature fraction per tree, (0, 1]
+	MaxBins         int     `json:"max_bins"`          // value bins per numeric feature, 2..256
+	MaxCatThreshold int     `json:"max_cat_threshold"` // most categories on the smaller side of a categorical split
+	// EarlyStoppingRounds stops training when the validation metric has not
+	// improved for that many rounds and keeps the trees up to the best round.
+	// It needs a validation set; 0 disables it.
+	EarlyStoppingRounds int    `json:"early_stopping_rounds"`
+	Seed                uint64 `json:"seed"`
+	// NumThreads bounds the goroutines working at once; 0 means GOMAXPROCS.
+	// The model does not depend on it.
+	NumThreads int `json:"-"`
+}
 
 // GBDT is a trained gradient-boosted tree ensemble. It predicts from raw
 // feature values: numeric splits compare float32(x) < threshold (thresholds
@@ -14,7 +81,7 @@ import (
 // margin, exactly as XGBoost's predictor does, so the XGBoost export
 // (WriteXGBoostJSON) predicts the same numbers.
 //
-// A GBDT is immutable after TrainGBDT or LoadGBDT returns it and safe for
+// A GBDT is immutable after NewGBDT or LoadGBDT returns it and safe for
 // concurrent use.
 type GBDT struct {
 	Objective string // ObjectiveBinary, ObjectiveMulticlass or ObjectiveRegression
@@ -29,10 +96,25 @@ type GBDT struct {
 	Features      []FeatureInfo
 	Params        GBDTParams // as trained, defaults filled in
 
-	trees []gbdtTree
+	trees []Tree
 	isCat []bool
 	base  float32
 }
+
+// NewGBDT returns the ensemble of trees described by h's exported fields
+// (Objective, NumClass, BaseScore, BestIteration, Features, Params), ready to
+// predict. It keeps trees, which the caller must not modify afterwards; the
+// trainer and LoadGBDT have checked them.
+func NewGBDT(h GBDT, trees []Tree) *GBDT {
+	m := &GBDT{Objective: h.Objective, NumClass: h.NumClass, BaseScore: h.BaseScore, BestIteration: h.BestIteration,
+		Features: h.Features, Params: h.Params, trees: trees}
+	m.prepare()
+	return m
+}
+
+// Trees returns the model's trees in order (round by round, class by class
+// within a round). The caller must not modify them.
+func (m *GBDT) Trees() []Tree { return m.trees }
 
 // FeatureInfo describes an input feature of a model.
 type FeatureInfo struct {
@@ -55,15 +137,15 @@ func (m *GBDT) prepare() {
 	for j, f := range m.Features {
 		m.isCat[j] = f.Categorical
 	}
-	m.base = m.baseMargin()
+	m.base = m.BaseMargin()
 	for i := range m.trees {
 		m.trees[i].finish(m.isCat)
 	}
 }
 
-// baseMargin is the margin every row starts from, computed in float32 the
+// BaseMargin is the margin every row starts from, computed in float32 the
 // way XGBoost 1.7 turns base_score into a margin (-logf(1/p - 1) for binary).
-func (m *GBDT) baseMargin() float32 {
+func (m *GBDT) BaseMargin() float32 {
 	p := float32(m.BaseScore)
 	if m.Objective == ObjectiveBinary {
 		t := float32(1)/p - float32(1)
@@ -92,7 +174,7 @@ func (m *GBDT) Predict(row []float64) ([]float64, error) {
 // per-class scores for multiclass.
 func (m *GBDT) PredictMargin(row []float64) ([]float64, error) {
 	if len(row) != len(m.Features) {
-		return nil, fmt.Errorf("train: gbdt predict: %w: row has %d values, model has %d features", ErrInvalidGBDT, len(row), len(m.Features))
+		return nil, fmt.Errorf("native: gbdt predict: %w: row has %d values, model has %d features", ErrInvalidGBDT, len(row), len(m.Features))
 	}
 	acc := make([]float32, m.NumClass)
 	for c := range acc {
@@ -112,41 +194,66 @@ func (m *GBDT) PredictMargin(row []float64) ([]float64, error) {
 func (m *GBDT) transform(out []float64) {
 	switch m.Objective {
 	case ObjectiveBinary:
-		out[0] = sigmoid(out[0])
+		out[0] = Sigmoid(out[0])
 	case ObjectiveMulticlass:
-		softmax(out, out)
+		Softmax(out, out)
 	}
 }
 
-// PredictBatch predicts every row of d (whose features must match the
-// model's in number, order and kind; Label and Weight are ignored) and
-// returns NumOutputs values per row, row after row. Rows are spread over
-// GOMAXPROCS goroutines; ctx is checked between blocks of rows. Errors wrap
-// ErrInvalidGBDT for mismatched data, or are ctx.Err().
-func (m *GBDT) PredictBatch(ctx context.Context, d *GBDTData) ([]float64, error) {
-	if len(d.Features) != len(m.Features) {
-		return nil, fmt.Errorf("train: gbdt predict: %w: %d features, model has %d", ErrInvalidGBDT, len(d.Features), len(m.Features))
+// Sigmoid is the logistic function, the link of binary models.
+func Sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+
+// Softmax writes the softmax of margin to out (which may be margin), the
+// link of multiclass models.
+func Softmax(margin, out []float64) {
+	mx := margin[0]
+	for _, v := range margin[1:] {
+		mx = max(mx, v)
+	}
+	var s float64
+	for c, v := range margin {
+		out[c] = math.Exp(v - mx)
+		s += out[c]
+	}
+	for c := range out {
+		out[c] /= s
+	}
+}
+
+// predictBlock is the row block of PredictBatch's parallel loop.
+const predictBlock = 1 << 14
+
+// PredictBatch predicts every row of feats (which must match the model's
+// features in number, order and kind) and returns NumOutputs values per row,
+// row after row. Rows are spread over GOMAXPROCS goroutines; ctx is checked
+// between blocks of rows. Errors wrap ErrInvalidGBDT for mismatched data, or
+// are ctx.Err().
+func (m *GBDT) PredictBatch(ctx context.Context, feats []Feature) ([]float64, error) {
+	if len(feats) != len(m.Features) {
+		return nil, fmt.Errorf("native: gbdt predict: %w: %d features, model has %d", ErrInvalidGBDT, len(feats), len(m.Features))
 	}
 	n := -1
-	for j := range d.Features {
-		f := &d.Features[j]
+	for j := range feats {
+		f := &feats[j]
 		if (f.Num == nil) == (f.Codes == nil) || f.Categorical() != m.isCat[j] {
-			return nil, fmt.Errorf("train: gbdt predict: %w: feature %d (%q) does not match the model's kind", ErrInvalidGBDT, j, f.Name)
+			return nil, fmt.Errorf("native: gbdt predict: %w: feature %d (%q) does not match the model's kind", ErrInvalidGBDT, j, f.Name)
 		}
 		if n >= 0 && f.Len() != n {
-			return nil, fmt.Errorf("train: gbdt predict: %w: features have %d and %d rows", ErrInvalidGBDT, n, f.Len())
+			return nil, fmt.Errorf("native: gbdt predict: %w: features have %d and %d rows", ErrInvalidGBDT, n, f.Len())
 		}
 		n = f.Len()
 	}
+	n = max(n, 0)
 	k := m.NumClass
 	out := make([]float64, n*k)
-	errs := make([]error, numBlocks(n))
-	parallelFor(runtime.GOMAXPROCS(0), numBlocks(n), func(b int) {
+	blocks := (n + predictBlock - 1) / predictBlock
+	errs := make([]error, blocks)
+	parallel.For(runtime.GOMAXPROCS(0), blocks, func(b int) {
 		if err := ctx.Err(); err != nil {
 			errs[b] = err
 			return
 		}
-		lo, hi := b*blockSize, min((b+1)*blockSize, n)
+		lo, hi := b*predictBlock, min((b+1)*predictBlock, n)
 		acc := make([]float32, (hi-lo)*k)
 		for i := range acc {
 			acc[i] = m.base
@@ -154,7 +261,7 @@ func (m *GBDT) PredictBatch(ctx context.Context, d *GBDTData) ([]float64, error)
 		for ti := range m.trees {
 			t := &m.trees[ti]
 			for i := lo; i < hi; i++ {
-				acc[(i-lo)*k+t.Class] += t.Value[t.leafColumns(d.Features, i)]
+				acc[(i-lo)*k+t.Class] += t.Value[t.leafColumns(feats, i)]
 			}
 		}
 		for i := lo; i < hi; i++ {
@@ -173,9 +280,9 @@ func (m *GBDT) PredictBatch(ctx context.Context, d *GBDTData) ([]float64, error)
 	return out, nil
 }
 
-// gbdtTree is one regression tree in struct-of-arrays form; node 0 is the
-// root and children always have larger indexes than their parent.
-type gbdtTree struct {
+// Tree is one regression tree in struct-of-arrays form; node 0 is the root
+// and children always have larger indexes than their parent.
+type Tree struct {
 	Class       int       // output (class) the tree adds to
 	Feature     []int32   // split feature, -1 for leaves
 	Threshold   []float32 // numeric splits: float32(x) < Threshold goes left
@@ -192,51 +299,10 @@ type gbdtTree struct {
 	Cats [][]int32
 
 	catBits [][]uint64 // Cats as bitsets, built by finish
-	// route[node] is the set of bins that go left, during training only.
-	route [][4]uint64
-}
-
-func (t *gbdtTree) addNode() int32 {
-	t.Feature = append(t.Feature, -1)
-	t.Threshold = append(t.Threshold, 0)
-	t.DefaultLeft = append(t.DefaultLeft, false)
-	t.Left = append(t.Left, -1)
-	t.Right = append(t.Right, -1)
-	t.Value = append(t.Value, 0)
-	t.Gain = append(t.Gain, 0)
-	t.Hess = append(t.Hess, 0)
-	t.Cats = append(t.Cats, nil)
-	t.route = append(t.route, [4]uint64{})
-	return int32(len(t.Feature) - 1)
-}
-
-func (t *gbdtTree) setSplit(id int32, g *grower, s *splitInfo, l, r int32) {
-	f := &g.bf[s.feature]
-	t.Feature[id] = int32(s.feature)
-	t.DefaultLeft[id] = s.defaultLeft
-	t.Left[id], t.Right[id] = l, r
-	t.Gain[id] = float32(s.gain)
-	for b, left := range g.goLeft(s) {
-		if left {
-			t.route[id][b>>6] |= 1 << (b & 63)
-		}
-	}
-	if !f.categorical {
-		t.Threshold[id] = f.upper[s.bin]
-		return
-	}
-	cats := []int32{}
-	for b := 0; b < f.numBins; b++ {
-		left := s.catLeft[b>>6]&(1<<(b&63)) != 0
-		if left != s.defaultLeft {
-			cats = append(cats, f.binCode[b])
-		}
-	}
-	t.Cats[id] = cats
 }
 
 // finish builds the category bitsets.
-func (t *gbdtTree) finish(isCat []bool) {
+func (t *Tree) finish(isCat []bool) {
 	t.catBits = make([][]uint64, len(t.Feature))
 	for i, f := range t.Feature {
 		if f < 0 || !isCat[f] {
@@ -254,20 +320,20 @@ func (t *gbdtTree) finish(isCat []bool) {
 	}
 }
 
-func (t *gbdtTree) inCats(node int32, c int64) bool {
+func (t *Tree) inCats(node int32, c int64) bool {
 	bits := t.catBits[node]
 	return c >= 0 && c>>6 < int64(len(bits)) && bits[c>>6]&(1<<(c&63)) != 0
 }
 
 // defaultChild is where missing values go; otherChild the other side.
-func (t *gbdtTree) defaultChild(node int32) int32 {
+func (t *Tree) defaultChild(node int32) int32 {
 	if t.DefaultLeft[node] {
 		return t.Left[node]
 	}
 	return t.Right[node]
 }
 
-func (t *gbdtTree) otherChild(node int32) int32 {
+func (t *Tree) otherChild(node int32) int32 {
 	if t.DefaultLeft[node] {
 		return t.Right[node]
 	}
@@ -275,7 +341,7 @@ func (t *gbdtTree) otherChild(node int32) int32 {
 }
 
 // leafRow is the leaf reached by a row of raw values.
-func (t *gbdtTree) leafRow(row []float64, isCat []bool) int32 {
+func (t *Tree) leafRow(row []float64, isCat []bool) int32 {
 	node := int32(0)
 	for t.Feature[node] >= 0 {
 		j := t.Feature[node]
@@ -298,25 +364,8 @@ func (t *gbdtTree) leafRow(row []float64, isCat []bool) int32 {
 	return node
 }
 
-// leafBins is the leaf reached by row i of binned columns (training only).
-func (t *gbdtTree) leafBins(cols [][]uint8, i int) int32 {
-	node := int32(0)
-	for {
-		f := t.Feature[node]
-		if f < 0 {
-			return node
-		}
-		b := cols[f][i]
-		if t.route[node][b>>6]>>(b&63)&1 != 0 {
-			node = t.Left[node]
-		} else {
-			node = t.Right[node]
-		}
-	}
-}
-
 // leafColumns is the leaf reached by row i of column data.
-func (t *gbdtTree) leafColumns(features []Feature, i int) int32 {
+func (t *Tree) leafColumns(features []Feature, i int) int32 {
 	node := int32(0)
 	for t.Feature[node] >= 0 {
 		f := &features[t.Feature[node]]

@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Generate the scikit-learn parity cases of metrics_test.go.
 
-Run from internal/validation with Debian's scikit-learn 1.2.1:
+Run from internal/validation/metrics with Debian's scikit-learn 1.2.1:
 
     /usr/bin/python3 testdata/gen_sklearn.py
 
 Each case is written to testdata/sklearn/<name>.json with its inputs (task,
 classes, y as class indexes or values, pred as P(class 1), row-major class
 probabilities or values) and what scikit-learn computes for them. Predicted
-labels are derived as validation.Evaluate derives them: binary P > 0.5,
+labels are derived as metrics.Evaluate derives them: binary P > 0.5,
 multiclass the first largest probability. The outputs are committed; this
 script and its inputs are deterministic (fixed seeds).
 """
