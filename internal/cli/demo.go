@@ -302,7 +302,7 @@ func (d *demo) pack(ctx context.Context, dir string) error {
 }
 
 func (d *demo) runner() *train.Runner {
-	return &train.Runner{Tracker: d.c, Data: d.s.remote, SourceTags: client.SourceTags(context.Background(), "", false), Progress: d.bar.Update}
+	return &train.Runner{Tracker: d.s.remote, Data: d.s.remote, SourceTags: client.SourceTags(context.Background(), "", false), Progress: d.bar.Update}
 }
 
 // track is the experiment-tracking stage: one run per learning rate, then a

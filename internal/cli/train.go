@@ -60,7 +60,7 @@ its "model" artifact.`,
 			}
 			defer s.close()
 			bar := a.progress(cmd)
-			r := &train.Runner{Tracker: s.client, Data: s.remote, SourceTags: client.SourceTags(ctx, "", false), Progress: bar.Update, KeepDir: keep}
+			r := &train.Runner{Tracker: s.remote, Data: s.remote, SourceTags: client.SourceTags(ctx, "", false), Progress: bar.Update, KeepDir: keep}
 			res, err := r.Run(ctx, spec)
 			bar.Done()
 			if err != nil {

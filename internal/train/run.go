@@ -17,23 +17,24 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry"
-	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/tracking"
 	"github.com/ferry-ml/ferry/internal/train/gbdt"
 	"github.com/ferry-ml/ferry/internal/train/linear"
 )
 
-// Tracker is what training needs from the tracking server; *client.Client
-// satisfies it.
+// Tracker is what training needs from tracking: a Ferry server through its
+// client (internal/app.Remote), or the tracking service with the artifact
+// store in the server.
 type Tracker interface {
-	EnsureExperiment(ctx context.Context, name string) (client.Experiment, error)
-	CreateRun(ctx context.Context, req client.CreateRun) (client.Run, error)
-	LogBatch(ctx context.Context, runID string, metrics []client.Metric, params, tags []client.Tag) error
-	LogInputs(ctx context.Context, runID string, inputs []client.DatasetInput) error
+	EnsureExperiment(ctx context.Context, name string) (tracking.Experiment, error)
+	CreateRun(ctx context.Context, req tracking.RunCreate) (tracking.Run, error)
+	LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error
+	LogInputs(ctx context.Context, runID string, inputs []tracking.DatasetInput) error
 	UploadArtifact(ctx context.Context, runID, path string, r io.Reader) error
-	UpdateRun(ctx context.Context, id string, u client.RunUpdate) (client.Run, error)
+	UpdateRun(ctx context.Context, id string, u tracking.RunUpdate) (tracking.RunInfo, error)
 }
 
 // DataResolver turns a data:/name/version reference into a local file and its
@@ -106,20 +107,20 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	for k, v := range spec.Tags {
 		tags[k] = v
 	}
-	run, err := r.Tracker.CreateRun(ctx, client.CreateRun{ExperimentID: exp.ID, RunName: spec.Name, StartTime: start.UnixMilli(), UserID: tags["mlflow.user"], Tags: client.TagList(tags)})
+	run, err := r.Tracker.CreateRun(ctx, tracking.RunCreate{ExperimentID: exp.ID, RunName: spec.Name, StartTime: start.UnixMilli(), UserID: tags["mlflow.user"], Tags: tracking.TagList(tags)})
 	if err != nil {
 		return nil, err
 	}
 	res, err := r.train(ctx, spec, prep, run)
-	status := client.StatusFinished
+	status := tracking.StatusFinished
 	if err != nil {
-		status = client.StatusFailed
+		status = tracking.StatusFailed
 		if ctx.Err() != nil {
-			status = client.StatusKilled
+			status = tracking.StatusKilled
 		}
-		_ = r.Tracker.LogBatch(context.WithoutCancel(ctx), run.Info.RunID, nil, nil, []client.Tag{{Key: "ferry.error", Value: truncate(ferry.ErrorMessage(err)+" "+err.Error(), 5000)}})
+		_ = r.Tracker.LogBatch(context.WithoutCancel(ctx), run.Info.RunID, nil, nil, []tracking.Tag{{Key: "ferry.error", Value: truncate(ferry.ErrorMessage(err)+" "+err.Error(), 5000)}})
 	}
-	if _, uerr := r.Tracker.UpdateRun(context.WithoutCancel(ctx), run.Info.RunID, client.RunUpdate{Status: status, EndTime: now().UnixMilli()}); err == nil && uerr != nil {
+	if _, uerr := r.Tracker.UpdateRun(context.WithoutCancel(ctx), run.Info.RunID, tracking.RunUpdate{Status: status, EndTime: now().UnixMilli()}); err == nil && uerr != nil {
 		err = uerr
 	}
 	if err != nil {
@@ -268,7 +269,7 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, ferry.Errorf(ferry.EINVALID, "split.cut %q is not a time; use 2001-05-01 or RFC 3339", s)
 }
 
-func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.Run) (*Result, error) {
+func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run tracking.Run) (*Result, error) {
 	runID := run.Info.RunID
 	all, err := native.BuildFeatures(p.frame, p.features)
 	if err != nil {
@@ -366,10 +367,10 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 	if err != nil {
 		return nil, ferry.Errorf(ferry.EINVALID, "metrics: %v", err)
 	}
-	final := make([]client.Metric, 0, len(scores))
+	final := make([]tracking.Metric, 0, len(scores))
 	nowMs := time.Now().UnixMilli()
 	for _, k := range sortedKeys(scores) {
-		final = append(final, client.Metric{Key: "val_" + k, Value: scores[k], Timestamp: nowMs})
+		final = append(final, tracking.Metric{Key: "val_" + k, Value: scores[k], Timestamp: nowMs})
 	}
 	if err := r.Tracker.LogBatch(ctx, runID, final, nil, nil); err != nil {
 		return nil, err
@@ -401,7 +402,7 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run client.R
 
 // logStart logs the run's params and its input dataset.
 func (r *Runner) logStart(ctx context.Context, runID string, params map[string]string, p *prepared) error {
-	ps := client.TagList(params)
+	ps := tracking.ParamList(params)
 	for len(ps) > 0 {
 		n := min(len(ps), 100)
 		if err := r.Tracker.LogBatch(ctx, runID, nil, ps[:n], nil); err != nil {
@@ -411,9 +412,9 @@ func (r *Runner) logStart(ctx context.Context, runID string, params map[string]s
 	}
 	schema, _ := json.Marshal(p.frame.Schema())
 	source, _ := json.Marshal(map[string]string{"uri": p.asset.URI})
-	return r.Tracker.LogInputs(ctx, runID, []client.DatasetInput{{
-		Tags:    []client.Tag{{Key: "mlflow.data.context", Value: "training"}},
-		Dataset: client.Dataset{Name: p.asset.Name, Digest: shortDigest(p.asset.Digest), SourceType: "local", Source: string(source), Schema: truncate(string(schema), 1<<20)},
+	return r.Tracker.LogInputs(ctx, runID, []tracking.DatasetInput{{
+		Tags:    []tracking.Tag{{Key: "mlflow.data.context", Value: "training"}},
+		Dataset: tracking.Dataset{Name: p.asset.Name, Digest: shortDigest(p.asset.Digest), SourceType: "local", Source: string(source), Schema: truncate(string(schema), 1<<20)},
 	}})
 }
 
@@ -479,13 +480,13 @@ func sortedKeys[V any](m map[string]V) []string {
 type metricBuffer struct {
 	tracker Tracker
 	runID   string
-	buf     []client.Metric
+	buf     []tracking.Metric
 }
 
 func (b *metricBuffer) add(ctx context.Context, step int, values map[string]float64) error {
 	ts := time.Now().UnixMilli()
 	for _, k := range sortedKeys(values) {
-		b.buf = append(b.buf, client.Metric{Key: k, Value: values[k], Timestamp: ts, Step: int64(step)})
+		b.buf = append(b.buf, tracking.Metric{Key: k, Value: values[k], Timestamp: ts, Step: int64(step)})
 	}
 	if len(b.buf) >= 900 {
 		return b.flush(ctx)
@@ -504,7 +505,7 @@ func (b *metricBuffer) flush(ctx context.Context) error {
 
 // writePackage writes the model package and returns its directory and the
 // digest of model.json.
-func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe *native.Pipeline, run client.Run, params map[string]string) (string, string, error) {
+func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe *native.Pipeline, run tracking.Run, params map[string]string) (string, string, error) {
 	parent := r.KeepDir
 	if parent == "" {
 		var err error

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/examples"
+	"github.com/ferry-ml/ferry/internal/app"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/testserver"
@@ -47,7 +48,7 @@ func TestRunGBDTEndToEnd(t *testing.T) {
 	c := newClient(t)
 	files := exampleFiles(t)
 	keep := t.TempDir()
-	r := &train.Runner{Tracker: c, SourceTags: map[string]string{"mlflow.source.git.commit": strings.Repeat("a", 40)}, KeepDir: keep}
+	r := &train.Runner{Tracker: app.Remote{Client: c}, SourceTags: map[string]string{"mlflow.source.git.commit": strings.Repeat("a", 40)}, KeepDir: keep}
 	res, err := r.Run(ctx, flightsSpec(files["flights"], 1))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestRunGBDTEndToEnd(t *testing.T) {
 
 func modelDigest(t *testing.T, c *client.Client, spec train.Spec) string {
 	t.Helper()
-	res, err := (&train.Runner{Tracker: c}).Run(context.Background(), spec)
+	res, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestTrainersAndTasks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := (&train.Runner{Tracker: c}).Run(context.Background(), tt.spec)
+			res, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), tt.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +206,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := (&train.Runner{Tracker: c}).Run(context.Background(), tt.spec)
+			_, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), tt.spec)
 			if err == nil || !strings.Contains(ferry.ErrorMessage(err)+err.Error(), tt.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
 			}

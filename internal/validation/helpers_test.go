@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/examples"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
 	rtnative "github.com/ferry-ml/ferry/internal/runtime/native"
+	"github.com/ferry-ml/ferry/internal/tracking"
 	"github.com/ferry-ml/ferry/internal/train"
 )
 
@@ -22,31 +22,29 @@ import (
 // nothing: training runs need one, these tests need only the package.
 type fakeTracker struct{}
 
-func (fakeTracker) EnsureExperiment(context.Context, string) (client.Experiment, error) {
-	return client.Experiment{ID: "1", Name: "validation"}, nil
+func (fakeTracker) EnsureExperiment(context.Context, string) (tracking.Experiment, error) {
+	return tracking.Experiment{ID: "1", Name: "validation"}, nil
 }
 
-func (fakeTracker) CreateRun(_ context.Context, req client.CreateRun) (client.Run, error) {
-	var r client.Run
-	r.Info = client.RunInfo{RunID: "0123456789abcdef0123456789abcdef", ExperimentID: req.ExperimentID, StartTime: req.StartTime, ArtifactURI: "file:///dev/null"}
+func (fakeTracker) CreateRun(_ context.Context, req tracking.RunCreate) (tracking.Run, error) {
+	var r tracking.Run
+	r.Info = tracking.RunInfo{RunID: "0123456789abcdef0123456789abcdef", ExperimentID: req.ExperimentID, StartTime: req.StartTime, ArtifactURI: "file:///dev/null"}
 	return r, nil
 }
 
-func (fakeTracker) LogBatch(context.Context, string, []client.Metric, []client.Tag, []client.Tag) error {
+func (fakeTracker) LogBatch(context.Context, string, []tracking.Metric, []tracking.Param, []tracking.Tag) error {
 	return nil
 }
 
-func (fakeTracker) LogInputs(context.Context, string, []client.DatasetInput) error { return nil }
+func (fakeTracker) LogInputs(context.Context, string, []tracking.DatasetInput) error { return nil }
 
 func (fakeTracker) UploadArtifact(_ context.Context, _, _ string, r io.Reader) error {
 	_, err := io.Copy(io.Discard, r)
 	return err
 }
 
-func (fakeTracker) UpdateRun(_ context.Context, id string, _ client.RunUpdate) (client.Run, error) {
-	var r client.Run
-	r.Info.RunID = id
-	return r, nil
+func (fakeTracker) UpdateRun(_ context.Context, id string, _ tracking.RunUpdate) (tracking.RunInfo, error) {
+	return tracking.RunInfo{RunID: id}, nil
 }
 
 // flightsFixture is a real Ferry model trained on the bundled flights sample
