@@ -218,7 +218,11 @@ type VersionSource struct {
 	Source string `json:"source"`
 	// RunID names the run that made it when Source does not; by default the
 	// package's lineage says.
-	RunID       string `json:"run_id,omitempty"`
+	RunID string `json:"run_id,omitempty"`
+	// UploadID and Parts name an upload (UploadFile) of the package
+	// directory as a tar archive; Source then says where it came from.
+	UploadID    string `json:"upload_id,omitempty"`
+	Parts       int    `json:"parts,omitempty"`
 	Description string `json:"description,omitempty"`
 	Tags        []Tag  `json:"tags,omitempty"`
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/model"
 )
 
 // modelsCommand is the model registry: registration, aliases, promotions
@@ -231,9 +234,14 @@ func (m *modelsCmd) register() *cobra.Command {
 		Short: "Register a run's model package as a new version (creating the model if needed)",
 		Long: `Register a model package as the next version of NAME. The package is copied
 into the registry's own storage and its file digests verified, so the version
-never changes afterwards; its lineage (run, commit, datasets) is recorded.`,
+never changes afterwards; its lineage (run, commit, datasets) is recorded.
+
+--from names a run's package (runs:/<run_id>/model), a package stored by the
+server (mlflow-artifacts:...), or a local package directory (one with an
+MLmodel file, e.g. what 'ferry train --out DIR' keeps), which is uploaded.`,
 		Example: `  ferry models register churn --from runs:/0a1b2c3d4e5f60718293a4b5c6d7e8f9/model
-  ferry models register churn --from runs:/<run_id>/model --description "gbdt, 100 rounds"`,
+  ferry models register churn --from runs:/<run_id>/model --description "gbdt, 100 rounds"
+  ferry models register churn --from ./model --server http://ferry.internal:5000`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if src.Source == "" {
@@ -241,6 +249,11 @@ never changes afterwards; its lineage (run, commit, datasets) is recorded.`,
 			}
 			src.Tags = client.TagList(tags)
 			return m.run(cmd, func(c *client.Client) error {
+				if st, err := os.Stat(src.Source); err == nil && st.IsDir() {
+					if err := m.uploadPackage(cmd, c, &src); err != nil {
+						return err
+					}
+				}
 				v, err := c.RegisterVersion(cmd.Context(), args[0], src)
 				if err != nil {
 					return err
@@ -253,10 +266,43 @@ never changes afterwards; its lineage (run, commit, datasets) is recorded.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&src.Source, "from", "", "the model package: runs:/<run_id>/<path> or an mlflow-artifacts: URI")
+	f.StringVar(&src.Source, "from", "", "the model package: runs:/<run_id>/<path>, an mlflow-artifacts: URI, or a local package directory")
 	f.StringVar(&src.Description, "description", "", "description of the version")
 	f.StringToStringVar(&tags, "tag", nil, "tag KEY=VALUE (repeatable)")
 	return cmd
+}
+
+// uploadPackage uploads the package directory src.Source names as a tar
+// archive and points src at the upload.
+func (m *modelsCmd) uploadPackage(cmd *cobra.Command, c *client.Client, src *client.VersionSource) error {
+	ctx := cmd.Context()
+	dir, err := filepath.Abs(src.Source)
+	if err != nil {
+		return err
+	}
+	if _, err := model.Load(ctx, dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "ferry-package-*.tar")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	err = model.WriteArchive(ctx, f, dir)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	bar := m.progress(cmd)
+	up, err := c.UploadFile(ctx, f.Name(), func(done, total int64) { bar.Update("uploading", int(done>>10), int(total>>10)) })
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	src.Source, src.UploadID, src.Parts = dir, up.ID, up.Parts
+	return nil
 }
 
 func (m *modelsCmd) alias() *cobra.Command {

@@ -72,6 +72,9 @@ its "model" artifact.`,
 					row(tw, "  "+k, number(res.Metrics[k]))
 				}
 				fmt.Fprintf(tw, "Run %s; model at %s/model (model.json %s).\n", res.RunID, res.ArtifactURI, res.ModelDigest)
+				if res.PackageDir != "" {
+					fmt.Fprintf(tw, "Package kept in %s; register it with: ferry models register NAME --from %[1]s\n", res.PackageDir)
+				}
 				fmt.Fprintf(tw, "See it with: ferry runs get %s\n", res.RunID)
 			})
 		},
@@ -88,7 +91,7 @@ its "model" artifact.`,
 	f.StringVar(&flags.ExperimentName, "experiment", "", "experiment name (default Default)")
 	f.StringVar(&flags.Name, "name", "", "run name")
 	f.Uint64Var(&flags.Seed, "seed", 0, "random seed (splits, subsampling)")
-	f.StringVar(&keep, "out", "", "also keep the model package in this directory")
+	f.StringVar(&keep, "out", "", "also keep the model package in DIR/model")
 	_ = cmd.RegisterFlagCompletionFunc("trainer", cobra.FixedCompletions([]string{"gbdt", "logistic", "linear"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -79,7 +79,9 @@ type v1ModelResponse struct {
 }
 
 type v1RegisterVersionRequest struct {
-	Source      string    `json:"source" doc:"The model package: runs:/<run_id>/<path> or an mlflow-artifacts: URI on this server."`
+	Source      string    `json:"source" doc:"The model package: runs:/<run_id>/<path> or an mlflow-artifacts: URI on this server; with upload_id, where the client had the package (recorded as the version's source)."`
+	UploadID    string    `json:"upload_id,omitempty" doc:"An upload holding the package directory as a tar archive (see createUpload), instead of a package stored by this server."`
+	Parts       int       `json:"parts,omitempty" doc:"How many parts the upload has."`
 	RunID       string    `json:"run_id,omitempty" doc:"The run that made it, when source does not name one; default the package's lineage."`
 	Description string    `json:"description,omitempty"`
 	Tags        []wireTag `json:"tags,omitempty"`
@@ -217,6 +219,9 @@ func (s *Server) v1RegisterVersion(r *http.Request, req *v1RegisterVersionReques
 	ctx := r.Context()
 	if err := requiredField("source", req.Source); err != nil {
 		return v1VersionResponse{}, err
+	}
+	if req.UploadID != "" {
+		return v1VersionResp(s.registerUpload(ctx, r.PathValue("name"), req))
 	}
 	return v1VersionResp(s.models.RegisterVersion(ctx, r.PathValue("name"), registerSource(req.Source), req.RunID, req.Description, toRegistryTags(req.Tags), true))
 }

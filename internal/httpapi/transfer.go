@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/registry"
 )
 
 // Routes that move bytes between a client and the server's stores: staged
@@ -217,4 +219,31 @@ func (s *Server) v1VersionPackage(w http.ResponseWriter, r *http.Request) {
 	if err := model.WriteArchive(ctx, w, dir); err != nil {
 		s.log.WarnContext(ctx, "package download cut short", "model", v.Name, "version", v.Version, "err", err)
 	}
+}
+
+// registerUpload registers the package directory the upload req names (a tar
+// archive as model.WriteArchive writes it) as a new version of name.
+func (s *Server) registerUpload(ctx context.Context, name string, req *v1RegisterVersionRequest) (registry.Version, error) {
+	src, _, err := s.uploads().Open(ctx, req.UploadID, req.Parts)
+	if err != nil {
+		return registry.Version{}, err
+	}
+	defer src.Close()
+	tmp, err := os.MkdirTemp("", "ferry-register-")
+	if err != nil {
+		return registry.Version{}, err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "model")
+	if _, err := model.ExtractArchive(ctx, src, dir); err != nil {
+		return registry.Version{}, err
+	}
+	v, err := s.models.RegisterDir(ctx, name, dir, req.Source, req.Description, toRegistryTags(req.Tags))
+	if err != nil {
+		return v, err
+	}
+	if err := s.uploads().Discard(ctx, req.UploadID); err != nil {
+		s.log.WarnContext(ctx, "upload not discarded", "upload_id", req.UploadID, "err", err)
+	}
+	return v, nil
 }

@@ -44,11 +44,12 @@ func (s *Service) RegisterVersion(ctx context.Context, name, source, runID, desc
 // RegisterDir registers a new version of name from a model package in the
 // local directory dir: one with an MLmodel file, written by Ferry (with
 // ferry.json) or by MLflow. It verifies, copies and audits as
-// RegisterVersion does, creating the model when absent; the version's source
-// is dir's absolute path. A directory without an MLmodel file is ENOTFOUND,
+// RegisterVersion does, creating the model when absent. The version's source
+// is source, or dir's absolute path when source is "" (a server registering
+// an upload records where the client had it). A directory without an MLmodel file is ENOTFOUND,
 // a package whose files do not match their digests EINVALID; either leaves
 // nothing behind.
-func (s *Service) RegisterDir(ctx context.Context, name, dir, description string, tags []Tag) (Version, error) {
+func (s *Service) RegisterDir(ctx context.Context, name, dir, source, description string, tags []Tag) (Version, error) {
 	missing, err := s.checkTarget(ctx, name, true)
 	if err != nil {
 		return Version{}, err
@@ -57,7 +58,10 @@ func (s *Service) RegisterDir(ctx context.Context, name, dir, description string
 	if err != nil {
 		return Version{}, fmt.Errorf("registry: register %s: %w", dir, err)
 	}
-	return s.register(ctx, name, abs, "", abs, description, tags, missing)
+	if source == "" {
+		source = abs
+	}
+	return s.register(ctx, name, source, "", abs, description, tags, missing)
 }
 
 // checkTarget checks the model a version is registered to: it must exist

@@ -848,7 +848,7 @@ func TestRegisterDir(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "model")
 		built := buildPackage(t, dir, "0123456789abcdef0123456789abcdef", pkg{commit: strings.Repeat("b", 40), datasets: []model.DatasetRef{{Name: "train", Digest: "sha256:aa"}}})
 		ctx := auth.WithPrincipal(e.ctx, "carol")
-		v, err := e.svc.RegisterDir(ctx, "churn", dir, "from my laptop", []registry.Tag{{Key: "team", Value: "growth"}})
+		v, err := e.svc.RegisterDir(ctx, "churn", dir, "", "from my laptop", []registry.Tag{{Key: "team", Value: "growth"}})
 		must(t, err)
 		if v.Version != 1 || v.UserID != "carol" || v.ModelDigest != built.Digest() || v.Source != dir || v.Description != "from my laptop" ||
 			v.RunID != "0123456789abcdef0123456789abcdef" || v.GitCommit != strings.Repeat("b", 40) || fmt.Sprint(v.DatasetDigests) != "[sha256:aa]" ||
@@ -876,9 +876,9 @@ func TestRegisterDir(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		dir := filepath.Join(t.TempDir(), "model")
 		buildPackage(t, dir, "", pkg{})
-		_, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", nil)
+		_, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
 		must(t, err)
-		_, err = e.svc.RegisterDir(e.ctx, "churn", dir, "", nil)
+		_, err = e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
 		wantCode(t, err, ferry.ECONFLICT)
 		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "churn version 1") {
 			t.Fatalf("message %q does not name the version", msg)
@@ -892,7 +892,7 @@ func TestRegisterDir(t *testing.T) {
 			"model_uuid: 5b4a2c0e8f9d4b6a9c1e2f3a4b5c6d7e\nrun_id: fedcba9876543210fedcba9876543210\nutc_time_created: '2024-03-01 10:00:00.000000'\n"
 		must(t, os.WriteFile(filepath.Join(dir, model.ManifestFile), []byte(mlmodel), 0o644))
 		must(t, os.WriteFile(filepath.Join(dir, "model.pkl"), []byte("not really a pickle"), 0o644))
-		v, err := e.svc.RegisterDir(auth.WithPrincipal(e.ctx, "dave"), "iris", dir, "", nil)
+		v, err := e.svc.RegisterDir(auth.WithPrincipal(e.ctx, "dave"), "iris", dir, "", "", nil)
 		must(t, err)
 		if !strings.HasPrefix(v.ModelDigest, "sha256:") || v.UserID != "dave" || v.Version != 1 {
 			t.Fatalf("registered %+v", v)
@@ -918,7 +918,7 @@ func TestRegisterDir(t *testing.T) {
 	for _, tt := range nothing {
 		t.Run("nothing registered from "+tt.name, func(t *testing.T) {
 			e := newEnv(t, sqlite.SynchronousNormal, nil)
-			_, err := e.svc.RegisterDir(e.ctx, "churn", tt.dir(t), "", nil)
+			_, err := e.svc.RegisterDir(e.ctx, "churn", tt.dir(t), "", "", nil)
 			wantCode(t, err, tt.code)
 			if _, err := e.svc.GetModel(e.ctx, "churn"); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 				t.Fatalf("the failed registration left a model behind (GetModel error %v)", err)
