@@ -107,6 +107,16 @@ func required(name, value string) error {
 	return nil
 }
 
+// requiredAll is required for each (name, value) pair in turn.
+func requiredAll(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := required(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type empty struct{}
 
 type createExperimentReq struct {

@@ -105,10 +105,7 @@ func (s *Server) mlflowGetModel(r *http.Request, req *mlflowModelReq) (any, erro
 
 func (s *Server) mlflowRenameModel(r *http.Request, req *mlflowModelReq) (any, error) {
 	ctx := r.Context()
-	if err := required("name", req.Name); err != nil {
-		return nil, err
-	}
-	if err := required("new_name", req.NewName); err != nil {
+	if err := requiredAll("name", req.Name, "new_name", req.NewName); err != nil {
 		return nil, err
 	}
 	return modelResp(s.models.RenameModel(ctx, req.Name, req.NewName))
@@ -192,10 +189,7 @@ func (s *Server) mlflowLatestVersions(r *http.Request, req *mlflowLatestReq) (an
 
 func (s *Server) mlflowSetModelTag(r *http.Request, req *mlflowModelReq) (any, error) {
 	ctx := r.Context()
-	if err := required("name", req.Name); err != nil {
-		return nil, err
-	}
-	if err := required("key", req.Key); err != nil {
+	if err := requiredAll("name", req.Name, "key", req.Key); err != nil {
 		return nil, err
 	}
 	if req.Value == nil {
@@ -206,10 +200,7 @@ func (s *Server) mlflowSetModelTag(r *http.Request, req *mlflowModelReq) (any, e
 
 func (s *Server) mlflowDeleteModelTag(r *http.Request, req *mlflowModelReq) (any, error) {
 	ctx := r.Context()
-	if err := required("name", req.Name); err != nil {
-		return nil, err
-	}
-	if err := required("key", req.Key); err != nil {
+	if err := requiredAll("name", req.Name, "key", req.Key); err != nil {
 		return nil, err
 	}
 	return empty{}, s.models.DeleteModelTag(ctx, req.Name, req.Key)
@@ -223,10 +214,8 @@ type mlflowAliasReq struct {
 
 func (s *Server) mlflowSetAlias(r *http.Request, req *mlflowAliasReq) (any, error) {
 	ctx := r.Context()
-	for _, f := range [][2]string{{"name", req.Name}, {"alias", req.Alias}, {"version", string(req.Version)}} {
-		if err := required(f[0], f[1]); err != nil {
-			return nil, err
-		}
+	if err := requiredAll("name", req.Name, "alias", req.Alias, "version", string(req.Version)); err != nil {
+		return nil, err
 	}
 	version, err := parseVersion(string(req.Version))
 	if err != nil {
@@ -243,10 +232,7 @@ func (s *Server) mlflowSetAlias(r *http.Request, req *mlflowAliasReq) (any, erro
 
 func (s *Server) mlflowDeleteAlias(r *http.Request, req *mlflowAliasReq) (any, error) {
 	ctx := r.Context()
-	if err := required("name", req.Name); err != nil {
-		return nil, err
-	}
-	if err := required("alias", req.Alias); err != nil {
+	if err := requiredAll("name", req.Name, "alias", req.Alias); err != nil {
 		return nil, err
 	}
 	return empty{}, s.models.DeleteAlias(ctx, req.Name, req.Alias)
@@ -264,10 +250,7 @@ func versionResp(v registry.Version, err error) (any, error) {
 }
 
 func (s *Server) mlflowGetByAlias(r *http.Request, req *mlflowAliasReq) (any, error) {
-	if err := required("name", req.Name); err != nil {
-		return nil, err
-	}
-	if err := required("alias", req.Alias); err != nil {
+	if err := requiredAll("name", req.Name, "alias", req.Alias); err != nil {
 		return nil, err
 	}
 	return versionResp(s.models.VersionByAlias(r.Context(), req.Name, req.Alias))
@@ -286,10 +269,7 @@ type mlflowCreateVersionReq struct {
 
 func (s *Server) mlflowCreateVersion(r *http.Request, req *mlflowCreateVersionReq) (any, error) {
 	ctx := r.Context()
-	if err := required("name", req.Name); err != nil {
-		return nil, err
-	}
-	if err := required("source", req.Source); err != nil {
+	if err := requiredAll("name", req.Name, "source", req.Source); err != nil {
 		return nil, err
 	}
 	return versionResp(s.models.RegisterVersion(ctx, req.Name, registerSource(req.Source), req.RunID, req.Description, toRegistryTags(req.Tags), false))
