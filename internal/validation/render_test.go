@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ferry-ml/ferry/internal/validation/metrics"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 var updateRender = flag.Bool("update-render", false, "rewrite the golden files in testdata/render/")
