@@ -14,6 +14,9 @@ func (a *app) configCommand() *cobra.Command {
 		Short: "Print the configuration in effect (file, FERRY_* environment and flags), secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.serverURL != "" {
+				return usagef(cmd, "ferry config show prints the configuration of this machine; --server does not apply")
+			}
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err

@@ -62,6 +62,9 @@ end; give --data DIR to keep it, and --serve to keep the server up to look at
 it (MLFLOW_TRACKING_URI works against it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.serverURL != "" {
+				return usagef(cmd, "ferry demo runs its own embedded server on a temporary directory; --server does not apply (run the demo with --serve, then point commands at it with --server)")
+			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			cfg := config.Default()

@@ -170,3 +170,16 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestLocalOnlyCommandsSaySo: the commands that cannot work against a remote
+// server refuse --server with a message instead of quietly running locally.
+func TestLocalOnlyCommandsSaySo(t *testing.T) {
+	for _, args := range [][]string{{"server"}, {"demo"}, {"config", "show"}} {
+		t.Run(args[0], func(t *testing.T) {
+			code, _, errs := runCLI(t, t.TempDir(), append([]string{"--server", "http://127.0.0.1:9"}, args...)...)
+			if code != 2 || !strings.Contains(errs, "--server does not apply") && !strings.Contains(errs, "so it does not apply") {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+		})
+	}
+}

@@ -23,6 +23,9 @@ artifact proxy under /api/2.0/mlflow-artifacts, /metrics for Prometheus and
   ferry server --addr 0.0.0.0:5000 --store postgres://ferry@db/ferry --artifacts s3://ml-artifacts/ferry`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.serverURL != "" {
+				return usagef(cmd, "ferry server runs a server over --data or --store; --server names another one to talk to, so it does not apply")
+			}
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
