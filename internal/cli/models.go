@@ -231,7 +231,7 @@ func (m *modelsCmd) register() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "register NAME --from SOURCE",
-		Short: "Register a run's model package as a new version (creating the model if needed)",
+		Short: "Register a model package (a run's, or a local directory) as a new version, creating the model if needed",
 		Long: `Register a model package as the next version of NAME. The package is copied
 into the registry's own storage and its file digests verified, so the version
 never changes afterwards; its lineage (run, commit, datasets) is recorded.

@@ -23,6 +23,7 @@ func normalize(s string, dirs ...string) string {
 	}{
 		{regexp.MustCompile(`sha256:[0-9a-f]{12,64}`), "sha256:<HEX>"},
 		{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},
+		{regexp.MustCompile(`\b[0-9a-f]{12}\b`), "<JOB>"},
 		{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<SHORT>"},
 		{regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?`), "<TIME>"},
 		{regexp.MustCompile(`"(start_time|end_time|creation_time|last_update_time|created_at|creation_timestamp|last_updated_timestamp|timestamp|time)": ?\d+`), `"$1": <MS>`},
@@ -54,6 +55,8 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 	must(t, os.WriteFile(csv, []byte(body), 0o644))
 	notes := filepath.Join(work, "notes.txt")
 	must(t, os.WriteFile(notes, []byte("what we tried\n"), 0o644))
+	job := filepath.Join(work, "job.yaml")
+	must(t, os.WriteFile(job, []byte("type: command\ncommand: echo hello from the job\nexperiment_name: churn\n"), 0o644))
 	rows := filepath.Join(work, "rows.csv")
 	must(t, os.WriteFile(rows, []byte("x1,x2\n1,2\n9,0\n16,12\n"), 0o644))
 
@@ -85,6 +88,7 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		{args: []string{"data", "get", "data:/nope/1"}, code: 1},
 		{args: []string{"train", "--dataset", "data:/toy/1", "--target", "y", "--trainer", "logistic", "--seed", "1", "--experiment", "churn", "--name", "first", "--out", "$OUT/kept"}},
 		{args: []string{"runs", "list", "-e", "churn"}},
+		{args: []string{"runs", "log", "-e", "churn", "--name", "manual", "--param", "lr=0.1", "--metric", "auc=0.91", "--end"}},
 		{args: []string{"runs", "get", "$RUN"}},
 		{args: []string{"runs", "compare", "-e", "churn"}},
 		{args: []string{"runs", "upload", "$RUN", notes, "--to", "notes"}},
@@ -100,7 +104,15 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		{args: []string{"models", "lineage", "models:/toy@champion"}},
 		{args: []string{"validate", "models:/toy@champion", "--dataset", "data:/toy/1", "--out", "$OUT/report"}},
 		{args: []string{"validate", "models:/toy/1", "--dataset", csv, "--baseline", "@nope", "--out", "$OUT/report2"}, code: 2},
+		{args: []string{"models", "check", "toy", "1", "--kind", "review", "--verdict", "pass"}},
+		{args: []string{"models", "promote", "toy", "1", "--to", "staging", "--reason", "looks good"}},
+		{args: []string{"models", "approve", "toy", "1", "--to", "production"}, code: 1},
+		{args: []string{"models", "reject", "toy", "1", "--to", "production"}, code: 1},
+		{args: []string{"models", "alias", "toy", "challenger", "1"}},
+		{args: []string{"models", "alias", "toy", "challenger", "--delete"}},
 		{args: []string{"models", "history", "toy"}},
+		{args: []string{"jobs", "submit", "-f", job}},
+		{args: []string{"jobs", "list"}},
 		{args: []string{"models", "package", "models:/toy/1", "-O", "$OUT/toy.tar.gz"}},
 		{args: []string{"models", "verify", "$OUT/toy.tar.gz"}},
 		{args: []string{"predict", "models:/toy@champion", "-i", rows, "-o", "$OUT/scored.csv"}},
@@ -155,10 +167,10 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		}
 	}
 	// Remote commands leave nothing in a local data directory but the
-	// download cache.
+	// download cache and the jobs that ran here (the local executor's).
 	entries, _ := os.ReadDir(modes[1].data)
 	for _, e := range entries {
-		if e.Name() != "cache" {
+		if e.Name() != "cache" && e.Name() != "jobs" {
 			t.Errorf("remote mode wrote %s into the local data directory", e.Name())
 		}
 	}
