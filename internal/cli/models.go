@@ -44,16 +44,7 @@ receives as the X-Ferry-Principal header.`,
   ferry models lineage models:/churn@champion`,
 	}
 	cmd.PersistentFlags().StringVar(&as, "as", "", "principal to act as (default: $FERRY_PRINCIPAL, else the local user name)")
-	principal := func() string {
-		switch {
-		case as != "":
-			return as
-		case a.env.lookup("FERRY_PRINCIPAL") != "":
-			return a.env.lookup("FERRY_PRINCIPAL")
-		}
-		return currentUser()
-	}
-	m := &modelsCmd{app: a, principal: principal}
+	m := &modelsCmd{app: a, principal: func() string { return a.principal(as) }}
 	cmd.AddCommand(m.list(), m.get(), m.versions(), m.register(), m.alias(), m.promote(),
 		m.decide(true), m.decide(false), m.check(), m.lineage(), m.history(), m.packageCmd(), m.verifyCmd())
 	return cmd

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -41,10 +42,14 @@ func (a *app) connect(ctx context.Context) (*session, error) {
 		if err != nil {
 			return nil, err
 		}
+		c = c.As(a.principal(""))
 		return &session{client: c, remote: a.remoteOf(c, cfg), close: func() {}}, nil
 	}
 	return a.startLocal(ctx, cfg, discardLogger())
 }
+
+// The session's client acts as the command's principal (see principal);
+// commands with --as override it with client.As.
 
 // remoteURL is the server the user named, or "" for the local directory.
 func (a *app) remoteURL() string {
@@ -91,6 +96,7 @@ func (a *app) startLocal(ctx context.Context, cfg config.Config, log *slog.Logge
 		stop()
 		return nil, err
 	}
+	c = c.As(a.principal(""))
 	return &session{client: c, remote: a.remoteOf(c, cfg), local: fa, close: stop}, nil
 }
 
@@ -109,17 +115,15 @@ func (a *app) runtimeConfig(log *slog.Logger) ferryapp.RuntimeConfig {
 	}
 }
 
-// principalContext returns ctx carrying the principal a command acts as:
-// as (a --as flag), else FERRY_PRINCIPAL, else the local user.
+// principal is who a command acts as: as (a --as flag), else
+// FERRY_PRINCIPAL, else the local user.
+func (a *app) principal(as string) string {
+	return cmp.Or(as, a.env.lookup("FERRY_PRINCIPAL"), currentUser())
+}
+
+// principalContext returns ctx carrying the principal a command acts as.
 func (a *app) principalContext(ctx context.Context, as string) context.Context {
-	p := as
-	if p == "" {
-		p = a.env.lookup("FERRY_PRINCIPAL")
-	}
-	if p == "" {
-		p = currentUser()
-	}
-	return auth.WithPrincipal(ctx, p)
+	return auth.WithPrincipal(ctx, a.principal(as))
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
