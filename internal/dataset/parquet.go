@@ -45,20 +45,9 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, name string, op
 	if err := opts.validate(name); err != nil {
 		return nil, err
 	}
-	if err := checkParquetFrame(r, size, name); err != nil {
-		return nil, err
-	}
-	var pf *parquet.File
-	err = safely(name, "", func() error {
-		var err error
-		pf, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
-		return err
-	})
+	pf, err := openParquet(r, size, name)
 	if err != nil {
-		if ferry.ErrorCode(err) == ferry.EINVALID {
-			return nil, err
-		}
-		return nil, ferry.Errorf(ferry.EINVALID, "%s: not a readable Parquet file: %s", name, cleanParquetError(err))
+		return nil, err
 	}
 	var cols []*pqColumn
 	var names []string
@@ -137,6 +126,27 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, name string, op
 		f.Columns[j] = col
 	}
 	return f, nil
+}
+
+// openParquet opens the Parquet file r of size bytes after checkParquetFrame,
+// with the metadata parquet-go reads guarded: errors are EINVALID naming name.
+func openParquet(r io.ReaderAt, size int64, name string) (*parquet.File, error) {
+	if err := checkParquetFrame(r, size, name); err != nil {
+		return nil, err
+	}
+	var pf *parquet.File
+	err := safely(name, "", func() error {
+		var err error
+		pf, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+		return err
+	})
+	if err != nil {
+		if ferry.ErrorCode(err) == ferry.EINVALID {
+			return nil, err
+		}
+		return nil, ferry.Errorf(ferry.EINVALID, "%s: not a readable Parquet file: %s", name, cleanParquetError(err))
+	}
+	return pf, nil
 }
 
 // checkParquetFrame checks the magic bytes and the footer length before
