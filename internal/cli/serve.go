@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
@@ -281,13 +280,4 @@ func withInference(api, inference http.Handler) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
-}
-
-// fileError prefixes a data error with the file it is about, keeping its code.
-func fileError(file string, err error) error {
-	var fe *ferry.Error
-	if errors.As(err, &fe) {
-		return ferry.Errorf(fe.Code, "%s: %s", file, fe.Message)
-	}
-	return fmt.Errorf("%s: %w", file, err)
 }
