@@ -17,7 +17,7 @@ import (
 // parquetBatches reads a Parquet file row group by row group, rows at a
 // time, keeping values as the file types them. Columns are classified as
 // ReadParquet classifies them (newPQColumn), and the file passes the same
-// checks before parquet-go reads it.
+// checks before parquet-go reads it (each row group's pages as it is reached).
 type parquetBatches struct {
 	f       *os.File
 	name    string
@@ -25,7 +25,10 @@ type parquetBatches struct {
 	pq      []*pqColumn
 	lo, hi  []int64 // per column: stored timestamps in range
 	total   int
+	pf      *parquet.File
+	size    int64
 	groups  []parquet.RowGroup
+	group   int // of the next row group
 	rows    parquet.Rows // of the current group
 	buf     []parquet.Row
 	row     int // rows read
@@ -36,11 +39,11 @@ func newParquetBatches(f *os.File, name string) (*parquetBatches, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: stat %s: %w", name, err)
 	}
-	pf, err := openParquet(f, st.Size(), name)
+	pf, err := openParquet(f, st.Size(), name, 4096) // small buffers: memory stays with the batch
 	if err != nil {
 		return nil, err
 	}
-	s := &parquetBatches{f: f, name: name}
+	s := &parquetBatches{f: f, name: name, pf: pf, size: st.Size()}
 	err = safely(name, "", func() error {
 		for _, path := range pf.Schema().Columns() {
 			leaf, ok := pf.Schema().Lookup(path...)
@@ -79,9 +82,6 @@ func newParquetBatches(f *os.File, name string) (*parquetBatches, error) {
 			kind = ValueInt
 		}
 		s.columns = append(s.columns, BatchColumn{Name: c.name, Kind: kind})
-	}
-	if err := checkPages(f, st.Size(), name, pf, s.pq); err != nil {
-		return nil, err
 	}
 	s.groups = pf.RowGroups()
 	var total int64
@@ -124,8 +124,12 @@ func (s *parquetBatches) readRows(ctx context.Context, b *Batch, n int) (int, er
 			if err := ctx.Err(); err != nil {
 				return got, err
 			}
+			// Each row group's pages are checked when it is reached.
+			if err := checkGroupPages(s.f, s.size, s.name, s.pf, s.group, s.pq); err != nil {
+				return got, err
+			}
 			s.rows = s.groups[0].Rows()
-			s.groups = s.groups[1:]
+			s.groups, s.group = s.groups[1:], s.group+1
 		}
 		buf := s.buf[:min(cap(s.buf), n-got)]
 		k, rerr := s.rows.ReadRows(buf)
