@@ -58,6 +58,32 @@ func (b *Batch) reset(first int) {
 	}
 }
 
+// grow makes room for n rows in every column.
+func (b *Batch) grow(n int) {
+	for i := range b.Columns {
+		c := &b.Columns[i]
+		c.Null = growTo(c.Null, n)
+		switch c.Kind {
+		case ValueFloat:
+			c.Float = growTo(c.Float, n)
+		case ValueBool:
+			c.Bool = growTo(c.Bool, n)
+		case ValueInt, ValueTime:
+			c.Int = growTo(c.Int, n)
+		default:
+			c.Str = growTo(c.Str, n)
+		}
+	}
+}
+
+// growTo returns an empty s with capacity for n values.
+func growTo[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s[:0]
+}
+
 func (c *BatchColumn) appendNull() {
 	switch c.Kind {
 	case ValueFloat:
@@ -79,6 +105,9 @@ type batchSource interface {
 	// read appends up to n rows to b and returns how many; io.EOF (with
 	// the rows read) when the file ends.
 	read(ctx context.Context, b *Batch, n int) (int, error)
+	// choose says where each file column goes in a batch: slot[i] is the
+	// index of file column i in Batch.Columns, -1 when it is not read.
+	choose(slot []int)
 	close() error
 }
 
@@ -87,7 +116,8 @@ type batchSource interface {
 // column) whatever the size of the file. It is not safe for concurrent use.
 type BatchReader struct {
 	src   batchSource
-	cols  []BatchColumn // names and kinds
+	file  []BatchColumn // names and kinds of the file's columns
+	cols  []BatchColumn // of the columns read
 	total int
 	done  int
 	max   int
@@ -98,7 +128,7 @@ type BatchReader struct {
 // reader by its extension as Read does (see FormatOf; .gz CSV and JSON Lines
 // are decompressed as they are read). opts.Header, Delimiter, SkipLines and
 // MaxRows apply as in Read; Types and Columns must be empty, for values are
-// given as the file holds them:
+// given as the file holds them (and Select chooses columns):
 //
 //   - CSV: every column is ValueText, the header naming the columns;
 //   - JSON Lines: every column is ValueJSON, the keys of the first object
@@ -118,7 +148,7 @@ func OpenBatches(ctx context.Context, path string, opts ReadOptions) (*BatchRead
 		return nil, err
 	}
 	if len(opts.Types) > 0 || len(opts.Columns) > 0 {
-		return nil, ferry.Errorf(ferry.EINVALID, "%s: Types and Columns do not apply to batches", path)
+		return nil, ferry.Errorf(ferry.EINVALID, "%s: Types and Columns do not apply to batches; use Select", path)
 	}
 	format, gzipped, err := FormatOf(path)
 	if err != nil {
@@ -187,7 +217,9 @@ func OpenBatches(ctx context.Context, path string, opts ReadOptions) (*BatchRead
 	if opts.MaxRows > 0 && (total < 0 || total > opts.MaxRows) {
 		total = opts.MaxRows
 	}
-	return &BatchReader{src: src, cols: cols, total: total, max: opts.MaxRows}, nil
+	r := &BatchReader{src: src, file: cols, total: total, max: opts.MaxRows}
+	r.Select(func(string) bool { return true })
+	return r, nil
 }
 
 // closing closes a text source's decompressor and file.
@@ -206,7 +238,25 @@ func (c *closing) close() error {
 	return errors.Join(errs...)
 }
 
-// Columns returns the names and kinds of the file's columns, in file order;
+// Select restricts the columns read, and those of Columns and of batches from
+// NewBatch, to the file's columns whose names keep accepts, in file order;
+// the others are skipped as early as the format allows. Call it before
+// NewBatch and the first Next.
+func (r *BatchReader) Select(keep func(name string) bool) {
+	slot := make([]int, len(r.file))
+	r.cols = r.cols[:0]
+	for i, c := range r.file {
+		slot[i] = -1
+		if keep(c.Name) {
+			slot[i] = len(r.cols)
+			r.cols = append(r.cols, c)
+		}
+	}
+	r.src.choose(slot)
+}
+
+// Columns returns the names and kinds of the columns read (see Select), in
+// file order;
 // the Float, Int, Bool, Str and Null slices are empty. The caller must not
 // modify them.
 func (r *BatchReader) Columns() []BatchColumn { return r.cols }
@@ -239,6 +289,9 @@ func (r *BatchReader) Next(ctx context.Context, b *Batch, n int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if r.total >= 0 {
+		b.grow(min(n, r.total-r.done))
+	}
 	got, err := r.src.read(ctx, b, n)
 	b.Rows = got
 	r.done += got
@@ -258,6 +311,7 @@ func (r *BatchReader) Close() error { return r.src.close() }
 type csvBatches struct {
 	sc      *csvScanner
 	columns []BatchColumn
+	slot    []int
 }
 
 func newCSVBatches(r io.Reader, name string, opts ReadOptions) (*csvBatches, error) {
@@ -272,7 +326,8 @@ func newCSVBatches(r io.Reader, name string, opts ReadOptions) (*csvBatches, err
 	return s, nil
 }
 
-func (s *csvBatches) close() error { return nil }
+func (s *csvBatches) close() error      { return nil }
+func (s *csvBatches) choose(slot []int) { s.slot = slot }
 
 func (s *csvBatches) read(ctx context.Context, b *Batch, n int) (int, error) {
 	for got := 0; got < n; got++ {
@@ -286,10 +341,14 @@ func (s *csvBatches) read(ctx context.Context, b *Batch, n int) (int, error) {
 			return got, err
 		}
 		for i, v := range rec {
+			j := s.slot[i]
+			if j < 0 {
+				continue
+			}
 			if !utf8.ValidString(v) {
 				return got, s.sc.fieldError(i, "invalid UTF-8 in "+quote(v))
 			}
-			c := &b.Columns[i]
+			c := &b.Columns[j]
 			c.Str = append(c.Str, v)
 			c.Null = append(c.Null, false)
 		}
@@ -305,7 +364,8 @@ type jsonlBatches struct {
 	columns []BatchColumn
 	byName  map[string]int
 	first   []byte // the first object's line, not yet returned
-	stamp   []int  // per column: the last row that set it, +1
+	stamp   []int  // per file column: the last row that set it
+	slot    []int
 	row     int
 }
 
@@ -336,7 +396,8 @@ func newJSONLBatches(r io.Reader, name string) (*jsonlBatches, error) {
 	return s, nil
 }
 
-func (s *jsonlBatches) close() error { return nil }
+func (s *jsonlBatches) close() error      { return nil }
+func (s *jsonlBatches) choose(slot []int) { s.slot = slot }
 
 func (s *jsonlBatches) read(ctx context.Context, b *Batch, n int) (int, error) {
 	for got := 0; got < n; got++ {
@@ -363,7 +424,10 @@ func (s *jsonlBatches) read(ctx context.Context, b *Batch, n int) (int, error) {
 				return s.lines.fail(key, "the key appears twice in the object")
 			}
 			s.stamp[j] = s.row
-			c := &b.Columns[j]
+			if s.slot[j] < 0 {
+				return nil
+			}
+			c := &b.Columns[s.slot[j]]
 			c.Str = append(c.Str, string(raw))
 			c.Null = append(c.Null, raw[0] == 'n')
 			return nil
@@ -371,9 +435,9 @@ func (s *jsonlBatches) read(ctx context.Context, b *Batch, n int) (int, error) {
 		if err != nil {
 			return got, err
 		}
-		for j := range b.Columns {
-			if s.stamp[j] != s.row {
-				b.Columns[j].appendNull()
+		for j, k := range s.slot {
+			if k >= 0 && s.stamp[j] != s.row {
+				b.Columns[k].appendNull()
 			}
 		}
 	}

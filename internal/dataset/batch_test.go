@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 
 // readBatches reads the file at path in batches of n and returns each
 // column's kind and values as text ("<nil>" for null), and the batch sizes.
-func readBatches(t *testing.T, path string, n int, opts ReadOptions) (kinds string, cols map[string][]string, sizes []int, err error) {
+func readBatches(t *testing.T, path string, n int, opts ReadOptions, only ...string) (kinds string, cols map[string][]string, sizes []int, err error) {
 	t.Helper()
 	ctx := context.Background()
 	br, err := OpenBatches(ctx, path, opts)
@@ -26,6 +27,9 @@ func readBatches(t *testing.T, path string, n int, opts ReadOptions) (kinds stri
 		return "", nil, nil, err
 	}
 	defer br.Close()
+	if len(only) > 0 {
+		br.Select(func(name string) bool { return slices.Contains(only, name) })
+	}
 	cols = map[string][]string{}
 	for _, c := range br.Columns() {
 		kinds += string(c.Kind)
@@ -85,34 +89,44 @@ func TestOpenBatches(t *testing.T) {
 		name, file string
 		data       []byte
 		opts       ReadOptions
+		only       []string
 		n          int
 		kinds      string
 		cols       map[string]string // column: values joined by |
 		sizes      string
 	}{
-		{"csv as text", "a.csv", []byte("\uFEFFa, b\n02134,x\n,NA\n3,\"y\nz\"\n"), ReadOptions{}, 2, "tt",
+		{"csv as text", "a.csv", []byte("\uFEFFa, b\n02134,x\n,NA\n3,\"y\nz\"\n"), ReadOptions{}, nil, 2, "tt",
 			map[string]string{"a": "02134||3", "b": "x|NA|y\nz"}, "[2 1]"},
-		{"tsv without header", "a.tsv", []byte("1\t2\n3\t4\n"), ReadOptions{Header: ptr(false)}, 5, "tt",
+		{"tsv without header", "a.tsv", []byte("1\t2\n3\t4\n"), ReadOptions{Header: ptr(false)}, nil, 5, "tt",
 			map[string]string{"c0": "1|3", "c1": "2|4"}, "[2]"},
-		{"csv with MaxRows", "a.csv", []byte("a\n1\n2\n3\n"), ReadOptions{MaxRows: 2}, 1, "t",
+		{"csv with MaxRows", "a.csv", []byte("a\n1\n2\n3\n"), ReadOptions{MaxRows: 2}, nil, 1, "t",
 			map[string]string{"a": "1|2"}, "[1 1]"},
-		{"jsonl as JSON", "a.jsonl", []byte(`{"a":1,"b":"x"}` + "\n\n" + `{"b":[1, 2],"c":3}` + "\n" + `{"a":null}`), ReadOptions{}, 10, "jj",
+		{"jsonl as JSON", "a.jsonl", []byte(`{"a":1,"b":"x"}` + "\n\n" + `{"b":[1, 2],"c":3}` + "\n" + `{"a":null}`), ReadOptions{}, nil, 10, "jj",
 			map[string]string{"a": "1|<nil>|<nil>", "b": `"x"|[1, 2]|<nil>`}, "[3]"},
-		{"parquet as typed", "a.parquet", pq, ReadOptions{}, 1, "iiffbssTTTfisi",
+		{"parquet as typed", "a.parquet", pq, ReadOptions{}, nil, 1, "iiffbssTTTfisi",
 			map[string]string{"i32": "-3|7", "i64": "1099511627776|<nil>", "f32": "1.5|0", "b": "true|false", "s": "red|<nil>",
 				"ts": fmt.Sprint(t0.UnixNano()) + "|<nil>", "tsn": "5|0", "day": "86400000000000|0", "dec": "123.45|-0.05",
 				"u": "4294967295|1", "uuid": "12000000-0000-0000-0000-0000000000ff|00000000-0000-0000-0000-000000000000", "inner.x": "<nil>|<nil>"}, "[1 1]"},
-		{"parquet int96", "t.parquet", int96.Bytes(), ReadOptions{}, 10, "T",
+		{"csv selected", "a.csv", []byte("a,b,c\n1,2,3\n4,5,6\n"), ReadOptions{}, []string{"c", "a"}, 10, "tt",
+			map[string]string{"a": "1|4", "c": "3|6"}, "[2]"},
+		{"jsonl selected", "a.jsonl", []byte(`{"a":1,"b":2}` + "\n" + `{"b":3}`), ReadOptions{}, []string{"b"}, 10, "j",
+			map[string]string{"b": "2|3"}, "[2]"},
+		{"parquet selected", "a.parquet", pq, ReadOptions{}, []string{"s", "ts"}, 10, "sT",
+			map[string]string{"s": "red|<nil>", "ts": fmt.Sprint(t0.UnixNano()) + "|<nil>"}, "[2]"},
+		{"parquet int96", "t.parquet", int96.Bytes(), ReadOptions{}, nil, 10, "T",
 			map[string]string{"t": fmt.Sprint(t0.UnixNano()) + "|<nil>"}, "[2]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kinds, cols, sizes, err := readBatches(t, write(tt.file, tt.data), tt.n, tt.opts)
+			kinds, cols, sizes, err := readBatches(t, write(tt.file, tt.data), tt.n, tt.opts, tt.only...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if kinds != tt.kinds || fmt.Sprint(sizes) != tt.sizes {
 				t.Errorf("kinds %s sizes %v, want %s %s", kinds, sizes, tt.kinds, tt.sizes)
+			}
+			if len(cols) != len(tt.cols) && tt.only != nil {
+				t.Errorf("columns %v, want %v", cols, tt.only)
 			}
 			for name, want := range tt.cols {
 				if got := strings.Join(cols[name], "|"); got != want {

@@ -24,11 +24,12 @@ type parquetBatches struct {
 	columns []BatchColumn
 	pq      []*pqColumn
 	lo, hi  []int64 // per column: stored timestamps in range
+	slot    []int
 	total   int
 	pf      *parquet.File
 	size    int64
 	groups  []parquet.RowGroup
-	group   int // of the next row group
+	group   int          // of the next row group
 	rows    parquet.Rows // of the current group
 	buf     []parquet.Row
 	row     int // rows read
@@ -94,6 +95,8 @@ func newParquetBatches(f *os.File, name string) (*parquetBatches, error) {
 	s.total = int(min(total, math.MaxInt))
 	return s, nil
 }
+
+func (s *parquetBatches) choose(slot []int) { s.slot = slot }
 
 func (s *parquetBatches) close() error {
 	if s.rows != nil {
@@ -165,7 +168,10 @@ func (s *parquetBatches) append(b *Batch, row parquet.Row) error {
 		if i != j {
 			return ferry.Errorf(ferry.EINVALID, "%s row %d: corrupt Parquet data: a value of column %d in place of %d", s.name, s.row, i, j)
 		}
-		c := &b.Columns[i]
+		if s.slot[i] < 0 {
+			continue
+		}
+		c := &b.Columns[s.slot[i]]
 		if v.IsNull() {
 			c.appendNull()
 			continue

@@ -78,6 +78,9 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 		return ScoreResult{}, err
 	}
 	defer src.Close()
+	if !opts.KeepColumns {
+		src.Select(func(name string) bool { _, ok := schema.Lookup(name); return ok })
+	}
 
 	// colOf maps a file column to its index among the model's, or -1.
 	colOf := make([]int, len(src.Columns()))
