@@ -58,32 +58,6 @@ func (b *Batch) reset(first int) {
 	}
 }
 
-// grow makes room for n rows in every column.
-func (b *Batch) grow(n int) {
-	for i := range b.Columns {
-		c := &b.Columns[i]
-		c.Null = growTo(c.Null, n)
-		switch c.Kind {
-		case ValueFloat:
-			c.Float = growTo(c.Float, n)
-		case ValueBool:
-			c.Bool = growTo(c.Bool, n)
-		case ValueInt, ValueTime:
-			c.Int = growTo(c.Int, n)
-		default:
-			c.Str = growTo(c.Str, n)
-		}
-	}
-}
-
-// growTo returns an empty s with capacity for n values.
-func growTo[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, 0, n)
-	}
-	return s[:0]
-}
-
 func (c *BatchColumn) appendNull() {
 	switch c.Kind {
 	case ValueFloat:
@@ -288,9 +262,6 @@ func (r *BatchReader) Next(ctx context.Context, b *Batch, n int) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if r.total >= 0 {
-		b.grow(min(n, r.total-r.done))
 	}
 	got, err := r.src.read(ctx, b, n)
 	b.Rows = got

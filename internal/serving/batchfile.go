@@ -20,6 +20,9 @@ import (
 // ScoreOptions.BatchSize is zero.
 const DefaultBatchSize = 10000
 
+// readChunk is the most rows ScoreFile reads at a time without kept columns.
+const readChunk = 4096
+
 // ScoreOptions tune ScoreFile.
 type ScoreOptions struct {
 	// BatchSize is the number of rows read and scored at a time
@@ -111,18 +114,34 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 	}()
 	var sink outputSink
 	done, total := 0, max(src.Total(), 0)
+	// Without kept columns, a batch is read in chunks that go straight into
+	// the model's columns, so only those hold a whole batch.
+	chunk := opts.BatchSize
+	if !opts.KeepColumns {
+		chunk = min(chunk, readChunk)
+	}
 	batch := src.NewBatch()
 	for {
-		err := src.Next(ctx, batch, opts.BatchSize)
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			return ScoreResult{}, err
-		}
 		cols.Reset()
 		cols.RowOffset = done
-		if err := appendBatch(cols, batch, colOf); err != nil {
-			return ScoreResult{}, fileError(in, err)
+		read := 0
+		for read < opts.BatchSize {
+			err := src.Next(ctx, batch, min(chunk, opts.BatchSize-read))
+			if err == io.EOF {
+				break
+			} else if err != nil {
+				return ScoreResult{}, err
+			}
+			if err := appendBatch(cols, batch, colOf); err != nil {
+				return ScoreResult{}, fileError(in, err)
+			}
+			read += batch.Rows
+			if opts.KeepColumns {
+				break // batch holds the kept columns of the rows read
+			}
+		}
+		if read == 0 {
+			break
 		}
 		inputs, rows, err := cols.Tensors()
 		if err != nil {
@@ -200,7 +219,6 @@ func fileError(file string, err error) error {
 // appendBatch appends the rows of b to cols, column by column: file column
 // i goes to model column colOf[i] (-1: not taken).
 func appendBatch(cols *Columns, b *dataset.Batch, colOf []int) error {
-	cols.Grow(b.Rows)
 	for i := range b.Columns {
 		k := colOf[i]
 		if k < 0 {

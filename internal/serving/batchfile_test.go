@@ -131,6 +131,20 @@ func TestScoreFileBatches(t *testing.T) {
 			t.Fatalf("output:\n%s", raw)
 		}
 	})
+	t.Run("batch larger than a read", func(t *testing.T) {
+		var big strings.Builder
+		big.WriteString("x\n")
+		for i := range 2*readChunk + 5 {
+			fmt.Fprintf(&big, "%d\n", i)
+		}
+		in := filepath.Join(dir, "big.csv")
+		os.WriteFile(in, []byte(big.String()), 0o644)
+		d := &doubler{}
+		res, err := ScoreFile(context.Background(), d, doublerSignature(), in, filepath.Join(dir, "big-out.csv"), ScoreOptions{BatchSize: 3 * readChunk})
+		if err != nil || res.Rows != 2*readChunk+5 || d.calls != 1 || d.maxRows != 2*readChunk+5 {
+			t.Fatalf("%d rows in %d calls of at most %d, %v", res.Rows, d.calls, d.maxRows, err)
+		}
+	})
 	t.Run("header only", func(t *testing.T) {
 		in := filepath.Join(dir, "header.csv")
 		os.WriteFile(in, []byte("x,tag\n"), 0o644)
