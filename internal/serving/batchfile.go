@@ -106,7 +106,7 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
-		return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 	}
 	defer func() {
 		tmp.Close()
@@ -160,11 +160,11 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 		}
 		if sink == nil {
 			if sink, err = newSink(outFormat, tmp, kept, ocols); err != nil {
-				return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+				return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 			}
 		}
 		if err := sink.write(kept, ocols, rows); err != nil {
-			return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+			return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 		}
 		done += rows
 		if opts.Progress != nil {
@@ -177,17 +177,17 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 			ocols = append(ocols, outColumn{name: o.Name, kind: kindOfDatatype(o.Datatype)})
 		}
 		if sink, err = newSink(outFormat, tmp, kept, ocols); err != nil {
-			return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+			return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 		}
 	}
 	if err := sink.close(); err != nil {
-		return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
-		return ScoreResult{}, fmt.Errorf("serving: write %s: %w", out, err)
+		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 	}
 	return ScoreResult{Rows: done}, nil
 }
