@@ -4,128 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/dataset"
-	"github.com/ferry-ml/ferry/internal/model"
-	"github.com/ferry-ml/ferry/internal/runtime"
 )
-
-// doubler is a fake model with a column signature — x (double), tag (string,
-// optional) — that gives y = 2x, and remembers the largest batch it got.
-type doubler struct {
-	calls, maxRows int
-}
-
-func (d *doubler) Metadata() runtime.Metadata {
-	return runtime.Metadata{
-		Inputs:  []runtime.TensorSpec{{Name: "x", Datatype: runtime.FP64, Shape: []int64{-1}}, {Name: "tag", Datatype: runtime.BYTES, Shape: []int64{-1}}},
-		Outputs: []runtime.TensorSpec{{Name: "y", Datatype: runtime.FP64, Shape: []int64{-1}}},
-	}
-}
-
-func (d *doubler) Predict(ctx context.Context, in []runtime.Tensor) ([]runtime.Tensor, error) {
-	x := in[0].FP64
-	d.calls++
-	d.maxRows = max(d.maxRows, len(x))
-	y := make([]float64, len(x))
-	for i, v := range x {
-		y[i] = 2 * v
-	}
-	return []runtime.Tensor{{Name: "y", Datatype: runtime.FP64, Shape: []int64{int64(len(x))}, FP64: y}}, nil
-}
-
-func (d *doubler) Close() error { return nil }
-
-func doublerModel() (*loadedModel, *doubler) {
-	d := &doubler{}
-	sig := &model.Signature{Inputs: []model.Spec{{Name: "x", Type: model.TypeDouble, Required: true}, {Name: "tag", Type: model.TypeString}}}
-	return &loadedModel{model: d, sig: sig, name: "doubler", version: "1"}, d
-}
-
-// TestPredictFileBatches: the file is scored in batches of at most
-// --batch-size rows, and every row once, in order, in each output format.
-func TestPredictFileBatches(t *testing.T) {
-	dir := t.TempDir()
-	var csv strings.Builder
-	csv.WriteString("id,x,tag\n")
-	for i := range 95 {
-		fmt.Fprintf(&csv, "r%d,%d,t\n", i, i)
-	}
-	in := filepath.Join(dir, "in.csv")
-	os.WriteFile(in, []byte(csv.String()), 0o644)
-	for _, ext := range []string{"csv", "jsonl", "parquet"} {
-		t.Run(ext, func(t *testing.T) {
-			lm, d := doublerModel()
-			out := filepath.Join(dir, "out."+ext)
-			n, err := predictFile(context.Background(), lm, in, out, predictOptions{batch: 10, keep: true})
-			if err != nil || n != 95 {
-				t.Fatalf("%d rows, %v", n, err)
-			}
-			if d.calls != 10 || d.maxRows != 10 {
-				t.Fatalf("%d Predict calls, at most %d rows; want 10 batches of at most 10", d.calls, d.maxRows)
-			}
-			f, err := dataset.Read(context.Background(), out, dataset.ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Join(f.Names(), ","); got != "id,x,tag,y" {
-				t.Fatalf("columns %s", got)
-			}
-			y, _ := f.Col("y")
-			id, _ := f.Col("id")
-			for i := range 95 {
-				if y.Num[i] != float64(2*i) || id.String(i) != fmt.Sprintf("r%d", i) {
-					t.Fatalf("row %d: id %s y %v", i, id.String(i), y.Num[i])
-				}
-			}
-			entries, _ := os.ReadDir(dir)
-			for _, e := range entries {
-				if strings.Contains(e.Name(), ".tmp-") {
-					t.Fatalf("temporary file %s left behind", e.Name())
-				}
-			}
-		})
-	}
-	t.Run("limit", func(t *testing.T) {
-		lm, d := doublerModel()
-		n, err := predictFile(context.Background(), lm, in, filepath.Join(dir, "limited.csv"), predictOptions{batch: 40, limit: 45})
-		if err != nil || n != 45 || d.calls != 2 {
-			t.Fatalf("%d rows in %d calls, %v", n, d.calls, err)
-		}
-		raw, _ := os.ReadFile(filepath.Join(dir, "limited.csv"))
-		if lines := strings.Count(string(raw), "\n"); lines != 46 || !strings.HasPrefix(string(raw), "y\n0\n2\n") {
-			t.Fatalf("output:\n%s", raw)
-		}
-	})
-	t.Run("errors", func(t *testing.T) {
-		for _, c := range []struct{ name, body, out, want string }{
-			{"bad value", "x\n1\nabc\n", "o.csv", `bad.csv: Column 'x' row 2: "abc" is not a number; the column takes double.`},
-			{"missing value", "x,tag\n1,a\n,b\n", "o.csv", `bad.csv: Column 'x' row 2: the value is missing; the column is required (double).`},
-			{"missing column", "tag\na\n", "o.csv", `bad.csv: Missing required column 'x' (double).`},
-			{"ragged", "x\n1\n2,3\n", "o.csv", `bad.csv: line 3: wrong number of fields`},
-			{"empty", "", "o.csv", "bad.csv: the file is empty"},
-			{"unknown output type", "x\n1\n", "o.txt", `unknown file type ".txt"`},
-		} {
-			lm, _ := doublerModel()
-			bad := filepath.Join(dir, "bad.csv")
-			os.WriteFile(bad, []byte(c.body), 0o644)
-			out := filepath.Join(dir, c.out)
-			os.Remove(out)
-			_, err := predictFile(context.Background(), lm, bad, out, predictOptions{batch: 10})
-			if err == nil || !strings.Contains(userMessage(err), c.want) {
-				t.Errorf("%s: %v, want %q", c.name, err, c.want)
-			}
-			if _, serr := os.Stat(out); serr == nil {
-				t.Errorf("%s: %s written despite the error", c.name, c.out)
-			}
-		}
-	})
-}
 
 // TestPredictCommand scores files with a registered model through the CLI.
 func TestPredictCommand(t *testing.T) {

@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ferry-ml/ferry"
 	ferryapp "github.com/ferry-ml/ferry/internal/app"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/runtime"
@@ -132,9 +130,6 @@ type loadedModel struct {
 	name, version string
 }
 
-// cleanup is a no-op kept for callers: closing the model removes what was
-// fetched for it.
-func (lm *loadedModel) cleanup() {}
 
 // loadModel loads a registered version (a models:/ URI, resolved and
 // fetched through --server when given, else from the local data directory)
@@ -178,13 +173,4 @@ func (a *app) loadVersion(ctx context.Context, s *session, uri string, log *slog
 		return nil, err
 	}
 	return &loadedModel{model: l, sig: l.Signature(), pkg: l.Package, name: l.Version.Name, version: strconv.Itoa(l.Version.Version)}, nil
-}
-
-// fileError prefixes a data error with the file it is about, keeping its code.
-func fileError(file string, err error) error {
-	var fe *ferry.Error
-	if errors.As(err, &fe) {
-		return ferry.Errorf(fe.Code, "%s: %s", file, fe.Message)
-	}
-	return fmt.Errorf("%s: %w", file, err)
 }

@@ -41,6 +41,63 @@ func ReadCSV(ctx context.Context, r io.Reader, name string, opts ReadOptions) (*
 	if err := opts.validate(name); err != nil {
 		return nil, err
 	}
+	sc, err := newCSVScanner(r, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := selectColumns(name, sc.names, opts)
+	if err != nil {
+		return nil, err
+	}
+	builders := make([]*builder, len(sel.order))
+	for j, i := range sel.order {
+		builders[j] = newBuilder(sc.names[i], sel.kinds[j])
+	}
+	for rows := 0; opts.MaxRows == 0 || rows < opts.MaxRows; rows++ {
+		if rows%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		rec, err := sc.next()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		for i, s := range rec {
+			j := sel.slot[i]
+			if j < 0 {
+				continue
+			}
+			if err := builders[j].add(s); err != nil {
+				return nil, sc.fieldError(i, err.Error())
+			}
+		}
+	}
+	f := &Frame{Columns: make([]*Column, len(builders))}
+	for j, b := range builders {
+		f.Columns[j] = b.column()
+	}
+	return f, nil
+}
+
+// csvScanner reads the records of delimited text after its header, checking
+// that each has as many fields as the header. ReadCSV and the CSV batch
+// reader share it.
+type csvScanner struct {
+	name    string
+	opts    ReadOptions
+	cr      *csv.Reader
+	skipped int      // lines skipped before the header
+	names   []string // column names: the header's, or c0, c1, …
+	pending []string // without a header: the first row, not yet returned
+}
+
+// newCSVScanner skips opts.SkipLines lines and reads the header (or, without
+// one, the first row) from r. An empty file and a header name that is not
+// valid UTF-8 are EINVALID errors naming name.
+func newCSVScanner(r io.Reader, name string, opts ReadOptions) (*csvScanner, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	skipped := 0
 	for ; skipped < opts.SkipLines; skipped++ {
@@ -59,10 +116,7 @@ func ReadCSV(ctx context.Context, r io.Reader, name string, opts ReadOptions) (*
 	}
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	line := func(field int) int {
-		l, _ := cr.FieldPos(field)
-		return l + skipped
-	}
+	s := &csvScanner{name: name, opts: opts, cr: cr, skipped: skipped}
 
 	first, err := cr.Read()
 	if err == io.EOF {
@@ -76,11 +130,11 @@ func ReadCSV(ctx context.Context, r io.Reader, name string, opts ReadOptions) (*
 	if len(first) > 0 {
 		first[0] = strings.TrimPrefix(first[0], "\uFEFF")
 	}
-	names := make([]string, len(first))
+	s.names = make([]string, len(first))
 	for i, h := range first {
 		if opts.hasHeader() {
 			if !utf8.ValidString(h) {
-				return nil, ferry.Errorf(ferry.EINVALID, "%s line %d: the name of column %d is not valid UTF-8", name, line(i), i+1)
+				return nil, ferry.Errorf(ferry.EINVALID, "%s line %d: the name of column %d is not valid UTF-8", name, s.line(i), i+1)
 			}
 			h = strings.TrimSpace(h)
 		} else {
@@ -89,66 +143,47 @@ func ReadCSV(ctx context.Context, r io.Reader, name string, opts ReadOptions) (*
 		if h == "" {
 			h = "c" + strconv.Itoa(i)
 		}
-		names[i] = h
+		s.names[i] = h
 	}
-	sel, err := selectColumns(name, names, opts)
-	if err != nil {
-		return nil, err
-	}
-	builders := make([]*builder, len(sel.order))
-	for j, i := range sel.order {
-		builders[j] = newBuilder(names[i], sel.kinds[j])
-	}
-
-	add := func(rec []string) error {
-		if len(rec) != len(names) {
-			what := "the header has"
-			if !opts.hasHeader() {
-				what = "the first row has"
-			}
-			return ferry.Errorf(ferry.EINVALID, "%s line %d: %d fields, %s %d", name, line(0), len(rec), what, len(names))
-		}
-		for i, s := range rec {
-			j := sel.slot[i]
-			if j < 0 {
-				continue
-			}
-			if err := builders[j].add(s); err != nil {
-				return ferry.Errorf(ferry.EINVALID, "%s line %d column '%s': %s", name, line(i), names[i], err.Error())
-			}
-		}
-		return nil
-	}
-
-	rows := 0
 	if !opts.hasHeader() {
-		if err := add(first); err != nil {
-			return nil, err
-		}
-		rows++
+		s.pending = first
 	}
-	for opts.MaxRows == 0 || rows < opts.MaxRows {
-		if rows%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
+	return s, nil
+}
+
+// line returns the 1-based line of field i of the last record read.
+func (s *csvScanner) line(field int) int {
+	l, _ := s.cr.FieldPos(field)
+	return l + s.skipped
+}
+
+// next returns the next record, valid until the following call, or io.EOF.
+// A record with another number of fields than the header, and a quoting
+// error, are EINVALID errors naming the line.
+func (s *csvScanner) next() ([]string, error) {
+	rec := s.pending
+	s.pending = nil
+	if rec == nil {
+		var err error
+		if rec, err = s.cr.Read(); err == io.EOF {
+			return nil, io.EOF
 		} else if err != nil {
-			return nil, csvError(name, skipped, err)
+			return nil, csvError(s.name, s.skipped, err)
 		}
-		if err := add(rec); err != nil {
-			return nil, err
+	}
+	if len(rec) != len(s.names) {
+		what := "the header has"
+		if !s.opts.hasHeader() {
+			what = "the first row has"
 		}
-		rows++
+		return nil, ferry.Errorf(ferry.EINVALID, "%s line %d: %d fields, %s %d", s.name, s.line(0), len(rec), what, len(s.names))
 	}
-	f := &Frame{Columns: make([]*Column, len(builders))}
-	for j, b := range builders {
-		f.Columns[j] = b.column()
-	}
-	return f, nil
+	return rec, nil
+}
+
+// fieldError is an EINVALID error about field i of the last record read.
+func (s *csvScanner) fieldError(i int, msg string) error {
+	return ferry.Errorf(ferry.EINVALID, "%s line %d column '%s': %s", s.name, s.line(i), s.names[i], msg)
 }
 
 // csvError turns an error of encoding/csv into one naming the file and line.

@@ -3,6 +3,10 @@
 // (the baselines that monitoring compares production data with),
 // deterministic train/validation splits and content digests.
 //
+// OpenBatches reads the same formats as a stream of batches of rows, with
+// values as the file gives them, for work on files of any size (scoring with
+// a model); it shares its parsers and checks with Read.
+//
 // A Frame is a set of equal-length typed columns. Readers build the columns
 // directly while streaming, so the memory a read needs is close to the size of
 // the frame it returns. Every error about the data itself is a *ferry.Error with

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -90,5 +93,46 @@ func FuzzReadParquet(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := ReadParquet(context.Background(), bytes.NewReader(data), int64(len(data)), "fuzz.parquet", ReadOptions{})
 		checkFuzzResult(t, fr, err)
+	})
+}
+
+// FuzzOpenBatches reads data as a CSV, JSON Lines or Parquet file in small
+// batches: every read either gives batches whose columns all hold Rows
+// values, or fails with an EINVALID *ferry.Error.
+func FuzzOpenBatches(f *testing.F) {
+	f.Add([]byte("a,b\n1,x\n2,\"y\nz\"\n3,\n"), byte(0))
+	f.Add([]byte("a,b\n1,2\n3\n"), byte(0))
+	f.Add([]byte(`{"a":1,"b":"x"}`+"\n\n"+`{"b":[1,2],"c":null}`+"\n"+`{"a":1,"a":2}`), byte(1))
+	f.Add([]byte(`{"a":1}`+"\n"+`{"a":`), byte(1))
+	f.Add(parquetBytes(f, []plainRow{{ID: 1, Name: "a", Score: ptr(0.5)}, {ID: 2, Name: "b"}}), byte(2))
+	f.Add(parquetBytes(f, []allTypesRow{{I32: 1, S: ptr("s"), P: "p", TS: ptr(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)), Dec: 5, U: 3}}), byte(2))
+	f.Add(parquetBytes(f, []catRow{{C: ptr("x"), N: 1}, {N: 2}}, parquet.DataPageVersion(1)), byte(2))
+	f.Fuzz(func(t *testing.T, data []byte, format byte) {
+		path := filepath.Join(t.TempDir(), "fuzz."+[]string{"csv", "jsonl", "parquet"}[int(format)%3])
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		br, err := OpenBatches(ctx, path, ReadOptions{})
+		if err != nil {
+			checkFuzzResult(t, nil, err)
+			return
+		}
+		defer br.Close()
+		b := br.NewBatch()
+		for {
+			err := br.Next(ctx, b, 3)
+			if err == io.EOF {
+				return
+			} else if err != nil {
+				checkFuzzResult(t, nil, err)
+				return
+			}
+			for _, c := range b.Columns {
+				if len(c.Null) != b.Rows || len(c.Float)+len(c.Int)+len(c.Bool)+len(c.Str) != b.Rows {
+					t.Fatalf("column %s holds %d/%d values for %d rows", c.Name, len(c.Null), len(c.Float)+len(c.Int)+len(c.Bool)+len(c.Str), b.Rows)
+				}
+			}
+		}
 	})
 }

@@ -6,10 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ferry-ml/ferry"
 )
@@ -42,64 +40,30 @@ func ReadJSONL(ctx context.Context, r io.Reader, name string, opts ReadOptions) 
 		builders []*builder
 		byName   = map[string]int{}
 		stamp    []int // per builder: the last row that set it, +1
-		br       = bufio.NewReaderSize(r, 64<<10)
-		lineNo   = 0
+		lines    = newJSONLines(r, name)
+		fail     = lines.fail
 		rows     = 0
-		buf      []byte
 	)
-	fail := func(col, format string, args ...any) error {
-		where := fmt.Sprintf("%s line %d", name, lineNo)
-		if col != "" {
-			where += fmt.Sprintf(" column '%s'", col)
-		}
-		return ferry.Errorf(ferry.EINVALID, "%s: %s", where, fmt.Sprintf(format, args...))
-	}
 	for opts.MaxRows == 0 || rows < opts.MaxRows {
-		if lineNo%checkEvery == 0 {
+		if rows%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		var err error
-		buf, err = readLine(br, buf[:0])
-		if err == io.EOF && len(buf) == 0 {
+		line, err := lines.next()
+		if err == io.EOF {
 			break
-		} else if err != nil && err != io.EOF {
-			return nil, readError(name, err)
+		} else if err != nil {
+			return nil, err
 		}
-		lineNo++
-		line := bytes.TrimSpace(buf)
-		if len(line) == 0 {
-			continue
-		}
-		if !utf8.Valid(line) {
-			return nil, ferry.Errorf(ferry.EINVALID, "%s line %d: invalid UTF-8", name, lineNo)
-		}
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.UseNumber()
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return nil, fail("", "not a JSON object")
-		}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, fail("", "malformed JSON: %s", jsonProblem(err))
-			}
-			key, ok := tok.(string)
-			if !ok {
-				return nil, fail("", "malformed JSON object")
-			}
+		err = objectFields(line, fail, func(key string, raw json.RawMessage) error {
 			if wanted != nil && !wanted[key] {
-				var skip json.RawMessage
-				if err := dec.Decode(&skip); err != nil {
-					return nil, fail(key, "malformed JSON: %s", jsonProblem(err))
-				}
-				continue
+				return nil
 			}
 			j, ok := byName[key]
 			if !ok {
 				if key == "" {
-					return nil, fail("", "a key is empty")
+					return fail("", "a key is empty")
 				}
 				j = len(builders)
 				byName[key] = j
@@ -109,39 +73,24 @@ func ReadJSONL(ctx context.Context, r io.Reader, name string, opts ReadOptions) 
 				stamp = append(stamp, 0)
 			}
 			if stamp[j] == rows+1 {
-				return nil, fail(key, "the key appears twice in the object")
+				return fail(key, "the key appears twice in the object")
 			}
 			stamp[j] = rows + 1
-			tok, err = dec.Token()
+			text, null, err := scalarText(raw)
 			if err != nil {
-				return nil, fail(key, "malformed JSON: %s", jsonProblem(err))
+				return fail(key, "%s", err.Error())
 			}
-			var text string
-			switch v := tok.(type) {
-			case nil:
+			if null {
 				builders[j].addMissing(1)
-				continue
-			case string:
-				text = v
-			case json.Number:
-				text = v.String()
-			case bool:
-				text = "false"
-				if v {
-					text = "true"
-				}
-			default: // a Delim: '[' or '{'
-				return nil, fail(key, "nested arrays and objects are not supported; flatten them into columns")
+				return nil
 			}
 			if err := builders[j].add(text); err != nil {
-				return nil, fail(key, "%s", err.Error())
+				return fail(key, "%s", err.Error())
 			}
-		}
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-			return nil, fail("", "malformed JSON object")
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, fail("", "more than one JSON value on the line")
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		for j, b := range builders {
 			if stamp[j] != rows+1 {
@@ -150,7 +99,7 @@ func ReadJSONL(ctx context.Context, r io.Reader, name string, opts ReadOptions) 
 		}
 		rows++
 	}
-	if lineNo == 0 {
+	if lines.line == 0 {
 		return nil, ferry.Errorf(ferry.EINVALID, "%s is empty: no rows", name)
 	}
 	names := make([]string, len(builders))
@@ -177,6 +126,66 @@ func ReadJSONL(ctx context.Context, r io.Reader, name string, opts ReadOptions) 
 		f.Columns = append(f.Columns, builders[j].column())
 	}
 	return f, nil
+}
+
+// objectFields calls fn with each key of the JSON object on line and the raw
+// text of its value, in order. A line that is not one JSON object is an error
+// made by fail (with the key, where one is known); fn's errors are returned
+// as they are.
+func objectFields(line []byte, fail func(col, format string, args ...any) error, fn func(key string, raw json.RawMessage) error) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fail("", "not a JSON object")
+	}
+	var raw json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail("", "malformed JSON: %s", jsonProblem(err))
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return fail("", "malformed JSON object")
+		}
+		if err := dec.Decode(&raw); err != nil {
+			return fail(key, "malformed JSON: %s", jsonProblem(err))
+		}
+		if err := fn(key, raw); err != nil {
+			return err
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return fail("", "malformed JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail("", "more than one JSON value on the line")
+	}
+	return nil
+}
+
+// errNested reports a JSON array or object where a value is expected.
+var errNested = errors.New("nested arrays and objects are not supported; flatten them into columns")
+
+// scalarText returns a JSON scalar as text (a string's value, a number's
+// literal, "true" or "false") or null; an array or object is errNested.
+func scalarText(raw json.RawMessage) (text string, null bool, err error) {
+	switch raw[0] {
+	case 'n':
+		return "", true, nil
+	case 't':
+		return "true", false, nil
+	case 'f':
+		return "false", false, nil
+	case '[', '{':
+		return "", false, errNested
+	case '"':
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return "", false, err
+		}
+		return text, false, nil
+	}
+	return string(raw), false, nil
 }
 
 // readLine appends the next line of br, without its end, to buf.

@@ -45,20 +45,9 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, name string, op
 	if err := opts.validate(name); err != nil {
 		return nil, err
 	}
-	if err := checkParquetFrame(r, size, name); err != nil {
-		return nil, err
-	}
-	var pf *parquet.File
-	err = safely(name, "", func() error {
-		var err error
-		pf, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
-		return err
-	})
+	pf, err := openParquet(r, size, name, 256<<10)
 	if err != nil {
-		if ferry.ErrorCode(err) == ferry.EINVALID {
-			return nil, err
-		}
-		return nil, ferry.Errorf(ferry.EINVALID, "%s: not a readable Parquet file: %s", name, cleanParquetError(err))
+		return nil, err
 	}
 	var cols []*pqColumn
 	var names []string
@@ -139,6 +128,28 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, name string, op
 	return f, nil
 }
 
+// openParquet opens the Parquet file r of size bytes after checkParquetFrame,
+// with the metadata parquet-go reads guarded: errors are EINVALID naming name.
+// bufSize is the read buffer of each column.
+func openParquet(r io.ReaderAt, size int64, name string, bufSize int) (*parquet.File, error) {
+	if err := checkParquetFrame(r, size, name); err != nil {
+		return nil, err
+	}
+	var pf *parquet.File
+	err := safely(name, "", func() error {
+		var err error
+		pf, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(bufSize))
+		return err
+	})
+	if err != nil {
+		if ferry.ErrorCode(err) == ferry.EINVALID {
+			return nil, err
+		}
+		return nil, ferry.Errorf(ferry.EINVALID, "%s: not a readable Parquet file: %s", name, cleanParquetError(err))
+	}
+	return pf, nil
+}
+
 // checkParquetFrame checks the magic bytes and the footer length before
 // parquet-go sees the file: it allocates the footer's claimed length before
 // checking it against the file size, so a corrupt length could make it
@@ -182,75 +193,84 @@ const (
 // could make it allocate gigabytes. Each chunk must lie inside the file, each
 // page inside its chunk, and sizes and value counts must be within limits.
 func checkPages(r io.ReaderAt, size int64, name string, pf *parquet.File, chosen []*pqColumn) error {
+	for g := range pf.Metadata().RowGroups {
+		if err := checkGroupPages(r, size, name, pf, g, chosen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkGroupPages is checkPages for row group g.
+func checkGroupPages(r io.ReaderAt, size int64, name string, pf *parquet.File, g int, chosen []*pqColumn) error {
 	proto := &thrift.CompactProtocol{}
 	buf := make([]byte, 1024)
-	for g, rg := range pf.Metadata().RowGroups {
-		for _, c := range chosen {
-			if c.leaf >= len(rg.Columns) {
-				continue // reported when reading
-			}
-			corrupt := func(format string, args ...any) error {
-				return ferry.Errorf(ferry.EINVALID, "%s column '%s': corrupt Parquet data in row group %d: %s", name, c.name, g, fmt.Sprintf(format, args...))
-			}
-			meta := &rg.Columns[c.leaf].MetaData
-			start := meta.DataPageOffset
-			if meta.DictionaryPageOffset != 0 {
-				start = meta.DictionaryPageOffset
-			}
-			end := start + meta.TotalCompressedSize
-			if start < 4 || meta.TotalCompressedSize < 0 || end > size || end < start {
-				return corrupt("the column chunk lies outside the file")
-			}
-			for pos := start; pos < end; {
-				var h format.PageHeader
-				hlen := 0
-				for window := int64(len(buf)); ; window *= 2 {
-					n := min(window, end-pos)
-					if int64(len(buf)) < n {
-						buf = make([]byte, n)
+	rg := &pf.Metadata().RowGroups[g]
+	for _, c := range chosen {
+		if c.leaf >= len(rg.Columns) {
+			continue // reported when reading
+		}
+		corrupt := func(format string, args ...any) error {
+			return ferry.Errorf(ferry.EINVALID, "%s column '%s': corrupt Parquet data in row group %d: %s", name, c.name, g, fmt.Sprintf(format, args...))
+		}
+		meta := &rg.Columns[c.leaf].MetaData
+		start := meta.DataPageOffset
+		if meta.DictionaryPageOffset != 0 {
+			start = meta.DictionaryPageOffset
+		}
+		end := start + meta.TotalCompressedSize
+		if start < 4 || meta.TotalCompressedSize < 0 || end > size || end < start {
+			return corrupt("the column chunk lies outside the file")
+		}
+		for pos := start; pos < end; {
+			var h format.PageHeader
+			hlen := 0
+			for window := int64(len(buf)); ; window *= 2 {
+				n := min(window, end-pos)
+				if int64(len(buf)) < n {
+					buf = make([]byte, n)
+				}
+				if _, err := r.ReadAt(buf[:n], pos); err != nil && !errors.Is(err, io.EOF) {
+					return readError(name, err)
+				}
+				hr := proto.NewReaderFromBytes(buf[:n])
+				h = format.PageHeader{}
+				err := thrift.NewDecoder(hr).Decode(&h)
+				if err == nil {
+					rest, ok := hr.Reader().(interface{ Len() int })
+					if !ok {
+						return corrupt("cannot measure a page header")
 					}
-					if _, err := r.ReadAt(buf[:n], pos); err != nil && !errors.Is(err, io.EOF) {
-						return readError(name, err)
-					}
-					hr := proto.NewReaderFromBytes(buf[:n])
-					h = format.PageHeader{}
-					err := thrift.NewDecoder(hr).Decode(&h)
-					if err == nil {
-						rest, ok := hr.Reader().(interface{ Len() int })
-						if !ok {
-							return corrupt("cannot measure a page header")
-						}
-						hlen = int(n) - rest.Len()
-						break
-					}
-					if n == end-pos || window >= maxHeaderSize {
-						return corrupt("unreadable page header")
-					}
+					hlen = int(n) - rest.Len()
+					break
 				}
-				body := int64(h.CompressedPageSize)
-				switch {
-				case body < 0 || pos+int64(hlen)+body > end:
-					return corrupt("a page of %d bytes overruns its column chunk", body)
-				case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes || body > maxPageBytes:
-					return corrupt("a page claims %d bytes", h.UncompressedPageSize)
+				if n == end-pos || window >= maxHeaderSize {
+					return corrupt("unreadable page header")
 				}
-				var values int64
-				switch {
-				case h.DataPageHeader.Valid:
-					values = int64(h.DataPageHeader.V.NumValues)
-				case h.DataPageHeaderV2.Valid:
-					values = int64(max(h.DataPageHeaderV2.V.NumValues, h.DataPageHeaderV2.V.NumRows))
-				case h.DictionaryPageHeader.Valid:
-					values = int64(h.DictionaryPageHeader.V.NumValues)
-				}
-				if values < 0 || values > max(maxPageValues, 64*int64(h.UncompressedPageSize)) {
-					return corrupt("a page claims %d values in %d bytes", values, h.UncompressedPageSize)
-				}
-				if err := checkPageBody(r, meta.Codec, &h, pos+int64(hlen), body); err != nil {
-					return corrupt("%v", err)
-				}
-				pos += int64(hlen) + body
 			}
+			body := int64(h.CompressedPageSize)
+			switch {
+			case body < 0 || pos+int64(hlen)+body > end:
+				return corrupt("a page of %d bytes overruns its column chunk", body)
+			case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes || body > maxPageBytes:
+				return corrupt("a page claims %d bytes", h.UncompressedPageSize)
+			}
+			var values int64
+			switch {
+			case h.DataPageHeader.Valid:
+				values = int64(h.DataPageHeader.V.NumValues)
+			case h.DataPageHeaderV2.Valid:
+				values = int64(max(h.DataPageHeaderV2.V.NumValues, h.DataPageHeaderV2.V.NumRows))
+			case h.DictionaryPageHeader.Valid:
+				values = int64(h.DictionaryPageHeader.V.NumValues)
+			}
+			if values < 0 || values > max(maxPageValues, 64*int64(h.UncompressedPageSize)) {
+				return corrupt("a page claims %d values in %d bytes", values, h.UncompressedPageSize)
+			}
+			if err := checkPageBody(r, meta.Codec, &h, pos+int64(hlen), body); err != nil {
+				return corrupt("%v", err)
+			}
+			pos += int64(hlen) + body
 		}
 	}
 	return nil

@@ -29,5 +29,7 @@
 // generated.
 //
 // Columns builds model inputs value by value from any row source (JSON,
-// CSV, Parquet); `ferry predict` uses it to score files in batches.
+// CSV, Parquet). ScoreFile, the engine of `ferry predict`, uses it to score
+// a table file in batches: it reads through dataset.OpenBatches and writes
+// the predictions as CSV, JSON Lines or Parquet, with bounded memory.
 package serving
