@@ -143,13 +143,17 @@ func (c *child) terminate(grace time.Duration) {
 // killGroup sends SIGKILL to the process group.
 func (c *child) killGroup() { signalGroup(c.pid(), syscall.SIGKILL) }
 
-// outputTail logs a child's output line by line and keeps the last lines.
+// outputTail logs a child's output line by line and keeps its first lines
+// (how it started) and its last lines (how it ended).
 type outputTail struct {
-	mu    sync.Mutex
-	lines []string
+	mu      sync.Mutex
+	head    []string
+	lines   []string
+	dropped bool
 }
 
 const (
+	headLines   = 3
 	tailLines   = 10
 	maxLineSize = 4096
 )
@@ -169,9 +173,14 @@ func (o *outputTail) copy(r io.ReadCloser, log *slog.Logger) {
 			}
 			log.Info("process: model server output", "line", s)
 			o.mu.Lock()
-			o.lines = append(o.lines, s)
-			if len(o.lines) > tailLines {
-				o.lines = o.lines[len(o.lines)-tailLines:]
+			if len(o.head) < headLines {
+				o.head = append(o.head, s)
+			} else {
+				o.lines = append(o.lines, s)
+				if len(o.lines) > tailLines {
+					o.lines = o.lines[len(o.lines)-tailLines:]
+					o.dropped = true
+				}
 			}
 			o.mu.Unlock()
 		}
@@ -181,9 +190,14 @@ func (o *outputTail) copy(r io.ReadCloser, log *slog.Logger) {
 	}
 }
 
-// tail returns the last lines of output.
+// tail returns the first and the last lines of output, with "…" between
+// them where lines were dropped.
 func (o *outputTail) tail() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]string(nil), o.lines...)
+	out := append([]string(nil), o.head...)
+	if o.dropped {
+		out = append(out, "…")
+	}
+	return append(out, o.lines...)
 }
