@@ -99,3 +99,40 @@ func TestModelFormatWithoutTrainer(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictionDepsStayLean follows the module's import graph from the
+// runtimes and validation: neither links the HTTP client, the HTTP API or
+// the trainer, even indirectly (what `go list -deps` would show).
+func TestPredictionDepsStayLean(t *testing.T) {
+	graph := imports(t)
+	for _, root := range []string{"internal/runtime", "internal/validation"} {
+		seen := map[string]string{} // package dir -> the dir that imported it
+		var stack []string
+		for dir := range graph {
+			if dir == root || strings.HasPrefix(dir, root+"/") {
+				seen[dir] = ""
+				stack = append(stack, dir)
+			}
+		}
+		for len(stack) > 0 {
+			dir := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, imp := range graph[dir] {
+				rel, ok := strings.CutPrefix(imp, module+"/")
+				if !ok {
+					continue
+				}
+				if _, done := seen[rel]; done {
+					continue
+				}
+				seen[rel] = dir
+				stack = append(stack, rel)
+			}
+		}
+		for dir, by := range seen {
+			if dir == "client" || dir == "internal/httpapi" || dir == "internal/train" || strings.HasPrefix(dir, "internal/train/") {
+				t.Errorf("%s depends on %s (imported by %s)", root, dir, by)
+			}
+		}
+	}
+}
