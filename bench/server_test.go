@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/testbackend"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -34,8 +33,7 @@ func newServer(tb testing.TB, synchronous string, seed func(ctx context.Context,
 	if seed != nil {
 		seed(context.Background(), dbPath, be.Tracking)
 	}
-	api := httpapi.New(httpapi.Options{Tracking: be.Tracking, Artifacts: be.Artifacts, Ready: be.Store.Ping})
-	ts := httptest.NewServer(api.Handler())
+	ts := httptest.NewServer(be.API.Handler())
 	tb.Cleanup(ts.Close)
 	return &server{url: ts.URL + "/api/2.0/mlflow/", client: ts.Client()}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry/client"
-	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
@@ -22,13 +21,12 @@ import (
 // acting for "ana".
 func newRegistryClient(t *testing.T, policy string) *client.Client {
 	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
 	p, err := registry.ParsePolicy([]byte(policy), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registry.NewService(b.Store, b.Tracking, b.Artifacts, registry.Options{Policy: p})
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Tracking: b.Tracking, Registry: reg, Artifacts: b.Artifacts}).Handler())
+	b := testbackend.OpenWith(t, testbackend.Options{Synchronous: sqlite.SynchronousNormal, Policy: p})
+	srv := httptest.NewServer(b.API.Handler())
 	t.Cleanup(srv.Close)
 	c, err := client.New(srv.URL, client.WithPrincipal("ana"))
 	if err != nil {

@@ -36,6 +36,11 @@ import (
 type Options struct {
 	Log      *slog.Logger  // nil: discard
 	Runtimes RuntimeConfig // settings of the runtimes that need them
+	// Policy, when set, is the promotion policy instead of the one in
+	// cfg.PolicyFile (tests give one directly).
+	Policy *registry.Policy
+	// Now is the services' clock; nil: time.Now.
+	Now func() time.Time
 }
 
 // App is Ferry built from one configuration: the opened stores and every
@@ -80,15 +85,15 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	var policy *registry.Policy
-	if cfg.PolicyFile != "" {
+	policy := opts.Policy
+	if policy == nil && cfg.PolicyFile != "" {
 		if policy, err = registry.LoadPolicy(cfg.PolicyFile); err != nil {
 			store.Close()
 			return nil, err
 		}
 	}
 	a := &App{Config: cfg, Log: log, Store: store, Artifacts: artifacts, Tracking: svc}
-	a.Registry = registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Log: log})
+	a.Registry = registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Now: opts.Now, Log: log})
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}

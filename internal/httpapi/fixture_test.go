@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/testbackend"
 )
@@ -21,9 +20,8 @@ import (
 // newTestServer serves the API over a real SQLite file and artifact directory.
 func newTestServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
-	api := httpapi.New(httpapi.Options{Tracking: b.Tracking, Registry: b.Registry, Artifacts: b.Artifacts, MaxRequestBytes: 1 << 20})
-	srv := httptest.NewServer(api.Handler())
+	b := testbackend.OpenWith(t, testbackend.Options{Synchronous: sqlite.SynchronousNormal, MaxRequestBytes: 1 << 20})
+	srv := httptest.NewServer(b.API.Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -37,7 +37,6 @@ default:
 // rules) over a real SQLite file and artifact directory.
 func newRegistryServer(t *testing.T, policy string) *httptest.Server {
 	t.Helper()
-	b := testbackend.Open(t, sqlite.SynchronousNormal)
 	var p *registry.Policy
 	if policy != "" {
 		var err error
@@ -45,8 +44,8 @@ func newRegistryServer(t *testing.T, policy string) *httptest.Server {
 			t.Fatal(err)
 		}
 	}
-	reg := registry.NewService(b.Store, b.Tracking, b.Artifacts, registry.Options{Policy: p})
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Tracking: b.Tracking, Registry: reg, Artifacts: b.Artifacts, MaxRequestBytes: 1 << 20}).Handler())
+	b := testbackend.OpenWith(t, testbackend.Options{Synchronous: sqlite.SynchronousNormal, Policy: p, MaxRequestBytes: 1 << 20})
+	srv := httptest.NewServer(b.API.Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }

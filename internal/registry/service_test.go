@@ -46,10 +46,9 @@ type env struct {
 
 func newEnv(tb testing.TB, synchronous string, policy *registry.Policy) *env {
 	tb.Helper()
-	b := testbackend.Open(tb, synchronous)
 	c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-	svc := registry.NewService(b.Store, b.Tracking, b.Artifacts, registry.Options{Policy: policy, Now: c.Now})
-	return &env{tb: tb, ctx: context.Background(), b: b, svc: svc}
+	b := testbackend.OpenWith(tb, testbackend.Options{Synchronous: synchronous, Policy: policy, Now: c.Now})
+	return &env{tb: tb, ctx: context.Background(), b: b, svc: b.Registry}
 }
 
 func mustPolicy(tb testing.TB, doc string) *registry.Policy {
