@@ -130,7 +130,6 @@ type loadedModel struct {
 	name, version string
 }
 
-
 // loadModel loads a registered version (a models:/ URI, resolved and
 // fetched through --server when given, else from the local data directory)
 // or a package directory, with this build's runtimes. For a directory the
