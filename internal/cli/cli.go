@@ -143,7 +143,38 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.versionCommand(),
 		a.serveCommand(), a.predictCommand(),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group (a command with
+// subcommands and nothing to run itself) answer an unknown subcommand with a
+// usage error (exit 2) naming the closest commands, instead of help and exit
+// 0. Without arguments a group still prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+			for _, more := range s[1:] {
+				msg += fmt.Sprintf(" or %q?", more)
+			}
+		}
+		return usageError{cmd: cmd.CommandPath(), msg: msg}
+	}
 }
 
 // loadConfig reads the configuration: defaults, the config file, FERRY_*

@@ -120,7 +120,9 @@ func TestErrorsAndUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unknown command", []string{"teleport"}, 1, `unknown command "teleport"`},
+		{"unknown command", []string{"teleport"}, 2, `unknown command "teleport"`},
+		{"unknown subcommand names the closest", []string{"runs", "lst"}, 2, `unknown command "lst" for "ferry runs"; did you mean "list"?`},
+		{"unknown nested subcommand", []string{"models", "promot"}, 2, `unknown command "promot" for "ferry models"; did you mean "promote"?`},
 		{"missing argument", []string{"runs", "get"}, 2, "get takes 1 argument(s): RUN_ID (got 0)"},
 		{"bad flag", []string{"runs", "list", "--colour"}, 2, "unknown flag: --colour"},
 		{"unknown run", []string{"runs", "get", "0123456789abcdef0123456789abcdef"}, 1, "Run with id=0123456789abcdef0123456789abcdef not found"},
