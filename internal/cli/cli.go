@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/internal/config"
+	"github.com/ferry-ml/ferry/internal/suggest"
 )
 
 // Env is the process environment a command runs in.
@@ -163,15 +164,16 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-		if cmd.SuggestionsMinimumDistance <= 0 {
-			cmd.SuggestionsMinimumDistance = 2
-		}
-		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf("; did you mean %q?", s[0])
-			for _, more := range s[1:] {
-				msg += fmt.Sprintf(" or %q?", more)
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+				names = append(names, sub.Aliases...)
 			}
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := suggest.Closest(args[0], names); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return usageError{cmd: cmd.CommandPath(), msg: msg}
 	}
