@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ferry-ml/ferry/internal/yamlfile"
 )
 
 // Redaction is the text that replaces secrets in a Redacted config.
@@ -217,14 +219,8 @@ func (c *Config) mergeFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config: parse %s: %w", path, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config: parse %s: want one YAML document, found more", path)
+	if err := yamlfile.Decode(data, path, c); err != nil {
+		return fmt.Errorf("config: parse %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/yamlfile"
 )
 
 // Input types a spec may declare besides literal values.
@@ -171,8 +173,12 @@ func ParseSpec(data []byte, baseDir string, overrides []string) (*Spec, error) {
 			return nil, fmt.Errorf("job spec: re-encode after --set: %w", err)
 		}
 	}
+	unknown := yamlfile.UnknownFields(&root, reflect.TypeOf(&f))
+	for _, u := range unknown {
+		p = append(p, u.String())
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	dec.KnownFields(len(unknown) == 0)
 	if err := dec.Decode(&f); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -189,14 +195,9 @@ func ParseSpec(data []byte, baseDir string, overrides []string) (*Spec, error) {
 	return s, nil
 }
 
-var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type `)
-
 // typeErrorMessage rewrites a YAML decoding error so that it names the field
 // rather than a Go type.
 func typeErrorMessage(msg string) string {
-	if m := unknownField.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("line %s: unknown field %q", m[1], m[2])
-	}
 	return strings.ReplaceAll(msg, "into job.specFile", "")
 }
 

@@ -1,15 +1,13 @@
 package registry
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/yamlfile"
 )
 
 // Policy says what a version needs before it may take a stage or an alias:
@@ -59,11 +57,9 @@ func LoadPolicy(path string) (*Policy, error) {
 
 // ParsePolicy parses a policy document; name is used in errors.
 func ParsePolicy(raw []byte, name string) (*Policy, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
 	var p Policy
-	if err := dec.Decode(&p); err != nil && err.Error() != "EOF" {
-		return nil, ferry.Errorf(ferry.EINVALID, "policy %s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlfile.Decode(raw, name, &p); err != nil {
+		return nil, ferry.Errorf(ferry.EINVALID, "policy %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	check := func(where string, r Rules) error {
 		for st := range r.Stages {

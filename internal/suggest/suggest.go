@@ -6,19 +6,19 @@ import "strings"
 
 // Closest returns the candidate nearest to word by edit distance (case
 // insensitive), or "" when none is near enough to be a plausible typo: at
-// most 2 edits, or a third of the longer word's length when that is more.
-// A candidate that word is a prefix of, or that is a prefix of word, counts
-// as near. Ties go to the earlier candidate.
+// most a third of word's length in edits (at least 1). A candidate that
+// contains word, or that word contains, counts as one edit away when both
+// have at least 3 letters. Ties go to the earlier candidate.
 func Closest(word string, candidates []string) string {
 	w := strings.ToLower(word)
 	best, bestDist := "", -1
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		d := distance(w, lc)
-		if len(w) >= 2 && (strings.HasPrefix(lc, w) || strings.HasPrefix(w, lc)) && d > 1 {
+		if len(w) >= 3 && len(lc) >= 3 && (strings.Contains(lc, w) || strings.Contains(w, lc)) && d > 1 {
 			d = 1
 		}
-		limit := max(2, max(len(w), len(lc))/3)
+		limit := max(1, len(w)/3)
 		if d > limit {
 			continue
 		}
@@ -29,23 +29,29 @@ func Closest(word string, candidates []string) string {
 	return best
 }
 
-// distance is the Levenshtein distance between a and b, counting bytes.
+// distance is the optimal-string-alignment distance between a and b,
+// counting bytes: insertions, deletions, substitutions and swaps of two
+// adjacent letters each cost one.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -13,7 +13,9 @@ func TestClosest(t *testing.T) {
 		{"transposed letters", "tagret", []string{"data", "target", "trainer"}, "target"},
 		{"case differs", "Target", []string{"target"}, "target"},
 		{"prefix", "learning", []string{"learning_rate", "max_depth"}, "learning_rate"},
+		{"suffix", "depth", []string{"num_rounds", "max_depth"}, "max_depth"},
 		{"nothing near", "teleport", []string{"runs", "models", "data"}, ""},
+		{"two edits in a short word is not near", "gate", []string{"data", "thresholds"}, ""},
 		{"no candidates", "x", nil, ""},
 		{"tie goes to the first", "ab", []string{"ac", "ad"}, "ac"},
 	}

@@ -201,7 +201,8 @@ func TestBadInput(t *testing.T) {
 		{"empty file", train.Spec{Data: empty, Target: "y"}, "empty.csv"},
 		{"truncated parquet", train.Spec{Data: parquet, Target: "y"}, "truncated.parquet"},
 		{"unknown trainer", train.Spec{Data: ok, Target: "y", Trainer: "svm"}, `"svm" is not a built-in trainer`},
-		{"unknown param", train.Spec{Data: ok, Target: "y", Params: map[string]any{"depth": 3}}, `unknown field "depth"`},
+		{"unknown param", train.Spec{Data: ok, Target: "y", Params: map[string]any{"depth": 3}}, `unknown field "depth"; did you mean "max_depth"?; valid params are objective, num_class, num_rounds, learning_rate, max_depth`},
+		{"unknown linear param", train.Spec{Data: ok, Target: "y", Trainer: "logistic", Params: map[string]any{"epoch": 3}}, `unknown field "epoch"; did you mean "epochs"?; valid params are l2, learning_rate, epochs`},
 		{"timestamp without part", train.Spec{Data: ok, Target: "y", Features: []string{"a:month"}}, "only timestamp columns have parts"},
 	}
 	for _, tt := range tests {

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/suggest"
+	"github.com/ferry-ml/ferry/internal/yamlfile"
 )
 
 // Spec is a training request, the content of train.yaml:
@@ -67,11 +70,9 @@ func LoadSpec(path string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
 	var s Spec
-	if err := dec.Decode(&s); err != nil {
-		return nil, ferry.Errorf(ferry.EINVALID, "%s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlfile.Decode(raw, path, &s); err != nil {
+		return nil, ferry.Errorf(ferry.EINVALID, "%v", err)
 	}
 	if s.Data != "" && !strings.Contains(s.Data, ":/") && !strings.HasPrefix(s.Data, "/") {
 		s.Data = filepath.Join(filepath.Dir(path), s.Data)
@@ -141,11 +142,24 @@ func (s *Spec) Normalize() error {
 	return nil
 }
 
-// decodeParams decodes spec params into dst (a params struct with json tags),
-// rejecting unknown names.
+// decodeParams decodes spec params into dst (a pointer to a params struct
+// with json tags). An unknown name is EINVALID naming the closest param and
+// listing the valid ones.
 func decodeParams(params map[string]any, dst any) error {
 	if len(params) == 0 {
 		return nil
+	}
+	valid := paramNames(reflect.TypeOf(dst).Elem())
+	names := slices.Sorted(maps.Keys(params))
+	for _, name := range names {
+		if slices.Contains(valid, name) {
+			continue
+		}
+		msg := fmt.Sprintf("params: unknown field %q", name)
+		if c := suggest.Closest(name, valid); c != "" {
+			msg += fmt.Sprintf("; did you mean %q?", c)
+		}
+		return ferry.Errorf(ferry.EINVALID, "%s; valid params are %s", msg, strings.Join(valid, ", "))
 	}
 	b, err := json.Marshal(params)
 	if err != nil {
@@ -161,4 +175,16 @@ func decodeParams(params map[string]any, dst any) error {
 		return ferry.Errorf(ferry.EINVALID, "params: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return nil
+}
+
+// paramNames lists the JSON names of a params struct's fields, in order.
+func paramNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" && t.Field(i).IsExported() {
+			names = append(names, name)
+		}
+	}
+	return names
 }

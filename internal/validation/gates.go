@@ -1,7 +1,6 @@
 package validation
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/validation/metrics"
+	"github.com/ferry-ml/ferry/internal/yamlfile"
 )
 
 // Policy is a gates file: what a model version must meet to pass
@@ -191,9 +191,7 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 		return nil, ferry.Errorf(ferry.ETOOLARGE, "%s is larger than %d bytes", name, maxPolicySize)
 	}
 	p := &Policy{Name: name}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(p); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlfile.Decode(data, name, p); err != nil {
 		return nil, ferry.Errorf(ferry.EINVALID, "%s: %s", name, yamlProblem(err))
 	}
 	if err := p.validate(); err != nil {
@@ -204,8 +202,16 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 
 var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
-// yamlProblem turns a YAML error into a message without Go type names.
+// yamlProblem turns a yamlfile.Decode error into a message without the file
+// name or Go type names.
 func yamlProblem(err error) string {
+	var ue *yamlfile.UnknownFieldsError
+	if errors.As(err, &ue) {
+		return strings.TrimPrefix(ue.Error(), ue.File+": ")
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		err = inner
+	}
 	var pe *policyError
 	if errors.As(err, &pe) {
 		return pe.msg

@@ -82,8 +82,8 @@ func TestParsePolicyErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, msg string
 	}{
-		{"unknown section", "gate: {}", "unknown field 'gate'"},
-		{"unknown data field", "data: {max_missing: 0.1}", "line 1: unknown field 'max_missing'"},
+		{"unknown section", "gate: {}", `line 1: unknown field "gate"; valid fields are`},
+		{"unknown data field", "data: {max_missing: 0.1}", `line 1: unknown field "max_missing" in data; did you mean "max_missing_rate_increase"?`},
 		{"unknown metric", "thresholds: {auc: '>= 0.7'}", `line 1: unknown metric "auc"`},
 		{"bound without operator", "thresholds: {roc_auc: 0.7}", `"0.7" is not a bound`},
 		{"bound without a number", "thresholds: {roc_auc: '>= high'}", `"high" is not a number`},
