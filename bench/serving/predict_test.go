@@ -44,7 +44,7 @@ func BenchmarkScoreFile(b *testing.B) {
 		b.Run(ext, func(b *testing.B) {
 			out := filepath.Join(b.TempDir(), "scored."+ext)
 			for b.Loop() {
-				res, err := serving.ScoreFile(context.Background(), m, sig, data, out, serving.ScoreOptions{BatchSize: 10000, Limit: ScoreRows})
+				res, err := serving.ScoreFile(context.Background(), m, sig, data, out, serving.ScoreOptions{BatchSize: 10000, Limit: ScoreRows, Overwrite: true})
 				if err != nil || res.Rows != ScoreRows {
 					b.Fatalf("%d rows: %v", res.Rows, err)
 				}

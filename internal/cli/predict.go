@@ -26,7 +26,7 @@ func (a *app) predictCommand() *cobra.Command {
 	var (
 		in, out      string
 		batch, limit int
-		keep         bool
+		keep, force  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "predict MODEL_URI|PATH -i INPUT -o OUTPUT",
@@ -46,7 +46,8 @@ the column and row named. The output is CSV, Parquet or JSON Lines, by its
 extension: one column per model output (a [rows, K] output gives K columns,
 named by the signature's outputs when they match), after the input columns
 with --keep-columns. It is written to a temporary file and renamed into place
-when complete.`,
+when complete, with the mode your umask gives; an existing output is only
+replaced with --force.`,
 		Example: `  ferry predict models:/flights@champion -i flights.parquet -o scored.parquet
   ferry predict ./model -i new.csv -o predictions.csv --keep-columns
   ferry predict models:/churn/3 -i customers.jsonl -o scores.jsonl --batch-size 50000`,
@@ -67,7 +68,7 @@ when complete.`,
 			bar := a.progress(cmd)
 			start := time.Now()
 			scored, err := serving.ScoreFile(ctx, lm.model, lm.sig, in, out, serving.ScoreOptions{
-				BatchSize: batch, Limit: limit, KeepColumns: keep,
+				BatchSize: batch, Limit: limit, KeepColumns: keep, Overwrite: force,
 				Progress: func(done, total int) { bar.Update("scoring", done, total) },
 			})
 			bar.Done()
@@ -90,5 +91,6 @@ when complete.`,
 	f.IntVar(&batch, "batch-size", serving.DefaultBatchSize, "rows per prediction")
 	f.IntVar(&limit, "limit", 0, "score at most this many rows (0: all)")
 	f.BoolVar(&keep, "keep-columns", false, "write the input columns before the predictions")
+	f.BoolVar(&force, "force", false, "replace the output file if it exists")
 	return cmd
 }

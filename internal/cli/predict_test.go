@@ -52,6 +52,13 @@ func TestPredictCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "No input file") {
 		t.Fatalf("missing input: %d %s", code, errs)
 	}
+	code, _, errs = runCLI(t, data, "predict", "models:/toy/1", "-i", pq, "-o", jl)
+	if code != 1 || !strings.Contains(errs, jl+" exists; pass --force to replace it") {
+		t.Fatalf("existing output: %d %s", code, errs)
+	}
+	if code, out, errs := runCLI(t, data, "predict", "models:/toy/1", "-i", pq, "-o", jl, "--force"); code != 0 {
+		t.Fatalf("predict --force: %d %s %s", code, out, errs)
+	}
 	code, _, errs = runCLI(t, data, "predict", "models:/toy/1", "-i", in)
 	if code != 2 || !strings.Contains(errs, "-o FILE") {
 		t.Fatalf("no output: %d %s", code, errs)

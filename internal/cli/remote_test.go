@@ -116,6 +116,8 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		{args: []string{"models", "package", "models:/toy/1", "-O", "$OUT/toy.tar.gz"}},
 		{args: []string{"models", "verify", "$OUT/toy.tar.gz"}},
 		{args: []string{"predict", "models:/toy@champion", "-i", rows, "-o", "$OUT/scored.csv"}},
+		{args: []string{"predict", "models:/toy@champion", "-i", rows, "-o", "$OUT/scored.csv"}, code: 1},
+		{args: []string{"predict", "models:/toy@champion", "-i", rows, "-o", "$OUT/scored.csv", "--force"}},
 		{args: []string{"predict", "models:/nope/1", "-i", rows, "-o", "$OUT/x.csv"}, code: 1},
 		{args: []string{"models", "package", "models:/nope/1", "-O", "$OUT/x.tar.gz"}, code: 1},
 		{args: []string{"runs", "delete", "$RUN"}},

@@ -2,9 +2,11 @@ package serving
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +35,10 @@ type ScoreOptions struct {
 	// KeepColumns writes every input column, as read, before the
 	// predictions.
 	KeepColumns bool
+	// Overwrite replaces an existing output file; without it an existing
+	// output is ECONFLICT, checked before any scoring and again, atomically,
+	// when the finished file is put in place.
+	Overwrite bool
 	// Progress, when set, is called after each batch with the rows scored
 	// so far and the rows there will be (0 when unknown).
 	Progress func(done, total int)
@@ -55,7 +61,9 @@ type ScoreResult struct {
 //
 // out is written to a temporary file beside it and renamed into place once
 // complete: on any error nothing is left at out (an existing file stays as
-// it was). Errors: a model that takes tensors, an unknown output type, a
+// it was). A new out gets the mode 0666 less the process's umask, as a file
+// created by the shell would; a replaced one keeps its mode. Errors: an
+// existing out without opts.Overwrite is ECONFLICT; a model that takes tensors, an unknown output type, a
 // missing or invalid column or value (naming in, the column and the row) and
 // an unreadable input are EINVALID; a missing input is ENOTFOUND; errors of
 // the model, of writing and ctx's error are returned wrapped.
@@ -73,6 +81,13 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 	outFormat, err := outputFormat(out)
 	if err != nil {
 		return ScoreResult{}, err
+	}
+	existing, err := os.Stat(out)
+	switch {
+	case err == nil && !opts.Overwrite:
+		return ScoreResult{}, outputExists(out)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 	}
 	src, err := dataset.OpenBatches(ctx, in, dataset.ReadOptions{MaxRows: opts.Limit})
 	if ferry.ErrorCode(err) == ferry.ENOTFOUND {
@@ -104,9 +119,14 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 		kept = src.Columns()
 	}
 
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	tmp, err := createBeside(out)
 	if err != nil {
 		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
+	}
+	if existing != nil {
+		if err := tmp.Chmod(existing.Mode().Perm()); err != nil {
+			return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
+		}
 	}
 	defer func() {
 		tmp.Close()
@@ -186,10 +206,49 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 	if err := tmp.Close(); err != nil {
 		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
 	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return ScoreResult{}, fmt.Errorf("write %s: %w", out, err)
+	if err := putInPlace(tmp.Name(), out, opts.Overwrite); err != nil {
+		return ScoreResult{}, err
 	}
 	return ScoreResult{Rows: done}, nil
+}
+
+// createBeside creates a new, empty temporary file in out's directory with
+// mode 0666 less the umask (os.CreateTemp would give 0600).
+func createBeside(out string) (*os.File, error) {
+	for {
+		name := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-"+rand.Text()[:12])
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+}
+
+// putInPlace moves the finished file tmp to out: a rename when overwrite
+// allows replacing out, else a hard link, which fails rather than replace a
+// file that appeared meanwhile (where links are not supported, a rename
+// after one more check).
+func putInPlace(tmp, out string, overwrite bool) error {
+	if !overwrite {
+		err := os.Link(tmp, out)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, fs.ErrExist):
+			return outputExists(out)
+		}
+		if _, serr := os.Lstat(out); serr == nil {
+			return outputExists(out)
+		}
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	return nil
+}
+
+func outputExists(out string) error {
+	return ferry.Errorf(ferry.ECONFLICT, "%s exists; pass --force to replace it", out)
 }
 
 // outputFormat is the table format the name of an output file says.

@@ -155,6 +155,45 @@ func TestScoreFileBatches(t *testing.T) {
 			t.Fatalf("%d rows, %v, output %q", res.Rows, err, raw)
 		}
 	})
+	t.Run("existing output needs Overwrite", func(t *testing.T) {
+		out := filepath.Join(dir, "existing.csv")
+		if err := os.WriteFile(out, []byte("keep me\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		d := &doubler{}
+		_, err := ScoreFile(context.Background(), d, doublerSignature(), inputs["csv"], out, ScoreOptions{})
+		if ferry.ErrorCode(err) != ferry.ECONFLICT || !strings.Contains(ferry.ErrorMessage(err), "exists; pass --force") {
+			t.Fatalf("err %v, want ECONFLICT naming --force", err)
+		}
+		if raw, _ := os.ReadFile(out); string(raw) != "keep me\n" || d.calls != 0 {
+			t.Fatalf("output %q after %d Predict calls; want it untouched and nothing scored", raw, d.calls)
+		}
+		if _, err := ScoreFile(context.Background(), d, doublerSignature(), inputs["csv"], out, ScoreOptions{Overwrite: true}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(out)
+		if raw, _ := os.ReadFile(out); err != nil || !strings.HasPrefix(string(raw), "y\n") || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("replaced output %q, mode %v (%v); want predictions, mode kept", raw, fi.Mode(), err)
+		}
+		noTemp(t, dir)
+	})
+	t.Run("a new output gets the umask's mode", func(t *testing.T) {
+		ref := filepath.Join(t.TempDir(), "ref")
+		f, err := os.Create(ref) // 0666 less the umask
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		want, _ := os.Stat(ref)
+		out := filepath.Join(dir, "mode.csv")
+		if _, err := ScoreFile(context.Background(), &doubler{}, doublerSignature(), inputs["csv"], out, ScoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.Stat(out)
+		if err != nil || got.Mode().Perm() != want.Mode().Perm() {
+			t.Fatalf("mode %v (%v), want %v as os.Create gives", got.Mode(), err, want.Mode())
+		}
+	})
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
