@@ -17,6 +17,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -686,6 +687,20 @@ func (c Config) YAML() ([]byte, error) {
 		return nil, fmt.Errorf("config: marshal: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// MarshalJSON renders c as YAML does, field names and values alike (so
+// durations are "30s", not nanoseconds), as a JSON object.
+func (c Config) MarshalJSON() ([]byte, error) {
+	b, err := c.YAML()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("config: marshal: %w", err)
+	}
+	return json.Marshal(m)
 }
 
 // Logger returns a slog.Logger writing to w at the configured level, as logfmt-like
