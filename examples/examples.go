@@ -14,10 +14,13 @@ package examples
 
 import (
 	"bytes"
+	"compress/gzip"
 	_ "embed"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -27,9 +30,16 @@ var breastCancer []byte
 //go:embed flights-sample.csv.gz
 var flightsSample []byte
 
+// FlightsHoldoutFrom is the first day of the flights held out from
+// training: flights before it (January to April 2001) train, flights from
+// it on (May and June) judge the model on data it never saw.
+const FlightsHoldoutFrom = "2001-05-01"
+
 // Files writes the bundled data sets into dir as breast_cancer.csv (with a
-// header line f00..f29,target) and flights-sample.csv.gz, and returns their
-// paths by name ("breast_cancer", "flights").
+// header line f00..f29,target) and flights-sample.csv.gz, and the flights
+// split at FlightsHoldoutFrom as flights-jan-apr.csv and flights-may-jun.csv;
+// it returns their paths by name ("breast_cancer", "flights",
+// "flights_train", "flights_holdout"). Existing files are replaced.
 func Files(dir string) (map[string]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -44,7 +54,43 @@ func Files(dir string) (map[string]string, error) {
 	if err := os.WriteFile(out["flights"], flightsSample, 0o644); err != nil {
 		return nil, err
 	}
+	train, holdout, err := splitFlights()
+	if err != nil {
+		return nil, err
+	}
+	out["flights_train"] = filepath.Join(dir, "flights-jan-apr.csv")
+	out["flights_holdout"] = filepath.Join(dir, "flights-may-jun.csv")
+	if err := os.WriteFile(out["flights_train"], train, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(out["flights_holdout"], holdout, 0o644); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// splitFlights splits the flights sample by its date column (the first,
+// "YYYY-MM-DD hh:mm:ss") at FlightsHoldoutFrom; both parts keep the header.
+func splitFlights() (before, after []byte, err error) {
+	zr, err := gzip.NewReader(bytes.NewReader(flightsSample))
+	if err != nil {
+		return nil, nil, fmt.Errorf("examples: flights sample: %w", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("examples: flights sample: %w", err)
+	}
+	header, body, _ := bytes.Cut(raw, []byte("\n"))
+	header = append(header, '\n')
+	before, after = slices.Clone(header), slices.Clone(header)
+	for line := range bytes.Lines(body) {
+		if string(line[:min(len(line), len(FlightsHoldoutFrom))]) < FlightsHoldoutFrom {
+			before = append(before, line...)
+		} else {
+			after = append(after, line...)
+		}
+	}
+	return before, after, nil
 }
 
 // BreastCancerCSV returns the breast cancer data with a header naming the

@@ -165,15 +165,39 @@ func TestHelp(t *testing.T) {
 	golden(t, "help.txt", out)
 }
 
+// TestDemo runs the demo twice on one data directory. Validation judges on
+// the held-out May-June flights, which training never saw, and prints the
+// held-out AUC of the challenger and of the champion; the second run works
+// beside what the first made.
 func TestDemo(t *testing.T) {
-	code, out, errs := runCLI(t, t.TempDir(), "demo")
+	data := t.TempDir()
+	code, out, errs := runCLI(t, data, "demo")
 	if code != 0 {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"data:/flights/1  120000 rows", "logistic-lr0.5", "metrics.val_auc", "3. Train: gradient-boosted trees", "val_auc"} {
+	for _, want := range []string{
+		"data:/flights/1  79158 rows", "data:/flights-holdout/1  40842 rows",
+		"logistic-lr0.5", "metrics.val_auc", "3. Train: gradient-boosted trees on data:/flights/1", "val_auc",
+		"flights-delay version 1 on data:/flights-holdout/1 (40842 rows)",
+		"flights-delay version 2 on data:/flights-holdout/1 (40842 rows)",
+	} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "on data:/flights/1 (") {
+		t.Fatalf("the demo validates on its training data:\n%s", out)
+	}
+	both := regexp.MustCompile(`held-out AUC \(May-Jun, unseen in training\): version 2 0\.\d{4}, @champion \(version 1\) 0\.\d{4}`)
+	if !both.MatchString(out) {
+		t.Fatalf("demo output lacks the held-out AUC of challenger and champion:\n%s", out)
+	}
+	code, out, errs = runCLI(t, data, "demo")
+	if code != 0 {
+		t.Fatalf("second demo on the same directory: %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "registered flights-delay version 3") || !strings.Contains(out, "version 4 on data:/flights-holdout/1") {
+		t.Fatalf("second demo output:\n%s", out)
 	}
 }
 

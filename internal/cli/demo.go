@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,24 +43,28 @@ SQLite and a local artifact directory.
              the Wisconsin breast cancer data, each a tracked run, and
              compares them;
   3. train:  trains a gradient-boosted tree model on a sample of the 2001 US
-             flights data (will a flight be more than 15 minutes late?),
-             training on January-April and validating on May-June, and
-             stores the model package as the run's artifact;
+             flights data (will a flight be more than 15 minutes late?) of
+             January-April (data:/flights), fitting on January-March and
+             watching April, and stores the model package as the run's
+             artifact; May-June is held out as its own data asset
+             (data:/flights-holdout) that no training sees;
   4. registry: registers that model, aliases it @challenger, moves it to
              Staging, and to Production under a policy that needs another
              principal's approval (refused until ml-lead approves), then
              prints its lineage and audit trail;
   5. package:  packages the Production version as a .tar.gz bundle, twice,
              to show the builds are byte-identical, and verifies it;
-  6. validate: trains a challenger, validates it against @champion with
-             gates (AUC floor, no worse than the champion, data checks) and
-             moves @champion only if it passed;
+  6. validate: trains a challenger, validates it against @champion on the
+             held-out May-June flights with gates (AUC floor, no worse than
+             the champion, data checks), prints both held-out AUCs, and moves
+             @champion only if it passed;
   7. serve:    serves @champion on a free port and asks it questions over the
              Open Inference Protocol V2 and MLflow's scoring protocol.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
-it (MLFLOW_TRACKING_URI works against it).`,
+it (MLFLOW_TRACKING_URI works against it). Running it again on the same
+directory adds new runs and versions beside the first ones.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.serverURL != "" {
@@ -119,6 +124,9 @@ type demo struct {
 	c   *client.Client
 	bar *progressBar
 	s   *session
+	// flights and holdout are the data URIs of the training flights
+	// (January-April) and of the held-out ones (May-June).
+	flights, holdout string
 }
 
 // demoPolicy is the demo's promotion policy: Production and @champion need an
@@ -144,14 +152,22 @@ func (d *demo) run(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(d.out, "\n1. Data: registering the bundled data sets")
-	for _, name := range []string{"breast_cancer", "flights"} {
-		asset, _, err := d.app.uploadData(ctx, d.s, name, files[name], "bundled example", d.bar)
+	fmt.Fprintln(d.out, "\n1. Data: registering the bundled data sets; May-June flights are held out")
+	assets := []struct{ name, file, note string }{
+		{"breast_cancer", files["breast_cancer"], "bundled example"},
+		{"flights", files["flights_train"], "flights of January-April 2001, for training"},
+		{"flights-holdout", files["flights_holdout"], "flights of May-June 2001, held out from training"},
+	}
+	uris := map[string]string{}
+	for _, a := range assets {
+		asset, _, err := d.app.uploadData(ctx, d.s, a.name, a.file, a.note, d.bar)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(d.out, "   data:/%s/%d  %d rows  %s\n", asset.Name, asset.Version, asset.Rows, shortDigest(asset.Digest))
+		uris[a.name] = fmt.Sprintf("data:/%s/%d", asset.Name, asset.Version)
+		fmt.Fprintf(d.out, "   %s  %d rows  %s  %s\n", uris[a.name], asset.Rows, shortDigest(asset.Digest), a.note)
 	}
+	d.flights, d.holdout = uris["flights"], uris["flights-holdout"]
 	if err := d.track(ctx); err != nil {
 		return err
 	}
@@ -220,18 +236,30 @@ func (d *demo) serveChampion(ctx context.Context) error {
 	return nil
 }
 
-// validate validates a version of flights-delay on the flights sample with
-// the demo gates, recording the verdict; it reports whether it passed.
+// validate validates a version of flights-delay on the held-out flights
+// with the demo gates, recording the verdict, and prints the held-out AUC of
+// the version and of the baseline; it reports whether it passed.
 func (d *demo) validate(ctx context.Context, dir string, version int, baseline string) (bool, error) {
 	gates := filepath.Join(dir, "gates.yaml")
 	if err := os.WriteFile(gates, []byte(demoGates), 0o644); err != nil {
 		return false, err
 	}
 	var buf strings.Builder
-	req := validation.Request{URI: fmt.Sprintf("models:/flights-delay/%d", version), Data: "data:/flights/1", Baseline: baseline}
-	err := d.app.validate(auth.WithPrincipal(ctx, "ci"), &buf, d.s, req, gates, filepath.Join(dir, fmt.Sprintf("validation-v%d", version)))
+	req := validation.Request{URI: fmt.Sprintf("models:/flights-delay/%d", version), Data: d.holdout, Baseline: baseline}
+	reportDir := filepath.Join(dir, fmt.Sprintf("validation-v%d", version))
+	err := d.app.validate(auth.WithPrincipal(ctx, "ci"), &buf, d.s, req, gates, reportDir)
 	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
 		fmt.Fprintf(d.out, "   %s\n", line)
+	}
+	if raw, rerr := os.ReadFile(filepath.Join(reportDir, "report.json")); rerr == nil {
+		var rep validation.Report
+		if json.Unmarshal(raw, &rep) == nil {
+			fmt.Fprintf(d.out, "   held-out AUC (May-Jun, unseen in training): version %d %.4f", version, rep.Metrics["roc_auc"])
+			if auc, ok := rep.BaselineMetrics["roc_auc"]; ok && rep.Baseline != nil {
+				fmt.Fprintf(d.out, ", %s (version %d) %.4f", baseline, rep.Baseline.Version, auc)
+			}
+			fmt.Fprintln(d.out)
+		}
 	}
 	var ce codeError
 	if errors.As(err, &ce) && ce.code == validateFailed {
@@ -244,7 +272,7 @@ func (d *demo) validate(ctx context.Context, dir string, version int, baseline s
 // validated against the champion, and takes @champion only if it passed.
 func (d *demo) challenge(ctx context.Context, dir string) error {
 	fmt.Fprintln(d.out, "\n6. Validate: a challenger against @champion; it takes @champion only if it passes")
-	res, err := d.runner().Run(ctx, flightsSpec("gbdt-challenger", 120, 7))
+	res, err := d.runner().Run(ctx, flightsSpec("gbdt-challenger", d.flights, 120, 7))
 	d.bar.Done()
 	if err != nil {
 		return err
@@ -278,13 +306,19 @@ func (d *demo) pack(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	pkg, err := d.s.remote.FetchVersion(ctx, v, filepath.Join(dir, "fetched", "model"))
+	fetched, err := os.MkdirTemp(dir, "fetched-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(fetched)
+	pkg, err := d.s.remote.FetchVersion(ctx, v, filepath.Join(fetched, "model"))
 	if err != nil {
 		return err
 	}
 	meta := packaging.Meta{Name: v.Name, Version: v.Version, Created: time.UnixMilli(v.CreationTime).UTC()}
 	var digests []string
-	for _, name := range []string{"flights-delay-1.tar.gz", "flights-delay-1-again.tar.gz"} {
+	bundles := []string{fmt.Sprintf("flights-delay-%d.tar.gz", v.Version), fmt.Sprintf("flights-delay-%d-again.tar.gz", v.Version)}
+	for _, name := range bundles {
 		path := filepath.Join(dir, name)
 		digest, err := packaging.WriteBundleFile(ctx, path, pkg, meta, packaging.Options{})
 		if err != nil {
@@ -297,7 +331,7 @@ func (d *demo) pack(ctx context.Context, dir string) error {
 	if digests[0] != digests[1] {
 		same = "DIFFERENT (a bug)"
 	}
-	if _, err := packaging.Verify(ctx, filepath.Join(dir, "flights-delay-1.tar.gz")); err != nil {
+	if _, err := packaging.Verify(ctx, filepath.Join(dir, bundles[0])); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "   two builds are %s; every file verified (ferry models verify FILE)\n", same)
@@ -313,6 +347,7 @@ func (d *demo) runner() *train.Runner {
 func (d *demo) track(ctx context.Context) error {
 	const experiment = "breast-cancer"
 	fmt.Fprintln(d.out, "\n2. Track: logistic regression on data:/breast_cancer/1, one run per learning rate")
+	mine := map[string]bool{} // this demo's runs, not those of an earlier demo in the same directory
 	for _, lr := range []float64{0.01, 0.1, 0.5, 2} {
 		spec := train.Spec{
 			ExperimentName: experiment, Name: fmt.Sprintf("logistic-lr%g", lr), Data: "data:/breast_cancer/1", Target: "diagnosis",
@@ -325,6 +360,7 @@ func (d *demo) track(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(d.out, "   %-18s val_auc=%.4f val_accuracy=%.4f  run %s\n", spec.Name, res.Metrics["val_auc"], res.Metrics["val_accuracy"], res.RunID)
+	mine[res.RunID] = true
 	}
 	exp, err := d.c.GetExperimentByName(ctx, experiment)
 	if err != nil {
@@ -336,6 +372,7 @@ func (d *demo) track(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "\n   Runs of %q, best first (ferry runs compare -e %s):\n\n", experiment, experiment)
 	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
+	runs = slices.DeleteFunc(runs, func(r client.Run) bool { return !mine[r.Info.RunID] })
 	cmp := compareRuns(runs)
 	cmp.Params = []string{"learning_rate", "epochs", "l2"}
 	cmp.table(tw)
@@ -343,27 +380,27 @@ func (d *demo) track(ctx context.Context) error {
 }
 
 // flightsSpec is the demo's flights model: will a flight be over 15 minutes
-// late, from its date, distance and airports; trained on January-April and
-// validated on May-June.
-func flightsSpec(name string, rounds, depth int) train.Spec {
+// late, from its date, distance and airports; data holds January-April, of
+// which January-March train and April is the training's validation split.
+func flightsSpec(name, data string, rounds, depth int) train.Spec {
 	return train.Spec{
-		ExperimentName: "flights-delay", Name: name, Data: "data:/flights/1", Target: "delay", PositiveWhen: "> 15",
+		ExperimentName: "flights-delay", Name: name, Data: data, Target: "delay", PositiveWhen: "> 15",
 		Features: []string{"date:month", "date:weekday", "date:hour", "distance", "origin", "destination"},
 		Trainer:  train.TrainerGBDT, Params: map[string]any{"num_rounds": rounds, "learning_rate": 0.1, "max_depth": depth},
-		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-05-01"}, Seed: 7,
+		Split: train.SplitSpec{Method: "time", Column: "date", Cut: "2001-04-01"}, Seed: 7,
 	}
 }
 
 // trainGBDT is the training stage: a built-in GBDT on the flights sample. It
 // returns the run's ID.
 func (d *demo) trainGBDT(ctx context.Context) (string, error) {
-	fmt.Fprintln(d.out, "\n3. Train: gradient-boosted trees on data:/flights/1, will a flight be over 15 minutes late?")
-	res, err := d.runner().Run(ctx, flightsSpec("gbdt-baseline", 60, 6))
+	fmt.Fprintf(d.out, "\n3. Train: gradient-boosted trees on %s, will a flight be over 15 minutes late?\n", d.flights)
+	res, err := d.runner().Run(ctx, flightsSpec("gbdt-baseline", d.flights, 60, 6))
 	d.bar.Done()
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(d.out, "   trained on %d rows (Jan-Apr), validated on %d (May-Jun) in %s\n", res.TrainRows, res.ValidRows, res.Duration.Round(1e6))
+	fmt.Fprintf(d.out, "   trained on %d rows (Jan-Mar), validated on %d (Apr) in %s\n", res.TrainRows, res.ValidRows, res.Duration.Round(1e6))
 	for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
 		fmt.Fprintf(d.out, "   %-14s %s\n", k, number(res.Metrics[k]))
 	}
