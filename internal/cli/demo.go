@@ -360,7 +360,7 @@ func (d *demo) track(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(d.out, "   %-18s val_auc=%.4f val_accuracy=%.4f  run %s\n", spec.Name, res.Metrics["val_auc"], res.Metrics["val_accuracy"], res.RunID)
-	mine[res.RunID] = true
+		mine[res.RunID] = true
 	}
 	exp, err := d.c.GetExperimentByName(ctx, experiment)
 	if err != nil {
