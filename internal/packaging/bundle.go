@@ -197,19 +197,23 @@ func ExtractBundle(ctx context.Context, r io.Reader, dir string) (*BundleManifes
 	if dir == "" {
 		return nil, invalidf("no directory to extract into given")
 	}
+	dir = filepath.Clean(dir) // "model/" names the directory model
 	existed, err := checkEmptyDest(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), dirMode); err != nil {
-		return nil, fmt.Errorf("packaging: create parent of %s: %w", dir, err)
+	undoParent, err := makeParent(dir)
+	if err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".ferry-extract-*")
 	if err != nil {
+		undoParent()
 		return nil, fmt.Errorf("packaging: create temporary directory: %w", err)
 	}
 	fail := func(err error) (*BundleManifest, error) {
 		_ = os.RemoveAll(tmp)
+		undoParent()
 		return nil, err
 	}
 	if err := os.Chmod(tmp, dirMode); err != nil {
@@ -255,6 +259,34 @@ func checkEmptyDest(dir string) (bool, error) {
 		return false, errorf(ferry.ECONFLICT, "directory %q is not empty", clip(dir))
 	}
 	return true, nil
+}
+
+// makeParent creates the directory that is to hold path (and its missing
+// ancestors). The function it returns removes the directories it created,
+// deepest first, as long as they are empty: call it when the write fails, so
+// that a failure leaves no empty directories behind.
+func makeParent(path string) (undo func(), err error) {
+	parent := filepath.Dir(path)
+	var created []string
+	for d := parent; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	undo = func() {
+		for _, d := range created {
+			_ = os.Remove(d) // fails, as it should, on a directory that is not empty
+		}
+	}
+	if err := os.MkdirAll(parent, dirMode); err != nil {
+		undo()
+		return nil, fmt.Errorf("packaging: create %s: %w", parent, err)
+	}
+	return undo, nil
 }
 
 // sink receives a bundle's model package as it is read. Paths are

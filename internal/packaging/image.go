@@ -67,11 +67,11 @@ func ImageEntrypoint() []string { return []string{BinaryPath, "serve", "/" + Mod
 // Errors wrap EINVALID for bad meta or options, an unverified or changed
 // package, or a binary that is not a static Linux executable; ENOTFOUND for a
 // missing binary; ctx's error when it ends.
-func WriteImage(ctx context.Context, dst string, pkg *model.Package, meta Meta, binary string, opts Options) (string, error) {
+func WriteImage(ctx context.Context, dst string, pkg *model.Package, meta Meta, binary string, opts Options) (_ string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	meta, err := normalize(pkg, meta)
+	meta, err = normalize(pkg, meta)
 	if err != nil {
 		return "", err
 	}
@@ -85,6 +85,7 @@ func WriteImage(ctx context.Context, dst string, pkg *model.Package, meta Meta, 
 	if dst == "" {
 		return "", invalidf("no image destination given")
 	}
+	dst = filepath.Clean(dst) // "churn-oci/" names the layout directory churn-oci
 	archive := strings.HasSuffix(dst, ".tar")
 	existed := false
 	if archive {
@@ -100,11 +101,16 @@ func WriteImage(ctx context.Context, dst string, pkg *model.Package, meta Meta, 
 	}
 	defer root.Close()
 
-	parent := filepath.Dir(dst)
-	if err := os.MkdirAll(parent, dirMode); err != nil {
-		return "", fmt.Errorf("packaging: create %s: %w", parent, err)
+	undoParent, err := makeParent(dst)
+	if err != nil {
+		return "", err
 	}
-	work, err := os.MkdirTemp(parent, ".ferry-image-*")
+	defer func() {
+		if err != nil {
+			undoParent()
+		}
+	}()
+	work, err := os.MkdirTemp(filepath.Dir(dst), ".ferry-image-*")
 	if err != nil {
 		return "", fmt.Errorf("packaging: create temporary directory: %w", err)
 	}

@@ -622,6 +622,27 @@ func TestWriteImageErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a trailing slash names the layout directory", func(t *testing.T) {
+		dst := out("churn-oci") + string(filepath.Separator)
+		if _, err := packaging.WriteImage(ctx, dst, pkg, testMeta(), bin, packaging.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, packaging.VerifyImage(ctx, dst))
+	})
+	t.Run("a failure leaves no directories behind", func(t *testing.T) {
+		top := out("new")
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		_, err := packaging.WriteImage(cctx, filepath.Join(top, "deeper", "img")+"/", pkg, testMeta(), bin, packaging.Options{
+			Progress: func(done, total int64) { cancel() },
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("WriteImage = %v, want the cancellation", err)
+		}
+		if _, err := os.Lstat(top); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the failed write left %s behind (%v)", top, err)
+		}
+	})
 	t.Run("empty layout directory is used", func(t *testing.T) {
 		dst := out("empty")
 		check(t, os.Mkdir(dst, 0o755))
