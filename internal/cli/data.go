@@ -48,7 +48,7 @@ func (a *app) dataCreate() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "create NAME --path FILE",
 		Short:   "Register a data file as a version of the asset NAME",
-		Example: `  ferry data create flights --path flights-2001.parquet --description "BTS on-time, Jan-Jun 2001"`,
+		Example: `  ferry data create flights --path flights.csv --description "BTS on-time, Jan-Jun 2001"`,
 		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
@@ -142,7 +142,7 @@ func (a *app) dataGet() *cobra.Command {
 	return &cobra.Command{
 		Use:     "get data:/NAME/VERSION|NAME",
 		Short:   "Show a data asset version with its schema",
-		Example: "  ferry data get data:/flights/2\n  ferry data get flights -o json",
+		Example: "  ferry data get data:/flights/1\n  ferry data get flights -o json",
 		Args:    exactArgs(1, "data:/NAME/VERSION or NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := args[0]

@@ -39,7 +39,7 @@ Writes act for a principal: --as NAME, else $FERRY_PRINCIPAL, else your user
 name. Until the server authenticates requests it trusts this name, which it
 receives as the X-Ferry-Principal header.`,
 		Example: `  ferry models register churn --from runs:/<run_id>/model
-  ferry models promote churn 1 --to production --reason "beats v0 on AUC"
+  ferry models promote churn 1 --to production --reason "beats v0 on AUC"   # exits 1 while it waits for an approval
   ferry models approve churn 1 --to production --as reviewer
   ferry models lineage models:/churn@champion`,
 	}

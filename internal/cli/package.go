@@ -39,7 +39,7 @@ with the model digest and lineage as labels and annotations. No Docker needed.
 
 The version is fetched from --server when given, else from the local data
 directory; the bundle and image are written here.`,
-		Example: `  ferry models package models:/churn@champion -o churn.tar.gz
+		Example: `  ferry models package models:/churn@champion -O churn.tar.gz
   ferry models package models:/churn/3 --image churn-oci/
   ferry models verify churn.tar.gz`,
 		Args: exactArgs(1, "MODEL_URI"),

@@ -48,7 +48,7 @@ named by the signature's outputs when they match), after the input columns
 with --keep-columns. It is written to a temporary file and renamed into place
 when complete, with the mode your umask gives; an existing output is only
 replaced with --force.`,
-		Example: `  ferry predict models:/flights@champion -i flights.parquet -o scored.parquet
+		Example: `  ferry predict models:/churn@champion -i customers.csv -o scored.parquet
   ferry predict ./model -i new.csv -o predictions.csv --keep-columns
   ferry predict models:/churn/3 -i customers.jsonl -o scores.jsonl --batch-size 50000`,
 		Args: exactArgs(1, "MODEL_URI|PATH"),

@@ -3,133 +3,130 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// readmeBlock returns the commands of the first ```sh block after heading in
-// the repository's README, continuation lines joined and comments removed.
-func readmeBlock(t *testing.T, heading string) [][]string {
+// readmeBlock is a fenced code block of the README with the heading it is
+// under.
+type readmeBlock struct {
+	heading, lang, body string
+}
+
+var fence = regexp.MustCompile("(?m)^```([a-z]*)\n")
+
+// readmeBlocks returns the README's fenced blocks in order.
+func readmeBlocks(t *testing.T) []readmeBlock {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(raw)
-	i := strings.Index(s, heading)
-	if i < 0 {
-		t.Fatalf("README has no %q", heading)
-	}
-	s = s[i:]
-	start := strings.Index(s, "```sh\n")
-	end := strings.Index(s[start+6:], "```")
-	var cmds [][]string
-	for _, line := range strings.Split(strings.ReplaceAll(s[start+6:start+6+end], "\\\n", " "), "\n") {
-		words := shellWords(t, line)
-		if len(words) > 0 {
-			cmds = append(cmds, words)
+	var blocks []readmeBlock
+	heading := ""
+	for {
+		loc := fence.FindStringSubmatchIndex(s)
+		if loc == nil {
+			return blocks
 		}
-	}
-	return cmds
-}
-
-// shellWords splits a line as sh would for the simple commands the README
-// uses: words, double- and single-quoted strings, a trailing # comment.
-func shellWords(t *testing.T, line string) []string {
-	t.Helper()
-	var words []string
-	var cur strings.Builder
-	in, quote := false, byte(0)
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteByte(c)
-		case c == '"' || c == '\'':
-			quote, in = c, true
-		case c == '#' && !in:
-			i = len(line)
-		case c == ' ' || c == '\t':
-			if in {
-				words = append(words, cur.String())
-				cur.Reset()
-				in = false
+		for _, l := range strings.Split(s[:loc[0]], "\n") {
+			if strings.HasPrefix(l, "#") {
+				heading = l
 			}
-		case c == '$' || c == '`' || c == '|' || c == ';' || c == '&':
-			t.Fatalf("README line %q needs a shell; keep the block to plain commands", line)
-		default:
-			cur.WriteByte(c)
-			in = true
 		}
+		rest := s[loc[1]:]
+		end := strings.Index(rest, "```")
+		if end < 0 {
+			t.Fatalf("README: unterminated block under %q", heading)
+		}
+		blocks = append(blocks, readmeBlock{heading: heading, lang: s[loc[2]:loc[3]], body: rest[:end]})
+		s = rest[end+3:]
 	}
-	if in {
-		words = append(words, cur.String())
-	}
-	return words
 }
 
-// TestReadmeTeamServerFlow runs the README's laptop flow as written against a
-// live ferry server: every command over FERRY_SERVER only, from a directory
-// laid out as the repository's root.
-func TestReadmeTeamServerFlow(t *testing.T) {
-	flow := readmeBlock(t, "### Working against a team server")
-	url, stop := startListening(t, t.TempDir(), nil, "server", "--addr", "127.0.0.1:0")
-	defer stop()
+// TestReadmeRunsAsWritten runs every ```sh block of the README in order, as
+// a reader would in one shell from the repository's root (see script for how
+// each kind of line is run), against a fresh data directory.
+func TestReadmeRunsAsWritten(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains several models")
+	}
+	blocks := readmeBlocks(t)
 	root := t.TempDir()
 	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
 	must(t, err)
 	must(t, os.Symlink(examples, filepath.Join(root, "examples")))
 	t.Chdir(root)
-	laptop := t.TempDir()
-	environ := []string{"HOME=" + t.TempDir(), "FERRY_DATA_DIR=" + laptop}
-	var sawServe bool
-	for _, words := range flow {
-		if words[0] == "export" {
-			k, _, _ := strings.Cut(words[1], "=")
-			environ = append(environ, k+"="+url)
+	s := newScript(t)
+	ran := 0
+	for _, b := range blocks {
+		if b.lang != "sh" {
 			continue
 		}
-		if words[0] != "ferry" {
-			t.Fatalf("README runs %q; only ferry commands are tested", words[0])
+		before := dirEntries(filepath.Join(root, ".ferry"))
+		for _, line := range lines(b.body) {
+			s.run(line)
+			ran++
 		}
-		if words[1] == "serve" {
-			sawServe = true
-			args := words[1:]
-			for i, a := range args {
-				if a == "127.0.0.1:8080" {
-					args[i] = "127.0.0.1:0"
+		s.endBlock()
+		if b.heading == "### Working against a team server" {
+			// Over the server, only the download cache lands locally.
+			for _, e := range dirEntries(filepath.Join(root, ".ferry")) {
+				if !slices.Contains(before, e) && e != "cache" {
+					t.Errorf("the flow over the server wrote %s into the laptop's data directory", e)
 				}
 			}
-			surl, sstop := startListening(t, laptop, environ, args...)
-			code, body := postJSON(t, surl+"/invocations", "application/json",
-				`{"dataframe_records": [{"date": "2001-06-15 17:05:00", "distance": 733, "origin": "ATL"}]}`)
-			if code != 200 {
-				t.Fatalf("%v: %d %s", words, code, body)
+			for _, f := range []string{"trained/model/MLmodel", "report/report.md", "flights-delay.tar.gz", "scored.csv"} {
+				if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+					t.Errorf("the flow did not write %s: %v", f, err)
+				}
 			}
-			if c, errs := sstop(); c != 0 {
-				t.Fatalf("serve exited %d: %s", c, errs)
-			}
+		}
+	}
+	if ran < 30 {
+		t.Fatalf("ran only %d README lines; are the blocks still ```sh?", ran)
+	}
+	for _, f := range []string{"flights-delay-oci/index.json", "flights-delay-1.tar.gz", "report-v1/report.md", "scored.parquet"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			t.Errorf("the README did not write %s: %v", f, err)
+		}
+	}
+}
+
+// TestReadmeYAMLIsTheExampleFile: a ```yaml block of the README that starts
+// with "# examples/NAME" is that file, so what the README shows is what its
+// commands run.
+func TestReadmeYAMLIsTheExampleFile(t *testing.T) {
+	n := 0
+	for _, b := range readmeBlocks(t) {
+		first, _, _ := strings.Cut(b.body, "\n")
+		name, ok := strings.CutPrefix(first, "# examples/")
+		if b.lang != "yaml" || !ok {
 			continue
 		}
-		code, out, errs := runCLIEnv(t, laptop, environ, words[1:]...)
-		if code != 0 {
-			t.Fatalf("%s: exit %d\n%s%s", strings.Join(words, " "), code, out, errs)
+		name, _, _ = strings.Cut(name, ":")
+		raw, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !sawServe {
-		t.Fatal("the README flow no longer serves the model")
-	}
-	for _, f := range []string{"trained/model/MLmodel", "report/report.md", "flights-delay.tar.gz", "scored.csv"} {
-		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
-			t.Errorf("the flow did not write %s: %v", f, err)
+		if string(raw) != b.body {
+			t.Errorf("README's block for examples/%s differs from the file:\n%s\nfile:\n%s", name, b.body, raw)
 		}
+		n++
 	}
-	entries, _ := os.ReadDir(laptop)
+	if n == 0 {
+		t.Fatal("the README shows no examples/ file")
+	}
+}
+
+func dirEntries(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var names []string
 	for _, e := range entries {
-		if e.Name() != "cache" {
-			t.Errorf("the flow over the server wrote %s into the laptop's data directory", e.Name())
-		}
+		names = append(names, e.Name())
 	}
+	return names
 }

@@ -51,7 +51,7 @@ models need FERRY_PROCESS_COMMAND: a command serving the V2 protocol on $PORT.`,
   ferry serve ./model --addr 0.0.0.0:8080 --name churn
   ferry serve models:/churn/3 --batch-max 64 --batch-delay 2ms
   curl -s localhost:8080/invocations -H 'Content-Type: application/json' \
-      -d '{"dataframe_records": [{"distance": 300, "origin": "SFO"}]}'`,
+      -d '{"dataframe_records": [{"tenure": 14, "plan": "basic", "monthly_charges": 29.5}]}'`,
 		Args: exactArgs(1, "MODEL_URI|PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if batchMax < 0 || batchDelay < 0 || timeout < 0 || maxFlight < 0 {

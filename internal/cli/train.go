@@ -30,7 +30,7 @@ metrics, the data set's digest and the code's git commit, and stores the model
 package (MLmodel, model.json, signature, input example, training profile) as
 its "model" artifact.`,
 		Example: `  ferry train -f train.yaml
-  ferry train --dataset flights.parquet --target delay --positive-when "> 15" \
+  ferry train --dataset flights.csv --target delay --positive-when "> 15" \
       --feature date:month --feature distance --feature origin --param num_rounds=100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -35,7 +35,7 @@ func (a *app) validateCommand() *cobra.Command {
 		slices                                                            []string
 	)
 	cmd := &cobra.Command{
-		Use:   "validate MODEL_URI --data DATA",
+		Use:   "validate MODEL_URI --dataset DATA",
 		Short: "Evaluate a model version, judge it against gates and the champion, record the verdict",
 		Long: `Evaluate a registered model version on data, judge it with the gates of a
 policy file (absolute thresholds, comparisons with a baseline such as
@@ -51,8 +51,8 @@ validation could not be done (e.g. the baseline cannot be loaded).
 The model is resolved and fetched through --server when given (the
 evaluation data too, when it is a data:/ reference), else from the local
 data directory; the validation itself runs here.`,
-		Example: `  ferry validate models:/churn/5 --dataset data:/holdout/3 --policy gates.yaml --baseline @champion
-  ferry validate models:/flights/2 --dataset may.parquet --target delay --positive-when "> 15" --slice origin`,
+		Example: `  ferry validate models:/churn/4 --dataset data:/customers/1 --policy gates.yaml --baseline @champion
+  ferry validate models:/churn/2 --dataset customers.csv --target churned --slice plan`,
 		Args: exactArgs(1, "MODEL_URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dataRef == "" {
