@@ -68,7 +68,7 @@ func (a *app) experimentsCreate() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "create NAME",
 		Short:   "Create an experiment",
-		Example: `  ferry experiments create churn --tag team=growth`,
+		Example: `  ferry experiments create fraud --tag team=risk`,
 		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withClient(cmd.Context(), func(c *client.Client) error {

@@ -104,6 +104,9 @@ func (s *script) run(line string) {
 	t := s.t
 	t.Helper()
 	code, comment := s.splitComment(line)
+	for from, to := range s.replace {
+		code = strings.ReplaceAll(code, from, to)
+	}
 	want := 0
 	if m := exitsComment.FindStringSubmatch(comment); m != nil {
 		want, _ = strconv.Atoi(m[1])
@@ -181,7 +184,7 @@ func (s *script) splitComment(line string) (string, string) {
 
 // words splits a line as sh would for the simple commands shown: words,
 // quoted strings, and $VAR or ${VAR} outside single quotes; then maps
-// addresses and placeholders.
+// addresses.
 func (s *script) words(line string) []string {
 	t := s.t
 	var words []string
@@ -244,9 +247,6 @@ func (s *script) words(line string) []string {
 		words = append(words, cur.String())
 	}
 	for i, w := range words {
-		for from, to := range s.replace {
-			w = strings.ReplaceAll(w, from, to)
-		}
 		words[i] = s.mapAddrs(w)
 	}
 	return words
@@ -290,6 +290,11 @@ func (s *script) ferry(line string, args []string, want int) string {
 	if len(args) > 0 && (args[0] == "server" || args[0] == "serve") {
 		s.background(line, args)
 		return ""
+	}
+	if i := slices.Index(args, "--server"); i >= 0 && i+1 < len(args) && strings.HasPrefix(args[i+1], "http://") && !s.isLive(args[i+1]) {
+		s.teamServer(strings.TrimPrefix(args[i+1], "http://"))
+		args = slices.Clone(args)
+		args[i+1] = s.mapAddrs(args[i+1])
 	}
 	if i := slices.Index(args, "--image"); i >= 0 && !slices.Contains(args, "--binary") {
 		t.Logf("%q: the image gets a stand-in static binary (the test binary is not a static ferry)", line)
