@@ -143,6 +143,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.demoCommand(),
 		a.versionCommand(),
 		a.serveCommand(), a.predictCommand(),
+		formatsTopic(),
 	)
 	refuseUnknownSubcommands(root)
 	return root

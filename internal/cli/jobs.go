@@ -46,7 +46,10 @@ artifact logs/job.log; the run ends FINISHED, FAILED or KILLED.
 
 Jobs run on this machine, supervised by 'ferry jobs submit', which waits for
 them. Their state is kept under <data>/jobs/, so 'jobs list', 'status',
-'logs' and 'cancel' work from another terminal.`,
+'logs' and 'cancel' work from another terminal.
+
+Every field of the spec, its default and an example: docs/job-spec.md (and
+ferry help formats).`,
 	}
 	cmd.AddCommand(a.jobsSubmit(), a.jobsList(), a.jobsStatus(), a.jobsLogs(), a.jobsCancel())
 	return cmd

@@ -37,7 +37,10 @@ lineage back to the run, commit and data, and an audit trail of every step.
 
 Writes act for a principal: --as NAME, else $FERRY_PRINCIPAL, else your user
 name. Until the server authenticates requests it trusts this name, which it
-receives as the X-Ferry-Principal header.`,
+receives as the X-Ferry-Principal header.
+
+The promotion policy (policy_file in the config, or FERRY_POLICY_FILE) is
+documented field by field in docs/policy.md (and ferry help formats).`,
 		Example: `  ferry models register churn --from runs:/<run_id>/model
   ferry models promote churn 1 --to production --reason "beats v0 on AUC"   # exits 1 while it waits for an approval
   ferry models approve churn 1 --to production --as reviewer

@@ -28,7 +28,10 @@ func (a *app) trainCommand() *cobra.Command {
 file or flags. The run logs its params, per-iteration metrics, validation
 metrics, the data set's digest and the code's git commit, and stores the model
 package (MLmodel, model.json, signature, input example, training profile) as
-its "model" artifact.`,
+its "model" artifact.
+
+Every field of the spec file, its default and an example: docs/training-spec.md
+(and ferry help formats).`,
 		Example: `  ferry train -f train.yaml
   ferry train --dataset flights.csv --target delay --positive-when "> 15" \
       --feature date:month --feature distance --feature origin --param num_rounds=100`,

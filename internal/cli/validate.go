@@ -50,7 +50,10 @@ validation could not be done (e.g. the baseline cannot be loaded).
 
 The model is resolved and fetched through --server when given (the
 evaluation data too, when it is a data:/ reference), else from the local
-data directory; the validation itself runs here.`,
+data directory; the validation itself runs here.
+
+Every field of the gates file (--policy), its default and an example:
+docs/gates.md (and ferry help formats).`,
 		Example: `  ferry validate models:/churn/4 --dataset data:/customers/1 --policy gates.yaml --baseline @champion
   ferry validate models:/churn/2 --dataset customers.csv --target churned --slice plan`,
 		Args: exactArgs(1, "MODEL_URI"),

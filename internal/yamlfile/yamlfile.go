@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -204,4 +205,61 @@ func structFields(t reflect.Type) (map[string]reflect.Type, []string, bool) {
 	}
 	add(t)
 	return fields, names, open
+}
+
+// Fields lists the YAML paths of the fields of type t, in declaration order,
+// as a file writes them: "split.cut". A map level is written "<key>"
+// ("models.<key>.stages.<key>.approval"); a list adds no level. It lists
+// but does not look inside a field whose type has its own UnmarshalYAML, is
+// a yaml.Node or an interface. Documentation tests use it to check that
+// every field is documented.
+func Fields(t reflect.Type) []string {
+	var out []string
+	var walkType func(t reflect.Type, path string)
+	walkType = func(t reflect.Type, path string) {
+		for {
+			if t == nodeType || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(unmarshalerType) {
+				return
+			}
+			if t.Kind() != reflect.Pointer && t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+				break
+			}
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			walkType(t.Elem(), join(path, "<key>"))
+		case reflect.Struct:
+			fields, names, _ := structFields(t)
+			for _, name := range names {
+				p := join(path, name)
+				out = append(out, p)
+				walkType(fields[name], p)
+			}
+		}
+	}
+	walkType(t, "")
+	return out
+}
+
+var (
+	backticked  = regexp.MustCompile("`([^`\n]+)`")
+	placeholder = regexp.MustCompile(`<[^>]+>`)
+)
+
+// Undocumented returns the paths of fields (as Fields gives them) that the
+// Markdown doc does not mention in backticks; a placeholder such as
+// `models.<model>.stages` in the doc stands for "<key>".
+func Undocumented(doc string, fields []string) []string {
+	seen := map[string]bool{}
+	for _, m := range backticked.FindAllStringSubmatch(doc, -1) {
+		seen[placeholder.ReplaceAllString(m[1], "<key>")] = true
+	}
+	var out []string
+	for _, f := range fields {
+		if !seen[f] {
+			out = append(out, f)
+		}
+	}
+	return out
 }

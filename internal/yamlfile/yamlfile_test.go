@@ -2,6 +2,7 @@ package yamlfile
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -82,5 +83,21 @@ func TestDecodeFillsValue(t *testing.T) {
 	var ue *UnknownFieldsError
 	if err := Decode([]byte("tagret: y\n"), "x", &d); !errors.As(err, &ue) || ue.Fields[0].Closest != "target" || ue.Fields[0].Line != 1 {
 		t.Fatalf("error %#v", err)
+	}
+}
+
+func TestFields(t *testing.T) {
+	got := strings.Join(Fields(reflect.TypeFor[doc]()), " ")
+	want := "name target params limits limits.timeout steps steps.timeout by_name by_name.<key>.timeout custom raw plain"
+	if got != want {
+		t.Fatalf("Fields = %s\nwant     %s", got, want)
+	}
+}
+
+func TestUndocumented(t *testing.T) {
+	doc := "| `name` | x |\n| `by_name.<model>.timeout` | y |\n`limits.timeout`"
+	got := Undocumented(doc, []string{"name", "limits", "limits.timeout", "by_name.<key>.timeout"})
+	if strings.Join(got, ",") != "limits" {
+		t.Fatalf("Undocumented = %v, want [limits]", got)
 	}
 }
