@@ -166,11 +166,16 @@ func TestExtractBundle(t *testing.T) {
 	}{
 		{"new directory", func(string) {}},
 		{"empty directory", func(dir string) { check(t, os.MkdirAll(dir, 0o755)) }},
+		{"named with a trailing slash", func(string) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out", "model")
 			tc.setup(dir)
-			man, err := packaging.ExtractBundle(ctx, bytes.NewReader(data), dir)
+			arg := dir
+			if tc.name == "named with a trailing slash" {
+				arg += string(filepath.Separator)
+			}
+			man, err := packaging.ExtractBundle(ctx, bytes.NewReader(data), arg)
 			check(t, err)
 			got, err := model.Load(ctx, dir)
 			if err != nil {
