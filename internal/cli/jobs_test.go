@@ -281,7 +281,7 @@ func TestJobsErrors(t *testing.T) {
 	}{
 		{"no spec", []string{"jobs", "submit"}, 2, "name the job spec with -f FILE"},
 		{"missing spec", []string{"jobs", "submit", "-f", filepath.Join(data, "nope.yaml")}, 1, "no such file"},
-		{"bad spec", []string{"jobs", "submit", "-f", unknownField}, 1, `line 3: unknown field "compute"; command: ${{inputs.lr}} names no input`},
+		{"bad spec", []string{"jobs", "submit", "-f", unknownField}, 1, `line 3: unknown field "compute"; valid fields are $schema, type, name, display_name, experiment_name, description, code, command, inputs, outputs, environment_variables, limits, retries, tags; command: ${{inputs.lr}} names no input`},
 		{"bad set", []string{"jobs", "submit", "-f", good, "--set", "lr"}, 1, `--set "lr": want FIELD=VALUE`},
 		{"unknown job", []string{"jobs", "status", "0123456789ab"}, 1, `job "0123456789ab" not found`},
 		{"logs of unknown job", []string{"jobs", "logs", "nope"}, 1, `job "nope" not found`},
