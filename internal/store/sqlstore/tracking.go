@@ -284,6 +284,9 @@ func (db *DB) GetRun(ctx context.Context, id string) (tracking.Run, error) {
 	if err := db.loadRunData(ctx, runs); err != nil {
 		return tracking.Run{}, err
 	}
+	if err := db.loadOutputs(ctx, &runs[0]); err != nil {
+		return tracking.Run{}, err
+	}
 	return runs[0], nil
 }
 
