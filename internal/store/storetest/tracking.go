@@ -36,6 +36,10 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 		{"SearchRuns", testSearchRuns},
 		{"SearchRunsOrderAndPages", testSearchRunsOrderAndPages},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"LoggedModels", testLoggedModels},
+		{"LoggedModelTagsAndParams", testLoggedModelTagsAndParams},
+		{"SearchLoggedModels", testSearchLoggedModels},
+		{"LogOutputs", testLogOutputs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
