@@ -13,9 +13,11 @@ import (
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
-// RegisterVersion registers a new version of name from source: runs:/RUN/path
+// RegisterVersion registers a new version of name from source: runs:/RUN/path,
+// models:/m-<id> (an MLflow 3 logged model: its artifacts are the package)
 // or an mlflow-artifacts: URI of a model package. The package is copied into
 // the registry's own storage (so the version is immutable), its digests are
 // verified, and its lineage is recorded. The model is created when absent
@@ -157,6 +159,23 @@ func (s *Service) resolveSource(ctx context.Context, source, runID string) (key,
 		return k, id, err
 	case strings.HasPrefix(source, "mlflow-artifacts:"):
 		k, err := blob.CleanKey(strings.TrimLeft(strings.TrimPrefix(source, "mlflow-artifacts:"), "/"))
+		return k, runID, err
+	case strings.HasPrefix(source, "models:/"+tracking.LoggedModelIDPrefix) && !strings.Contains(source[len("models:/"):], "/"):
+		m, err := s.runs.GetLoggedModel(ctx, strings.TrimPrefix(source, "models:/"))
+		if err != nil {
+			return "", "", err
+		}
+		if m.Status == tracking.LoggedModelUploadFailed {
+			return "", "", invalid("Logged model %s failed to upload (status %s); log it again before registering it.", m.ID, m.Status)
+		}
+		root, ok := strings.CutPrefix(m.ArtifactLocation, "mlflow-artifacts:")
+		if !ok {
+			return "", "", invalid("The artifacts of logged model %s are at %s, outside this server; register from an mlflow-artifacts: URI.", m.ID, m.ArtifactLocation)
+		}
+		k, err := blob.CleanKey(strings.TrimLeft(root, "/"))
+		if runID == "" {
+			runID = m.SourceRunID
+		}
 		return k, runID, err
 	}
 	return "", "", invalid("Model source %q is not supported: use runs:/<run_id>/<path> or an mlflow-artifacts: URI.", source)

@@ -14,9 +14,11 @@ import (
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
-// Runs is what the registry needs from tracking: the run a version comes from.
+// Runs is what the registry needs from tracking: the run, or the MLflow 3
+// logged model, a version comes from.
 type Runs interface {
 	GetRun(ctx context.Context, id string) (tracking.Run, error)
+	GetLoggedModel(ctx context.Context, id string) (tracking.LoggedModel, error)
 }
 
 // Service is the registry stage's API and the only way in to its use cases.
