@@ -155,8 +155,11 @@ func (s *Server) mlflowDeleteLoggedModel(r *http.Request, _ *loggedModelReq) (an
 	return empty{}, s.tracking.DeleteLoggedModel(r.Context(), r.PathValue("model_id"))
 }
 
+// mlflowSetLoggedModelTags answers {} as MLflow's server does, though the
+// proto's response may carry the model.
 func (s *Server) mlflowSetLoggedModelTags(r *http.Request, req *loggedModelReq) (any, error) {
-	return loggedModelResult(s.tracking.SetLoggedModelTags(r.Context(), r.PathValue("model_id"), fromWireTags(req.Tags)))
+	_, err := s.tracking.SetLoggedModelTags(r.Context(), r.PathValue("model_id"), fromWireTags(req.Tags))
+	return empty{}, err
 }
 
 func (s *Server) mlflowDeleteLoggedModelTag(r *http.Request, _ *loggedModelReq) (any, error) {
