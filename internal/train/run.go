@@ -189,6 +189,11 @@ func (r *Runner) prepare(ctx context.Context, spec Spec) (*prepared, error) {
 	if p.task == model.TaskMulticlass && len(p.classes) == 2 {
 		p.task = model.TaskBinary
 	}
+	if len(spec.Metrics) > 0 {
+		if err := CheckMetrics(p.task, p.classes, spec.Metrics); err != nil {
+			return nil, err
+		}
+	}
 	if p.features, err = native.ParseFeatures(f, spec.Features, spec.Target); err != nil {
 		return nil, err
 	}
@@ -365,7 +370,7 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run tracking
 	}
 	scores, err := Score(p.task, pipe.ClassLabels, vaY, pred, names)
 	if err != nil {
-		return nil, ferry.Errorf(ferry.EINVALID, "metrics: %v", err)
+		return nil, err
 	}
 	final := make([]tracking.Metric, 0, len(scores))
 	nowMs := time.Now().UnixMilli()

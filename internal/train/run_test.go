@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/testserver"
 	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 func newClient(t *testing.T) *client.Client {
@@ -176,6 +178,43 @@ func TestTrainersAndTasks(t *testing.T) {
 	}
 }
 
+// TestMulticlassMetrics: a multiclass spec may name every metric validation
+// computes for multiclass models, per-class ones and the aliases too.
+func TestMulticlassMetrics(t *testing.T) {
+	c := newClient(t)
+	iris := filepath.Join(t.TempDir(), "iris.csv")
+	os.WriteFile(iris, []byte(irisCSV), 0o644)
+	names := append([]string{"mlogloss", "auc", "f1_setosa", "recall_virginica"}, metrics.NamesFor(model.TaskMulticlass)...)
+	for _, n := range []string{"accuracy", "log_loss", "f1_macro", "balanced_accuracy", "roc_auc_weighted", "ece"} {
+		if !slices.Contains(names, n) {
+			t.Fatalf("validation has no multiclass metric %q", n)
+		}
+	}
+	for _, trainer := range []string{train.TrainerGBDT, train.TrainerLogistic} {
+		t.Run(trainer, func(t *testing.T) {
+			spec := train.Spec{Data: iris, Target: "species", Trainer: trainer, Params: map[string]any{}, Split: train.SplitSpec{Validation: 0.4}, Seed: 2, Metrics: names}
+			if trainer == train.TrainerGBDT {
+				spec.Params["num_rounds"] = 10
+			}
+			res, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Task != model.TaskMulticlass {
+				t.Fatalf("task %s", res.Task)
+			}
+			for _, n := range names {
+				if _, ok := res.Metrics["val_"+n]; !ok {
+					t.Errorf("val_%s missing from %v", n, res.Metrics)
+				}
+			}
+			if res.Metrics["val_log_loss"] != res.Metrics["val_mlogloss"] || res.Metrics["val_auc"] != res.Metrics["val_roc_auc"] {
+				t.Errorf("aliases differ: %v", res.Metrics)
+			}
+		})
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	c := newClient(t)
 	dir := t.TempDir()
@@ -203,6 +242,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown trainer", train.Spec{Data: ok, Target: "y", Trainer: "svm"}, `"svm" is not a built-in trainer`},
 		{"unknown param", train.Spec{Data: ok, Target: "y", Params: map[string]any{"depth": 3}}, `unknown field "depth"`},
 		{"timestamp without part", train.Spec{Data: ok, Target: "y", Features: []string{"a:month"}}, "only timestamp columns have parts"},
+		{"unknown metric", train.Spec{Data: ok, Target: "label", Metrics: []string{"accuracy", "f1_macr"}}, `metric "f1_macr" is not available for binary models; use auc, logloss, accuracy, balanced_accuracy, precision_macro, recall_macro, f1_macro`},
+		{"metric of another task", train.Spec{Data: ok, Target: "a", Task: "regression", Metrics: []string{"accuracy"}}, "use rmse, mae, r2, mape, median_ae"},
+		{"per-class metric of no class", train.Spec{Data: ok, Target: "label", Metrics: []string{"f1_z"}}, "f1_ followed by a class (x, y)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
