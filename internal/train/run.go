@@ -567,7 +567,7 @@ func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe 
 	m := &model.Manifest{
 		ArtifactPath: "model", RunID: run.Info.RunID,
 		UTCTimeCreated: time.UnixMilli(run.Info.StartTime).UTC(),
-		Signature:      signature(pipe),
+		Signature:      pipe.Signature(),
 		Metadata:       map[string]any{"ferry_task": p.task},
 	}
 	m.SetFlavor(flavor)
@@ -590,31 +590,6 @@ func (r *Runner) logger() *slog.Logger {
 		return r.Log
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// signature is the model's MLflow signature: the raw input columns and the
-// outputs.
-func signature(pipe *native.Pipeline) *model.Signature {
-	sig := &model.Signature{}
-	for _, c := range native.Inputs(pipe.Features) {
-		t := model.TypeDouble
-		switch c.Kind {
-		case dataset.KindCategorical:
-			t = model.TypeString
-		case dataset.KindTimestamp:
-			t = model.TypeDatetime
-		}
-		sig.Inputs = append(sig.Inputs, model.Spec{Name: c.Name, Type: t, Required: true})
-	}
-	switch pipe.Task {
-	case model.TaskMulticlass:
-		for _, c := range pipe.ClassLabels {
-			sig.Outputs = append(sig.Outputs, model.Spec{Name: c, Type: model.TypeDouble, Required: true})
-		}
-	default:
-		sig.Outputs = []model.Spec{{Name: pipe.Target, Type: model.TypeDouble, Required: true}}
-	}
-	return sig
 }
 
 type example struct{ input, predictions []byte }
