@@ -102,6 +102,13 @@ func TestRunGBDTEndToEnd(t *testing.T) {
 	if sig := pkg.Manifest.Signature; sig == nil || len(sig.Inputs) != 4 {
 		t.Fatalf("signature = %+v", pkg.Manifest.Signature)
 	}
+	// The outputs are what the model returns (runtime/native), not the target.
+	wantOut := []model.Spec{{Name: "probability", Type: model.TypeDouble, Required: true}, {Name: "label", Type: model.TypeString, Required: true}}
+	if got := pkg.Manifest.Signature.Outputs; !slices.EqualFunc(got, wantOut, func(a, b model.Spec) bool {
+		return a.Name == b.Name && a.Type == b.Type && a.Required == b.Required && !a.IsTensor
+	}) {
+		t.Fatalf("signature outputs = %+v, want %+v", got, wantOut)
+	}
 	f, err := os.Open(filepath.Join(res.PackageDir, "model.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,30 @@ func (p *Pipeline) Signature() *model.Signature {
 	return sig
 }
 
+// CheckXGBoostInputs reports whether XGBoost, given the raw input columns,
+// predicts what p predicts: p is a GBDT (its trees export with
+// GBDT.WriteXGBoostJSON) whose every feature is a numeric input column
+// used as it is, so the export's features are the input columns, by name and
+// in signature order. Otherwise it returns an error saying why not — a
+// logistic or linear model, a categorical feature (Ferry codes its levels)
+// or a part of a timestamp (Ferry derives it) — which names the feature.
+func (p *Pipeline) CheckXGBoostInputs() error {
+	if p.GBDT == nil {
+		return fmt.Errorf("the %s trainer's models have no XGBoost form", p.Trainer)
+	}
+	for _, f := range p.Features {
+		switch {
+		case f.Part != "":
+			return fmt.Errorf("feature %q is the %s of timestamp column %q, which Ferry derives", f.Name, f.Part, f.Column)
+		case f.Kind != string(dataset.KindNumeric):
+			return fmt.Errorf("feature %q is categorical, and Ferry codes its levels", f.Name)
+		case f.Name != f.Column:
+			return fmt.Errorf("feature %q reads column %q", f.Name, f.Column)
+		}
+	}
+	return nil
+}
+
 // Outputs is the number of values Predict gives per row.
 func (p *Pipeline) Outputs() int {
 	if p.Task == model.TaskMulticlass {
