@@ -181,8 +181,13 @@ assert conf["model_format"] == "json" and conf["data"].endswith(".json"), conf
 pf = mlmodel["flavors"]["python_function"]
 assert pf["loader_module"] == "mlflow.xgboost", pf
 assert pf["data"] == conf["data"], pf
-for f in pf["env"].values():
-    assert os.path.exists(os.path.join(path, f)), f
+# the environment files, as mlflow.utils.environment reads them
+with open(os.path.join(path, pf["env"]["virtualenv"])) as f:
+    penv = yaml.safe_load(f)
+assert isinstance(penv["python"], str) and penv["dependencies"] == ["-r requirements.txt"], penv
+with open(os.path.join(path, pf["env"]["conda"])) as f:
+    conda = yaml.safe_load(f)
+assert conda["dependencies"][-1]["pip"] == open(os.path.join(path, "requirements.txt")).read().split(), conda
 names = [c["name"] for c in json.loads(mlmodel["signature"]["inputs"])]
 
 def pyfunc_predict(frame):
