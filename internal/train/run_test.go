@@ -220,6 +220,18 @@ func TestMulticlassMetrics(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a typo is refused before training", func(t *testing.T) {
+		c := newClient(t)
+		spec := train.Spec{ExperimentName: "typo", Data: iris, Target: "species", Metrics: []string{"accuracy", "f1_macr", "logloss"}}
+		_, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), spec)
+		want := `metrics "f1_macr", "logloss" are not available for multiclass models; use auc, mlogloss, accuracy, balanced_accuracy, precision_macro, recall_macro, f1_macro, precision_weighted, recall_weighted, f1_weighted, roc_auc, roc_auc_weighted, log_loss, ece, or precision_, recall_ or f1_ followed by a class (setosa, versicolor, virginica)`
+		if ferry.ErrorCode(err) != ferry.EINVALID || !strings.Contains(ferry.ErrorMessage(err), want) {
+			t.Fatalf("error %v, want EINVALID saying %s", err, want)
+		}
+		if exps, _, err := c.SearchExperiments(context.Background(), client.ExperimentQuery{}); err != nil || slices.ContainsFunc(exps, func(e client.Experiment) bool { return e.Name == "typo" }) {
+			t.Fatalf("the refused spec made its experiment (%v)", err)
+		}
+	})
 }
 
 func TestBadInput(t *testing.T) {
