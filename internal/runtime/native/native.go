@@ -44,12 +44,12 @@ import (
 // Platform is the V2 platform name of native models.
 const Platform = "ferry_native"
 
-// Output tensor names.
+// Output tensor names, the ones the package's signature declares (nativemodel.Pipeline.Signature).
 const (
-	OutputProbability   = "probability"   // binary: P(second class), FP64 [-1]
-	OutputProbabilities = "probabilities" // multiclass: FP64 [-1, K]
-	OutputLabel         = "label"         // classification: the predicted class, BYTES [-1]
-	OutputPrediction    = "prediction"    // regression: FP64 [-1]
+	OutputProbability   = nativemodel.OutputProbability   // binary: P(second class), FP64 [-1]
+	OutputProbabilities = nativemodel.OutputProbabilities // multiclass: FP64 [-1, K]
+	OutputLabel         = nativemodel.OutputLabel         // classification: the predicted class, BYTES [-1]
+	OutputPrediction    = nativemodel.OutputPrediction    // regression: FP64 [-1]
 )
 
 // Model is a loaded native model. It is immutable and safe for concurrent
