@@ -21,6 +21,7 @@ func normalize(s string, dirs ...string) string {
 		re   *regexp.Regexp
 		with string
 	}{
+		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
 		{regexp.MustCompile(`sha256:[0-9a-f]{12,64}`), "sha256:<HEX>"},
 		{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},
 		{regexp.MustCompile(`\b[0-9a-f]{12}\b`), "<JOB>"},
@@ -28,7 +29,6 @@ func normalize(s string, dirs ...string) string {
 		{regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?`), "<TIME>"},
 		{regexp.MustCompile(`"(start_time|end_time|creation_time|last_update_time|created_at|creation_timestamp|last_updated_timestamp|timestamp|time)": ?\d+`), `"$1": <MS>`},
 		{regexp.MustCompile(`\b\d+(\.\d+)?(ms|µs|s)\b`), "<DUR>"},
-		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
 		{regexp.MustCompile(`\d+ rows/s`), "<N> rows/s"},
 		{regexp.MustCompile(`Timing: .*`), "Timing: <TIMING>"},
 		{regexp.MustCompile(`"(seconds|predict_seconds|metrics_seconds|total_seconds)": ?[0-9.e-]+`), `"$1": <SECONDS>`},

@@ -81,6 +81,9 @@ type TensorSpec struct {
 	Name     string
 	Datatype string
 	Shape    []int64
+	// Labels name the entries of a [rows, k] output's last dimension, when
+	// they have names (the class labels of multiclass probabilities).
+	Labels []string `json:"-"`
 }
 
 // Metadata describes a loaded model for clients (V2 model metadata).

@@ -266,3 +266,18 @@ func converts(from, to string) bool {
 	}
 	return false
 }
+
+// entryLabels names the entries of the [rows, k] output called name: the
+// labels the runtime gives it (class labels), else — for a model with one
+// output — the signature's output names.
+func (s *Schema) entryLabels(name string, outputs int) []string {
+	for _, o := range s.Outputs {
+		if o.Name == name && len(o.Labels) > 0 {
+			return o.Labels
+		}
+	}
+	if outputs == 1 {
+		return s.OutputNames
+	}
+	return nil
+}

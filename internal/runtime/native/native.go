@@ -148,7 +148,7 @@ func (m *Model) metadata() runtime.Metadata {
 		}
 	case model.TaskMulticlass:
 		md.Outputs = []runtime.TensorSpec{
-			{Name: OutputProbabilities, Datatype: runtime.FP64, Shape: []int64{-1, int64(len(m.labels))}},
+			{Name: OutputProbabilities, Datatype: runtime.FP64, Shape: []int64{-1, int64(len(m.labels))}, Labels: m.labels},
 			{Name: OutputLabel, Datatype: runtime.BYTES, Shape: []int64{-1}},
 		}
 	default:
