@@ -133,11 +133,11 @@ func datatype(dt string) (string, bool) {
 	switch dt {
 	case runtime.BOOL, runtime.INT32, runtime.INT64, runtime.FP32, runtime.FP64, runtime.BYTES:
 		return dt, true
-	case "INT8", "INT16", "UINT8", "UINT16":
+	case runtime.INT8, runtime.INT16, runtime.UINT8, runtime.UINT16:
 		return runtime.INT32, true
-	case "UINT32", "UINT64":
+	case runtime.UINT32, runtime.UINT64:
 		return runtime.INT64, true
-	case "FP16":
+	case runtime.FP16:
 		return runtime.FP32, true
 	}
 	return "", false
