@@ -84,7 +84,13 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 		mux.HandleFunc("POST /invocations", func(w http.ResponseWriter, r *http.Request) {
 			s.inferRows(w, r, protoMLflow, func(context.Context) (*entry, error) { return s.defaultModel() },
 				func(body []byte, e *entry) ([]runtime.Tensor, int, error) {
-					return decodeInvocations(body, r.Header.Get("Content-Type"), e.schema)
+					d := newRowDecoder(e.schema, true)
+					t, rows, err := decodeInvocations(body, r.Header.Get("Content-Type"), d)
+					if len(d.ignored) > 0 {
+						w.Header().Set(IgnoredColumnsHeader, ignoredHeader(d.ignored))
+						s.log.DebugContext(r.Context(), "serving: ignored columns the model does not take", "model", e.name, "version", e.version, "columns", d.ignored)
+					}
+					return t, rows, err
 				})
 		})
 		ok := func(w http.ResponseWriter, r *http.Request) {
