@@ -173,7 +173,7 @@ func Load(ctx context.Context, pkg *model.Package, cfg Config) (*Model, error) {
 	if _, err := pkg.Manifest.PyFunc(); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
-	if len(cfg.Command) == 0 && cfg.Protocol != ProtocolMLflow {
+	if len(cfg.Command) == 0 && (cfg.Protocol == "" || cfg.Protocol == ProtocolV2) {
 		return nil, invalidf("no command is configured to serve python_function models (it must serve the Open Inference Protocol V2 on $PORT, or use the mlflow protocol, whose default command is 'mlflow models serve')")
 	}
 	cfg.ModelDir = pkg.Dir
