@@ -1,6 +1,7 @@
 // Package runtime turns a model package into a predictor. Each flavor has its
 // runtime in a subpackage — native (Ferry's own models), xgboost, lightgbm,
-// onnx (build tag onnx) and process (any Open Inference Protocol V2 server) —
+// onnx (build tag onnx) and process (a child process serving the V2 or MLflow
+// scoring protocol, such as mlflow models serve) —
 // behind the one small Model interface here, which the serving stage consumes.
 //
 // Inputs and outputs are named tensors in the shape of the Open Inference
