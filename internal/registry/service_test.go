@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -452,6 +453,56 @@ func TestAliasNames(t *testing.T) {
 	})
 }
 
+// TestPromoteTarget: stages in any case and @aliases are targets; a bare
+// word such as "prod" is refused with both forms named, and nothing moves.
+func TestPromoteTarget(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := auth.WithPrincipal(e.ctx, "alice"), e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	tests := []struct {
+		target, stage, alias string
+		code                 string
+	}{
+		{target: "staging", stage: registry.StageStaging},
+		{target: "PRODUCTION", stage: registry.StageProduction},
+		{target: "Archived", stage: registry.StageArchived},
+		{target: "none", stage: registry.StageNone},
+		{target: "@champion", stage: registry.StageNone, alias: "champion"},
+		{target: "prod", code: ferry.EINVALID},
+		{target: "champion", code: ferry.EINVALID},
+		{target: "@latest", code: ferry.EINVALID},
+		{target: "", code: ferry.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			before, err := svc.History(ctx, "churn")
+			must(t, err)
+			v, err := svc.Promote(ctx, "churn", 1, tt.target, "", false)
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				if msg := ferry.ErrorMessage(err); tt.target != "@latest" && (!strings.Contains(msg, "staging, production, archived") || !strings.Contains(msg, "@name")) {
+					t.Fatalf("message %q does not list both forms", msg)
+				}
+				if _, err := svc.Decide(ctx, "churn", 1, tt.target, true, ""); ferry.ErrorCode(err) != ferry.EINVALID {
+					t.Fatalf("Decide(%q) = %v, want EINVALID", tt.target, err)
+				}
+				if after, _ := svc.History(ctx, "churn"); len(after) != len(before) {
+					t.Fatalf("a refused target left events: %+v", after[len(before):])
+				}
+				if m, _ := svc.GetModel(ctx, "churn"); m.Aliases["prod"] != 0 {
+					t.Fatalf("aliases = %v", m.Aliases)
+				}
+				return
+			}
+			must(t, err)
+			if v.Stage != tt.stage || (tt.alias != "" && !slices.Contains(v.Aliases, tt.alias)) {
+				t.Fatalf("after %q: stage %q aliases %v", tt.target, v.Stage, v.Aliases)
+			}
+		})
+	}
+}
+
 func TestRegisterVersion(t *testing.T) {
 	t.Run("the same package twice", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
@@ -814,7 +865,7 @@ default:
 	must(t, err)
 	_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "champion", 1, "")
 	wantCode(t, err, ferry.EFORBIDDEN)
-	if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "ferry models approve churn 1 --to champion") {
+	if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "ferry models approve churn 1 --to @champion") {
 		t.Fatalf("message = %q", msg)
 	}
 	_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "@champion", true, "")
@@ -827,7 +878,7 @@ default:
 	t.Run("a rejected request does not count", func(t *testing.T) {
 		_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "canary", 1, "")
 		wantCode(t, err, ferry.EFORBIDDEN)
-		_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "canary", false, "not this week")
+		_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "@canary", false, "not this week")
 		must(t, err)
 		_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "canary", 1, "")
 		wantCode(t, err, ferry.EFORBIDDEN)
