@@ -68,9 +68,10 @@ func TestModelsPromotionRoundTrip(t *testing.T) {
 		!strings.Contains(out, "Next: ferry models promote churn 1 --to staging") {
 		t.Fatalf("register: %d %q %q", code, out, errs)
 	}
-	code, _, errs = models("register", "churn", "--from", "runs:/"+run+"/model", "--as", "ana")
-	if code != 1 || !strings.Contains(errs, "This model package is already registered as churn version 1") {
-		t.Fatalf("register twice: %d %q", code, errs)
+	// The same source again is a new version, as in MLflow (issue 10.1).
+	code, out, errs = models("register", "churn", "--from", "runs:/"+run+"/model", "--as", "ana")
+	if code != 0 || !strings.Contains(out, "Registered churn version 2 (models:/churn/2) from runs:/"+run+"/model") {
+		t.Fatalf("register twice: %d %q %q", code, out, errs)
 	}
 
 	code, out, errs = models("alias", "churn", "challenger", "1", "--as", "ana", "--reason", "first candidate")
@@ -124,15 +125,15 @@ func TestModelsPromotionRoundTrip(t *testing.T) {
 		steps = append(steps, e.Principal+" "+e.Action+" "+strings.SplitN(e.To, ":", 2)[0])
 	}
 	want := []string{
-		"ana create_model churn", "ana create_version sha256", "ana set_alias @challenger", "ana request_promotion Production",
+		"ana create_model churn", "ana create_version sha256", "ana create_version sha256", "ana set_alias @challenger", "ana request_promotion Production",
 		"ana promotion_blocked Production", "bo approve Production", "ana transition_stage Production",
 		"ana request_promotion @champion", "bo reject @champion",
 	}
 	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("history:\n  %s\nwant\n  %s", strings.Join(steps, "\n  "), strings.Join(want, "\n  "))
 	}
-	if events[6].Reason != "beats the baseline (approved by bo, request 1)" {
-		t.Errorf("transition reason %q", events[6].Reason)
+	if events[7].Reason != "beats the baseline (approved by bo, request 1)" {
+		t.Errorf("transition reason %q", events[7].Reason)
 	}
 	code, out, _ = models("history", "churn")
 	for _, s := range []string{"WHO", "promotion_blocked", "self-approval refused", "looks good", "first candidate"} {

@@ -19,7 +19,10 @@ import (
 // or an mlflow-artifacts: URI of a model package. The package is copied into
 // the registry's own storage (so the version is immutable), its digests are
 // verified, and its lineage is recorded. The model is created when absent
-// and create is set. The same package registered twice is ECONFLICT.
+// and create is set. The same package registered again is a new version, as
+// in MLflow; its bytes are stored once (see register). A runs:/ source may
+// name the run by a unique prefix of its id (tracking.Service.ResolveRunID);
+// the version records the full id.
 func (s *Service) RegisterVersion(ctx context.Context, name, source, runID, description string, tags []Tag, create bool) (Version, error) {
 	missing, err := s.checkTarget(ctx, name, create)
 	if err != nil {
@@ -115,28 +118,26 @@ func (s *Service) register(ctx context.Context, name, source, runID, dir, descri
 			return Version{}, err
 		}
 	}
-	v.StorageURI = "registry/" + name + "/" + strings.TrimPrefix(v.ModelDigest, "sha256:")
-	if err := s.upload(ctx, dir, v.StorageURI); err != nil {
+	if v.StorageURI, err = s.storePackage(ctx, name, dir, v.ModelDigest); err != nil {
 		return Version{}, err
 	}
-	out, err := s.store.CreateVersion(ctx, v, s.event(ctx, ActionCreateVersion, name, 0, "", v.ModelDigest, source))
-	if ferry.ErrorCode(err) == ferry.ECONFLICT {
-		return Version{}, s.duplicate(ctx, name, v.ModelDigest, err)
-	}
-	if err != nil {
-		return Version{}, err
-	}
-	return out, nil
+	return s.store.CreateVersion(ctx, v, s.event(ctx, ActionCreateVersion, name, 0, "", v.ModelDigest, source))
 }
 
-// duplicate names the version that already holds the package with digest,
-// for the ECONFLICT the store gave (one version per package per model).
-func (s *Service) duplicate(ctx context.Context, name, digest string, conflict error) error {
+// storePackage copies the package in dir, whose digest is digest, into the
+// registry's storage and returns its key prefix. Storage is content-addressed:
+// when a version of name already holds the same package, its copy is shared
+// and nothing is written.
+func (s *Service) storePackage(ctx context.Context, name, dir, digest string) (string, error) {
 	vs, _, err := s.store.SearchVersions(ctx, VersionQuery{Name: name, Digest: digest, MaxResults: 1})
-	if err != nil || len(vs) == 0 {
-		return conflict
+	if err != nil {
+		return "", err
 	}
-	return ferry.Errorf(ferry.ECONFLICT, "This model package is already registered as %s version %d (digest %s).", name, vs[0].Version, digest)
+	if len(vs) > 0 && vs[0].StorageURI != "" {
+		return vs[0].StorageURI, nil
+	}
+	key := "registry/" + name + "/" + strings.TrimPrefix(digest, "sha256:")
+	return key, s.upload(ctx, dir, key)
 }
 
 // resolveSource maps a model source to the artifact-store key of the package.

@@ -504,25 +504,54 @@ func TestPromoteTarget(t *testing.T) {
 }
 
 func TestRegisterVersion(t *testing.T) {
+	// As MLflow's register_model does, the same source registered again is a
+	// new version (issue 10.1); the bytes are stored once.
 	t.Run("the same package twice", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		run, _ := e.runWithModel(pkg{})
-		e.register("alice", "churn", run)
-		_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
-		wantCode(t, err, ferry.ECONFLICT)
-		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "version 1") {
-			t.Fatalf("message %q does not name the version", msg)
+		v1 := e.register("alice", "churn", run)
+		blobs := e.registryBlobs("registry")
+		source := "runs:/" + run.Info.RunID + "/model"
+		v2, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", source, "", "", nil, false)
+		must(t, err)
+		if v2.Version != 2 || v2.Source != source || v2.RunID != run.Info.RunID || v2.UserID != "bob" ||
+			v2.ModelDigest != v1.ModelDigest || v2.StorageURI != v1.StorageURI {
+			t.Fatalf("second registration = %+v, want version 2 of the same package and copy as %+v", v2, v1)
 		}
-		// The same bytes logged by another run are the same package.
+		// The same bytes logged by another run are the same package too.
 		run2, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{})
 		must(t, err)
 		dir := filepath.Join(t.TempDir(), "model")
 		buildPackage(t, dir, run.Info.RunID, pkg{})
 		e.upload(run2, dir)
-		_, err = e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
-		wantCode(t, err, ferry.ECONFLICT)
-		if got := fmt.Sprint(e.versions("churn")); got != "[1]" {
+		v3, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
+		must(t, err)
+		if v3.Version != 3 || v3.StorageURI != v1.StorageURI {
+			t.Fatalf("third registration = %+v", v3)
+		}
+		if got := fmt.Sprint(e.versions("churn")); got != "[3 2 1]" {
 			t.Fatalf("versions = %s", got)
+		}
+		if after := e.registryBlobs("registry"); fmt.Sprint(after) != fmt.Sprint(blobs) {
+			t.Fatalf("registry storage %v after registering the package again, want %v (stored once)", after, blobs)
+		}
+		for _, n := range []int{1, 2, 3} {
+			v, err := e.svc.GetVersion(e.ctx, "churn", n)
+			must(t, err)
+			if _, err := e.svc.FetchVersion(e.ctx, v, filepath.Join(t.TempDir(), "v")); err != nil {
+				t.Fatalf("fetch version %d: %v", n, err)
+			}
+		}
+		hist, err := e.svc.History(e.ctx, "churn")
+		must(t, err)
+		created := 0
+		for _, h := range hist {
+			if h.Action == registry.ActionCreateVersion {
+				created++
+			}
+		}
+		if created != 3 {
+			t.Fatalf("%d create_version events, want 3", created)
 		}
 	})
 	t.Run("the same package registered concurrently", func(t *testing.T) {
@@ -532,7 +561,7 @@ func TestRegisterVersion(t *testing.T) {
 		must(t, err)
 		const n = 4
 		var wg sync.WaitGroup
-		codes := make(chan string, n)
+		errs := make(chan error, n)
 		release := make(chan struct{})
 		for i := range n {
 			wg.Add(1)
@@ -540,21 +569,17 @@ func TestRegisterVersion(t *testing.T) {
 				defer wg.Done()
 				<-release
 				_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, fmt.Sprintf("user%d", i)), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
-				codes <- ferry.ErrorCode(err)
+				errs <- err
 			}()
 		}
 		close(release)
 		wg.Wait()
-		close(codes)
-		var got []string
-		for c := range codes {
-			if c == "" {
-				c = "ok"
-			}
-			got = append(got, c)
+		close(errs)
+		for err := range errs {
+			must(t, err)
 		}
-		if vs := e.versions("churn"); len(vs) != 1 {
-			t.Fatalf("%d versions of one package (results %v); want one version and ECONFLICT for the rest", len(vs), got)
+		if got := fmt.Sprint(e.versions("churn")); got != "[4 3 2 1]" {
+			t.Fatalf("versions = %s, want four versions of one package", got)
 		}
 	})
 	t.Run("new bytes give a new version", func(t *testing.T) {
@@ -926,12 +951,12 @@ func TestRegisterDir(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		dir := filepath.Join(t.TempDir(), "model")
 		buildPackage(t, dir, "", pkg{})
-		_, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
+		v1, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
 		must(t, err)
-		_, err = e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
-		wantCode(t, err, ferry.ECONFLICT)
-		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "churn version 1") {
-			t.Fatalf("message %q does not name the version", msg)
+		v2, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
+		must(t, err)
+		if v2.Version != 2 || v2.StorageURI != v1.StorageURI || v2.ModelDigest != v1.ModelDigest {
+			t.Fatalf("registered again: %+v, first %+v", v2, v1)
 		}
 	})
 	t.Run("an MLflow package", func(t *testing.T) {
