@@ -648,7 +648,9 @@ func testRegVersionTags(t *testing.T, f *regFixture) {
 func testRegSamePackageTwice(t *testing.T, f *regFixture) {
 	f.model("churn")
 	v1 := f.version("churn")
-	same := func(v *registry.Version) { v.ModelDigest, v.StorageURI, v.Source = v1.ModelDigest, v1.StorageURI, v1.Source }
+	same := func(v *registry.Version) {
+		v.ModelDigest, v.StorageURI, v.Source = v1.ModelDigest, v1.StorageURI, v1.Source
+	}
 	v2 := f.version("churn", same)
 	v3 := f.version("churn", same)
 	if v2.Version != 2 || v3.Version != 3 || v2.ModelDigest != v1.ModelDigest || v3.StorageURI != v1.StorageURI {
