@@ -28,7 +28,7 @@ func (s *Service) RegisterVersion(ctx context.Context, name, source, runID, desc
 	if err != nil {
 		return Version{}, err
 	}
-	key, run, err := s.resolveSource(ctx, source, runID)
+	key, run, source, err := s.resolveSource(ctx, source, runID)
 	if err != nil {
 		return Version{}, err
 	}
@@ -140,27 +140,33 @@ func (s *Service) storePackage(ctx context.Context, name, dir, digest string) (s
 	return key, s.upload(ctx, dir, key)
 }
 
-// resolveSource maps a model source to the artifact-store key of the package.
-func (s *Service) resolveSource(ctx context.Context, source, runID string) (key, run string, err error) {
+// resolveSource maps a model source to the artifact-store key of the
+// package, the run it comes from and the source as recorded: a runs:/ source
+// naming its run by a prefix is recorded with the run's full ID.
+func (s *Service) resolveSource(ctx context.Context, source, runID string) (key, run, recorded string, err error) {
 	switch {
 	case strings.HasPrefix(source, "runs:/"):
 		rest := strings.TrimPrefix(source, "runs:/")
-		id, path, _ := strings.Cut(rest, "/")
+		ref, path, _ := strings.Cut(rest, "/")
+		id, err := s.runs.ResolveRunID(ctx, ref)
+		if err != nil {
+			return "", "", "", err
+		}
 		r, err := s.runs.GetRun(ctx, id)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		root, ok := strings.CutPrefix(r.Info.ArtifactURI, "mlflow-artifacts:")
 		if !ok {
-			return "", "", invalid("The artifacts of run %s are at %s, outside this server; register from an mlflow-artifacts: URI.", id, r.Info.ArtifactURI)
+			return "", "", "", invalid("The artifacts of run %s are at %s, outside this server; register from an mlflow-artifacts: URI.", id, r.Info.ArtifactURI)
 		}
 		k, err := blob.CleanKey(strings.TrimPrefix(root, "/") + "/" + path)
-		return k, id, err
+		return k, id, "runs:/" + id + strings.TrimPrefix(rest, ref), err
 	case strings.HasPrefix(source, "mlflow-artifacts:"):
 		k, err := blob.CleanKey(strings.TrimLeft(strings.TrimPrefix(source, "mlflow-artifacts:"), "/"))
-		return k, runID, err
+		return k, runID, source, err
 	}
-	return "", "", invalid("Model source %q is not supported: use runs:/<run_id>/<path> or an mlflow-artifacts: URI.", source)
+	return "", "", "", invalid("Model source %q is not supported: use runs:/<run_id>/<path> or an mlflow-artifacts: URI.", source)
 }
 
 // download copies every file under key into dir.

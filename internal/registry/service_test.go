@@ -582,6 +582,20 @@ func TestRegisterVersion(t *testing.T) {
 			t.Fatalf("versions = %s, want four versions of one package", got)
 		}
 	})
+	// A runs:/ source may name its run by a unique prefix of 8+ characters,
+	// as Ferry prints them (issue 10.3); the version records the full ID.
+	t.Run("a run ID prefix", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		run, _ := e.runWithModel(pkg{})
+		id := run.Info.RunID
+		v, err := e.svc.RegisterVersion(e.ctx, "churn", "runs:/"+id[:8]+"/model", "", "", nil, true)
+		must(t, err)
+		if v.Source != "runs:/"+id+"/model" || v.RunID != id {
+			t.Fatalf("registered from a prefix: source %q run %q", v.Source, v.RunID)
+		}
+		_, err = e.svc.RegisterVersion(e.ctx, "churn", "runs:/"+id[:7]+"/model", "", "", nil, true)
+		wantCode(t, err, ferry.EINVALID)
+	})
 	t.Run("new bytes give a new version", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		for i := range 3 {
