@@ -18,7 +18,9 @@ func blocked(format string, args ...any) error {
 // ("@champion") — when the policy allows it, recording the move in the audit
 // trail. When the policy requires an approval that does not exist yet, it
 // files a pending request and answers EFORBIDDEN saying who must approve;
-// a missing check is EFORBIDDEN naming the check. archiveExisting moves the
+// a missing check is EFORBIDDEN naming the check, and a missing validation
+// EFORBIDDEN naming the gates file and digest the rule requires (see
+// ValidationRule). archiveExisting moves the
 // target stage's other versions to Archived.
 func (s *Service) Promote(ctx context.Context, name string, version int, target, reason string, archiveExisting bool) (Version, error) {
 	target, err := normalizeTarget(target)
@@ -30,10 +32,20 @@ func (s *Service) Promote(ctx context.Context, name string, version int, target,
 		return Version{}, err
 	}
 	req := s.policy.Requirement(name, target)
-	if len(req.Checks) > 0 {
+	if len(req.Checks) > 0 || req.Validation != nil {
 		checks, err := s.store.ListChecks(ctx, name, version)
 		if err != nil {
 			return Version{}, err
+		}
+		if req.Validation != nil {
+			msg, err := s.checkValidation(ctx, v, target, req.Validation, checks)
+			if err != nil {
+				return Version{}, err
+			}
+			if msg != "" {
+				_ = s.store.AppendAudit(ctx, s.event(ctx, ActionPromoteBlocked, name, version, v.Stage, target, msg))
+				return Version{}, blocked("%s", msg)
+			}
 		}
 		for _, kind := range req.Checks {
 			if verdict := latestVerdict(checks, kind); verdict != "pass" {
