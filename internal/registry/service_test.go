@@ -805,8 +805,8 @@ func TestCheckPolicy(t *testing.T) {
 	e := newEnv(t, sqlite.SynchronousNormal, mustPolicy(t, `
 default:
   stages:
-    Staging: {checks: [validation]}
-    Production: {checks: [validation, bias]}
+    Staging: {checks: [review]}
+    Production: {checks: [review, bias]}
 `))
 	ctx, svc := e.ctx, e.svc
 	run, _ := e.runWithModel(pkg{})
@@ -821,15 +821,15 @@ default:
 		code    string
 		mention []string
 	}{
-		{"blocked without a check", "", ferry.EFORBIDDEN, []string{`"validation"`, "there is none"}},
-		{"blocked by a failing check", "fail", ferry.EFORBIDDEN, []string{`"validation"`, `"fail"`}},
+		{"blocked without a check", "", ferry.EFORBIDDEN, []string{`"review"`, "there is none"}},
+		{"blocked by a failing check", "fail", ferry.EFORBIDDEN, []string{`"review"`, `"fail"`}},
 		{"allowed by a passing check", "pass", "", nil},
-		{"blocked again by a newer failing check", "fail", ferry.EFORBIDDEN, []string{`"validation"`, `"fail"`}},
+		{"blocked again by a newer failing check", "fail", ferry.EFORBIDDEN, []string{`"review"`, `"fail"`}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			if st.record != "" {
-				c, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", st.record, `{"auc":0.9}`)
+				c, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "review", st.record, `{"auc":0.9}`)
 				must(t, err)
 				if c.Verdict != st.record || c.CreatedBy != "ci" || c.ID == 0 {
 					t.Fatalf("check = %+v", c)
@@ -849,7 +849,7 @@ default:
 		})
 	}
 	t.Run("every missing check is named", func(t *testing.T) {
-		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", "pass", "")
+		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "review", "pass", "")
 		must(t, err)
 		_, err = svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "", false)
 		wantCode(t, err, ferry.EFORBIDDEN)
@@ -865,11 +865,11 @@ default:
 		}
 	})
 	t.Run("bad checks", func(t *testing.T) {
-		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", "maybe", "")
+		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "review", "maybe", "")
 		wantCode(t, err, ferry.EINVALID)
 		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "", "pass", "")
 		wantCode(t, err, ferry.EINVALID)
-		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 9, "validation", "pass", "")
+		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 9, "review", "pass", "")
 		wantCode(t, err, ferry.ENOTFOUND)
 	})
 	t.Run("blocked attempts are audited", func(t *testing.T) {

@@ -78,7 +78,11 @@ func (s *Service) checkValidation(ctx context.Context, v Version, target string,
 	case accepted != nil && accepted.Verdict == "pass":
 		return "", nil
 	case accepted != nil:
-		return fmt.Sprintf("%s, and the latest one says %q. Fix the model, validate it again (%s), and try again.", msg, accepted.Verdict, run), nil
+		later := ""
+		if latest != accepted {
+			later = fmt.Sprintf(" (a later validation %s, which this rule does not accept)", why)
+		}
+		return fmt.Sprintf("%s, and the latest one says %q%s. Fix the model, validate it again (%s), and try again.", msg, accepted.Verdict, later, run), nil
 	case latest != nil:
 		return fmt.Sprintf("%s, and there is none: the latest validation %s. Run: %s", msg, why, run), nil
 	}
