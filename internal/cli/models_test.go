@@ -198,6 +198,10 @@ func TestModelsErrors(t *testing.T) {
 		{"approve without a request", []string{"models", "approve", "churn", "1", "--to", "production"}, 1, "There is no pending request to move churn version 1 to Production"},
 		{"invalid alias", []string{"models", "alias", "churn", "latest", "1"}, 1, "Alias name 'latest' is reserved"},
 		{"unknown version in a URI", []string{"models", "lineage", "models:/churn/3"}, 1, "not found"},
+		// A typo is not an alias (issue 10.4).
+		{"promote to prod", []string{"models", "promote", "churn", "1", "--to", "prod"}, 1, `Promotion target "prod" is neither a stage (staging, production, archived or none) nor an alias (written @name, e.g. @prod)`},
+		{"approve to champion", []string{"models", "approve", "churn", "1", "--to", "champion"}, 1, "nor an alias (written @name"},
+		{"a run ID prefix too short", []string{"models", "register", "churn", "--from", "runs:/0123456/model"}, 1, "at least 8 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
