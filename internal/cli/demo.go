@@ -87,6 +87,10 @@ it (MLFLOW_TRACKING_URI works against it).`,
 			if err := os.WriteFile(cfg.PolicyFile, []byte(demoPolicy), 0o644); err != nil {
 				return err
 			}
+			// The policy's validation rule names the gates file next to it.
+			if err := os.WriteFile(filepath.Join(cfg.DataDir, "gates.yaml"), []byte(demoGates), 0o644); err != nil {
+				return err
+			}
 			s, err := a.startLocal(ctx, cfg, discardLogger())
 			if err != nil {
 				return err
@@ -121,13 +125,15 @@ type demo struct {
 	s   *session
 }
 
-// demoPolicy is the demo's promotion policy: Production and @champion need an
-// approval by a principal other than the one asking.
+// demoPolicy is the demo's promotion policy: Production needs an approval by
+// a principal other than the one asking; @champion a passing validation made
+// with the demo's gates.yaml (written next to the policy), against the
+// current champion once there is one.
 const demoPolicy = `default:
   stages:
     Production: {approval: true}
   aliases:
-    champion: {checks: [validation]}
+    champion: {validation: {gates: gates.yaml, baseline: "@champion"}}
 `
 
 // demoGates are the validation gates: an absolute AUC floor, no worse than
@@ -221,12 +227,10 @@ func (d *demo) serveChampion(ctx context.Context) error {
 }
 
 // validate validates a version of flights-delay on the flights sample with
-// the demo gates, recording the verdict; it reports whether it passed.
+// the gates file the policy names, recording the verdict; it reports whether
+// it passed.
 func (d *demo) validate(ctx context.Context, dir string, version int, baseline string) (bool, error) {
-	gates := filepath.Join(dir, "gates.yaml")
-	if err := os.WriteFile(gates, []byte(demoGates), 0o644); err != nil {
-		return false, err
-	}
+	gates := filepath.Join(d.cfg.DataDir, "gates.yaml") // the file the policy names
 	var buf strings.Builder
 	req := validation.Request{URI: fmt.Sprintf("models:/flights-delay/%d", version), Data: "data:/flights/1", Baseline: baseline}
 	err := d.app.validate(auth.WithPrincipal(ctx, "ci"), &buf, d.s, req, gates, filepath.Join(dir, fmt.Sprintf("validation-v%d", version)))

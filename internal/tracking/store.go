@@ -28,6 +28,10 @@ type Store interface {
 	// CreateRun stores a new run; run.Info.RunID is set by the caller.
 	CreateRun(ctx context.Context, run Run) error
 	GetRun(ctx context.Context, id string) (Run, error)
+	// RunIDsWithPrefix returns up to limit IDs of runs (deleted ones
+	// included) that start with prefix, in ascending order; none is not an
+	// error.
+	RunIDsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error)
 	// UpdateRun applies the non-zero fields of u and returns the new info.
 	UpdateRun(ctx context.Context, id string, u RunUpdate) (RunInfo, error)
 	SetRunStage(ctx context.Context, id, stage string, now int64) error
