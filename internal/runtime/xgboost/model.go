@@ -86,7 +86,10 @@ func NewModel(b *Booster, sig *model.Signature) *Model {
 	m := &Model{b: b}
 	nf, no := b.NumFeature(), b.NumOutputs()
 	names := b.FeatureNames()
-	types := make([]string, nf)
+	var types []string // per feature; only when features have names, which the model or sig holds
+	if names != nil || b.FeatureTypes() != nil || sig != nil && len(sig.Inputs) == nf {
+		types = make([]string, nf)
+	}
 	for i, t := range b.FeatureTypes() {
 		switch t {
 		case "int", "c":

@@ -201,8 +201,8 @@ func TestParseErrors(t *testing.T) {
 		contains string
 	}{
 		{name: "not JSON", raw: "{\"learner\": [1, 2", code: ferry.EINVALID, contains: "not valid JSON"},
-		{name: "legacy binary", raw: "binf\x00\x00\x00?", code: ferry.ENOTIMPLEMENTED, contains: "legacy binary"},
-		{name: "empty", raw: "", code: ferry.ENOTIMPLEMENTED, contains: "not an XGBoost JSON"},
+		{name: "truncated legacy binary", raw: "binf\x00\x00\x00?", code: ferry.EINVALID, contains: "legacy binary model, byte 4: the learner parameters needs 136 bytes"},
+		{name: "empty", raw: "", code: ferry.EINVALID, contains: "not an XGBoost model"},
 		{name: "top level not an object", raw: "{\"learner\": 1}", code: ferry.EINVALID, contains: "learner is a number"},
 		{name: "deep nesting", raw: "{\"a\":" + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "}", code: ferry.EINVALID, contains: "nest deeper"},
 		{name: "gblinear", edit: func(d map[string]any) {

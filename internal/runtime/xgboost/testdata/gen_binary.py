@@ -126,6 +126,10 @@ def cases():
     p = dict(common, objective="count:poisson", base_score=2.0)
     save("bin_count_poisson_base", train(p, xtr, yn, 15), xte, p, 15)
 
+    # gblinear, which Ferry refuses (no expected outputs)
+    p = dict(objective="reg:squarederror", booster="gblinear")
+    train(p, xtr, yr, 3).save_model(os.path.join(HERE, "bin_gblinear.xgb"))
+
     pre_1_0("bin_v0_binary_logistic", "bin_binary_logistic_base.xgb",
             lambda b: np.log(np.float32(b) / (np.float32(1) - np.float32(b))),
             xte, {"objective": "binary:logistic"}, 15)
