@@ -81,7 +81,13 @@ type binReader struct {
 // fail returns the EINVALID error of a file that breaks the format at the
 // current offset.
 func (r *binReader) fail(format string, args ...any) error {
-	return invalid(fmt.Sprintf("legacy binary model, byte %d", r.off), format, args...)
+	return failAt(r.off, format, args...)
+}
+
+// failAt returns the EINVALID error of a file that breaks the format at
+// byte off.
+func failAt(off int, format string, args ...any) error {
+	return invalid(fmt.Sprintf("legacy binary model, byte %d", off), format, args...)
 }
 
 // take returns the next n bytes, which what names in the error when the
@@ -104,8 +110,7 @@ func (r *binReader) count(what string, size int) (int, error) {
 	}
 	n := binary.LittleEndian.Uint64(p)
 	if rest := uint64(len(r.data) - r.off); n > rest/uint64(size) {
-		r.off -= 8
-		return 0, r.fail("%s is %d, but the %d bytes that remain hold at most %d", what, n, rest, rest/uint64(size))
+		return 0, failAt(r.off-8, "%s is %d, but the %d bytes that remain hold at most %d", what, n, rest, rest/uint64(size))
 	}
 	return int(n), nil
 }
@@ -126,10 +131,10 @@ func u32(p []byte, at int) uint32 { return binary.LittleEndian.Uint32(p[at:]) }
 
 func f32(p []byte, at int) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(p[at:])) }
 
-// inRange checks a count or index read from the file.
-func (r *binReader) inRange(what string, v int64, lo, hi int64) error {
+// inRange checks a number read from the parameters at byte at.
+func inRange(at int, what string, v int64, lo, hi int64) error {
 	if v < lo || v > hi {
-		return r.fail("%s %d is out of range [%d, %d]", what, v, lo, hi)
+		return failAt(at, "%s %d is out of range [%d, %d]", what, v, lo, hi)
 	}
 	return nil
 }
@@ -143,14 +148,12 @@ func (r *binReader) booster() (*Booster, error) {
 	}
 	base, numFeature, numClass := f32(mp, 0), int64(u32(mp, 4)), int64(i32(mp, 8))
 	extraAttrs, major, minor, numTarget := i32(mp, 12), u32(mp, 20), u32(mp, 24), int64(u32(mp, 28))
-	r.off = start
-	if err := r.inRange("num_feature", numFeature, 0, maxFeatures-1); err != nil {
+	if err := inRange(start, "num_feature", numFeature, 0, maxFeatures-1); err != nil {
 		return nil, err
 	}
-	if err := r.inRange("num_class", numClass, 0, maxClasses); err != nil {
+	if err := inRange(start, "num_class", numClass, 0, maxClasses); err != nil {
 		return nil, err
 	}
-	r.off += learnerParamSize
 	objName, err := r.str("the objective's name")
 	if err != nil {
 		return nil, err
@@ -166,7 +169,7 @@ func (r *binReader) booster() (*Booster, error) {
 	b := &Booster{}
 	if major > 0 {
 		b.version = fmt.Sprintf("%d.%d", major, minor)
-	} else if !obj.multiclass() {
+	} else if !obj.multiclass() { // XGBoost: objectives not named multi:*
 		base = obj.predTransform32(base)
 	}
 	if err := b.setup("legacy binary model, learner parameters", int(numFeature), int(numClass), int(numTarget), objName, []float32{base}); err != nil {
@@ -180,26 +183,27 @@ func (r *binReader) booster() (*Booster, error) {
 		return nil, err
 	}
 	if extraAttrs != 0 {
-		return b, r.attributes()
+		if err := r.attributes(); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
 
 // trees reads the gbtree model (and dart's weights) into b.
 func (r *binReader) trees(b *Booster, dart bool) error {
+	start := r.off
 	p, err := r.take(gbtreeParamSize, "the gbtree model parameters")
 	if err != nil {
 		return err
 	}
-	r.off -= gbtreeParamSize
 	numTrees := int64(i32(p, 0))
-	if err := r.inRange("num_trees", numTrees, 0, int64(len(r.data)-r.off-gbtreeParamSize)/minBinaryTreeBytes); err != nil {
+	if err := inRange(start, "num_trees", numTrees, 0, int64(len(r.data)-r.off)/minBinaryTreeBytes); err != nil {
 		return err
 	}
 	if err := scalarLeaves(int(i32(p, 28))); err != nil {
 		return err
 	}
-	r.off += gbtreeParamSize
 	n := int(numTrees)
 	nodes := make([][]byte, n)
 	for i := range nodes {
@@ -245,19 +249,18 @@ func (r *binReader) trees(b *Booster, dart bool) error {
 // treeNodes reads tree i and returns the bytes of its nodes.
 func (r *binReader) treeNodes(i int) ([]byte, error) {
 	what := fmt.Sprintf("tree %d", i)
+	start := r.off
 	tp, err := r.take(treeParamSize, what+"'s parameters")
 	if err != nil {
 		return nil, err
 	}
-	r.off -= treeParamSize
 	n := int64(i32(tp, 4))
-	if err := r.inRange(what+"'s num_nodes", n, 1, int64(len(r.data)-r.off-treeParamSize)/(nodeSize+nodeStatSize)); err != nil {
+	if err := inRange(start, what+"'s num_nodes", n, 1, int64(len(r.data)-r.off)/(nodeSize+nodeStatSize)); err != nil {
 		return nil, err
 	}
 	if err := scalarLeaves(int(i32(tp, 20))); err != nil {
 		return nil, err
 	}
-	r.off += treeParamSize
 	nodes, err := r.take(int(n)*nodeSize, what+"'s nodes")
 	if err != nil {
 		return nil, err

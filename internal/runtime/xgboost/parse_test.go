@@ -164,6 +164,12 @@ func TestParseVariants(t *testing.T) {
 			tr["default_left"] = []any{1, 0, 0, 0, 0}
 			tr["categories_nodes"] = []any{3}
 		}, 3.5},
+		{"categorical split and no category sets in the tree", func(d map[string]any) {
+			tr := tree0(d)
+			for _, k := range []string{"categories", "categories_nodes", "categories_segments", "categories_sizes"} {
+				delete(tr, k)
+			}
+		}, 2.5}, // an empty set: category 1 goes left
 		{"dart weights", func(d map[string]any) {
 			l := at(d, "learner")
 			gb := l["gradient_booster"].(map[string]any)
