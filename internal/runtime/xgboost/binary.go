@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/ferry-ml/ferry"
 )
@@ -61,7 +60,7 @@ const (
 // are ignored, as XGBoost ignores them. Errors as for LoadFile.
 func ParseBinary(data []byte) (*Booster, error) {
 	r := &binReader{data: data}
-	headed := strings.HasPrefix(string(data[:min(len(data), 4)]), binaryHeader)
+	headed := len(data) >= len(binaryHeader) && string(data[:len(binaryHeader)]) == binaryHeader
 	if headed {
 		r.off = len(binaryHeader)
 	}
