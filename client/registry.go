@@ -233,8 +233,8 @@ type versionResp struct {
 
 // RegisterVersion registers the package at src.Source as the next version
 // of name, creating the registered model when absent. The server keeps its
-// own verified copy of the package. Registering the same package twice is an
-// *Error with code ECONFLICT.
+// own verified copy of the package. Registering the same package again makes
+// a new version (as in MLflow) that shares the stored copy.
 func (c *Client) RegisterVersion(ctx context.Context, name string, src VersionSource) (ModelVersion, error) {
 	var out versionResp
 	err := c.do(ctx, http.MethodPost, "/api/v1/models"+pathEscape(name, "versions"), nil, src, &out)

@@ -79,8 +79,8 @@ func TestRegistryClient(t *testing.T) {
 	if v.Version != 1 || v.UserID != "ana" || v.RunID != run.ID() || v.GitCommit != "abc123" || v.URI() != "models:/prices/1" || v.CurrentStage != client.StageNone {
 		t.Fatalf("registered %+v", v)
 	}
-	if _, err := c.RegisterVersion(ctx, "prices", client.VersionSource{Source: "runs:/" + run.ID() + "/model"}); err == nil || !strings.Contains(err.Error(), "already registered") {
-		t.Fatalf("registering twice: %v", err)
+	if again, err := c.RegisterVersion(ctx, "prices", client.VersionSource{Source: "runs:/" + run.ID() + "/model"}); err != nil || again.Version != 2 {
+		t.Fatalf("registering twice: %+v, %v; want version 2", again, err)
 	}
 
 	// The policy blocks Production until someone else approves.
@@ -106,7 +106,7 @@ func TestRegistryClient(t *testing.T) {
 		t.Fatalf("resolve: %+v %v", got, err)
 	}
 	m, err := c.GetModel(ctx, "prices")
-	if err != nil || m.Aliases["champion"] != 1 || len(m.LatestVersions) != 1 {
+	if err != nil || m.Aliases["champion"] != 1 || len(m.LatestVersions) != 2 {
 		t.Fatalf("model: %+v %v", m, err)
 	}
 	chk, err := c.RecordCheck(ctx, "prices", 1, "validation", "pass", map[string]float64{"rmse": 1.5})
@@ -118,11 +118,11 @@ func TestRegistryClient(t *testing.T) {
 		t.Fatalf("lineage: %+v %v", lin, err)
 	}
 	from, err := c.VersionsFrom(ctx, run.ID(), "")
-	if err != nil || len(from) != 1 {
+	if err != nil || len(from) != 2 {
 		t.Fatalf("versions from run: %+v %v", from, err)
 	}
 	vs, err := c.ListVersions(ctx, "prices")
-	if err != nil || len(vs) != 1 {
+	if err != nil || len(vs) != 2 {
 		t.Fatalf("versions: %+v %v", vs, err)
 	}
 	models, _, err := c.ListModels(ctx, client.ModelQuery{Filter: "name LIKE 'pri%'"})
@@ -144,7 +144,7 @@ func TestRegistryClient(t *testing.T) {
 	for _, e := range events {
 		who = append(who, e.Principal+" "+e.Action)
 	}
-	want := "ana create_model,ana create_version,ana request_promotion,ana promotion_blocked,bo approve,ana transition_stage,ana set_alias,ana record_check,ana delete_alias"
+	want := "ana create_model,ana create_version,ana create_version,ana request_promotion,ana promotion_blocked,bo approve,ana transition_stage,ana set_alias,ana record_check,ana delete_alias"
 	if strings.Join(who, ",") != want {
 		t.Fatalf("history:\n %s\nwant\n %s", strings.Join(who, ","), want)
 	}

@@ -14,10 +14,15 @@ import (
 
 // RuntimeConfig is what the runtimes take from the environment.
 type RuntimeConfig struct {
+	// ProcessProtocol is what the command serving python_function models
+	// speaks (FERRY_PROCESS_PROTOCOL): process.ProtocolV2 or
+	// process.ProtocolMLflow. Empty means v2 when a command is given and
+	// mlflow (with process.DefaultMLflowCommand) when none is.
+	ProcessProtocol string
 	// ProcessCommand serves python_function models (FERRY_PROCESS_COMMAND,
-	// split on spaces); empty leaves them unserved.
+	// split on spaces; {port} and {model_dir} are replaced).
 	ProcessCommand []string
-	// ProcessModelName is the name that command serves the model under
+	// ProcessModelName is the name a V2 command serves the model under
 	// (FERRY_PROCESS_MODEL_NAME, default "model").
 	ProcessModelName string
 	// ONNXLibrary is ONNX Runtime's shared library (FERRY_ONNXRUNTIME_LIB);
@@ -29,7 +34,8 @@ type RuntimeConfig struct {
 // Runtimes returns the runtime registry of this build: Ferry's native
 // models, XGBoost, LightGBM and ONNX in-process (ONNX only in builds with the
 // onnx tag; without it, its loader says how to get one), and python_function
-// models through a child process when a command is configured.
+// models through a child process: the configured command, or `mlflow models
+// serve` (a package without MLflow installed fails to load, saying so).
 func Runtimes(cfg RuntimeConfig) runtime.Registry {
 	log := cfg.Log
 	if log == nil {
@@ -45,8 +51,10 @@ func Runtimes(cfg RuntimeConfig) runtime.Registry {
 		model.FlavorLightGBM: lightgbm.Load,
 		model.FlavorONNX:     onnx.Loader(onnx.WithLibrary(cfg.ONNXLibrary), onnx.WithLogger(log)),
 	}
-	if len(cfg.ProcessCommand) > 0 {
-		r[model.FlavorPyFunc] = process.Loader(process.Config{Command: cfg.ProcessCommand, ModelName: name, Log: log})
+	protocol := cfg.ProcessProtocol
+	if protocol == "" && len(cfg.ProcessCommand) == 0 {
+		protocol = process.ProtocolMLflow
 	}
+	r[model.FlavorPyFunc] = process.Loader(process.Config{Protocol: protocol, Command: cfg.ProcessCommand, ModelName: name, Log: log})
 	return r
 }

@@ -92,6 +92,10 @@ directory adds new runs and versions beside the first ones.`,
 			if err := os.WriteFile(cfg.PolicyFile, []byte(demoPolicy), 0o644); err != nil {
 				return err
 			}
+			// The policy's validation rule names the gates file next to it.
+			if err := os.WriteFile(filepath.Join(cfg.DataDir, "gates.yaml"), []byte(demoGates), 0o644); err != nil {
+				return err
+			}
 			s, err := a.startLocal(ctx, cfg, discardLogger())
 			if err != nil {
 				return err
@@ -129,13 +133,15 @@ type demo struct {
 	flights, holdout string
 }
 
-// demoPolicy is the demo's promotion policy: Production and @champion need an
-// approval by a principal other than the one asking.
+// demoPolicy is the demo's promotion policy: Production needs an approval by
+// a principal other than the one asking; @champion a passing validation made
+// with the demo's gates.yaml (written next to the policy), against the
+// current champion once there is one.
 const demoPolicy = `default:
   stages:
     Production: {approval: true}
   aliases:
-    champion: {checks: [validation]}
+    champion: {validation: {gates: gates.yaml, baseline: "@champion"}}
 `
 
 // demoGates are the validation gates: an absolute AUC floor, no worse than
@@ -237,13 +243,11 @@ func (d *demo) serveChampion(ctx context.Context) error {
 }
 
 // validate validates a version of flights-delay on the held-out flights
-// with the demo gates, recording the verdict, and prints the held-out AUC of
-// the version and of the baseline; it reports whether it passed.
+// with the gates file the policy names, recording the verdict, and prints
+// the held-out AUC of the version and of the baseline; it reports whether it
+// passed.
 func (d *demo) validate(ctx context.Context, dir string, version int, baseline string) (bool, error) {
-	gates := filepath.Join(dir, "gates.yaml")
-	if err := os.WriteFile(gates, []byte(demoGates), 0o644); err != nil {
-		return false, err
-	}
+	gates := filepath.Join(d.cfg.DataDir, "gates.yaml") // the file the policy names
 	var buf strings.Builder
 	req := validation.Request{URI: fmt.Sprintf("models:/flights-delay/%d", version), Data: d.holdout, Baseline: baseline}
 	reportDir := filepath.Join(dir, fmt.Sprintf("validation-v%d", version))
@@ -447,7 +451,13 @@ func (d *demo) register(ctx context.Context, runID string) error {
 	} else if err != nil {
 		return err
 	}
-	if passed, err := d.validate(ctx, d.dir, v.Version, ""); err != nil {
+	// A first demo has no champion yet; a second one on the same directory
+	// must beat the champion the first left behind.
+	baseline := ""
+	if _, err := d.s.remote.Resolve(ctx, "models:/"+name+"@champion"); err == nil {
+		baseline = "@champion"
+	}
+	if passed, err := d.validate(ctx, d.dir, v.Version, baseline); err != nil {
 		return err
 	} else if passed {
 		if _, err := scientist.Promote(ctx, name, v.Version, "@champion", client.Promotion{Reason: "passed validation"}); err != nil {

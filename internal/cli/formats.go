@@ -29,8 +29,8 @@ Job spec (ferry jobs submit -f FILE), Azure ML's command job: docs/job-spec.md
 
 Promotion policy (policy_file in the config, or FERRY_POLICY_FILE): docs/policy.md
   default:
-    stages: {Production: {checks: [validation], approval: true}}
-    aliases: {champion: {checks: [validation]}}
+    stages: {Production: {approval: true}}
+    aliases: {champion: {validation: {gates: gates.yaml, baseline: "@champion"}}}
 
 Validation gates (ferry validate --policy FILE): docs/gates.md
   thresholds: {roc_auc: ">= 0.70"}

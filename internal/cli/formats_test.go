@@ -36,7 +36,12 @@ func TestFormatDocs(t *testing.T) {
 			}
 			return err
 		}},
-		{"policy.md", yamlfile.Fields(reflect.TypeFor[registry.Policy]()), func(p string) error { _, err := registry.LoadPolicy(p); return err }},
+		{"policy.md", yamlfile.Fields(reflect.TypeFor[registry.Policy]()), func(p string) error {
+			// The example's rules name gates.yaml beside it.
+			must(t, os.WriteFile(filepath.Join(filepath.Dir(p), "gates.yaml"), []byte("thresholds: {roc_auc: \">= 0.6\"}\n"), 0o644))
+			_, err := registry.LoadPolicy(p)
+			return err
+		}},
 		{"gates.md", gatesFields, func(p string) error { _, err := validation.LoadPolicy(p); return err }},
 	}
 	_, help, _ := runCLI(t, t.TempDir(), "help", "formats")

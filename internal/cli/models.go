@@ -77,20 +77,6 @@ func versionArg(cmd *cobra.Command, s string) (int, error) {
 	return n, nil
 }
 
-// targetName renders a promotion target for messages: "@champion" or a stage
-// as the server names it.
-func targetName(target string) string {
-	if strings.HasPrefix(target, "@") {
-		return target
-	}
-	for _, st := range []string{client.StageNone, client.StageStaging, client.StageProduction, client.StageArchived} {
-		if strings.EqualFold(st, target) {
-			return st
-		}
-	}
-	return "@" + target // the server reads a bare non-stage name as an alias
-}
-
 func aliasList(aliases map[string]int) string {
 	names := make([]string, 0, len(aliases))
 	for a := range aliases {
@@ -380,8 +366,8 @@ grants with 'ferry models approve'; run promote again afterwards.`,
 					return err
 				}
 				return m.render(cmd.OutOrStdout(), v, func(tw *tabwriter.Writer) {
-					if t := targetName(to); strings.HasPrefix(t, "@") {
-						fmt.Fprintf(tw, "models:/%s%s now points at version %d.\n", v.Name, t, v.Version)
+					if strings.HasPrefix(to, "@") {
+						fmt.Fprintf(tw, "models:/%s%s now points at version %d.\n", v.Name, to, v.Version)
 					} else {
 						fmt.Fprintf(tw, "%s version %d is now in %s.\n", v.Name, v.Version, v.CurrentStage)
 					}
@@ -432,7 +418,11 @@ func (m *modelsCmd) decide(approve bool) *cobra.Command {
 				return m.render(cmd.OutOrStdout(), r, func(tw *tabwriter.Writer) {
 					fmt.Fprintf(tw, "%s the request by %s to move %s version %d to %s.\n", past, r.RequestedBy, r.Model, r.Version, r.Target)
 					if approve {
-						fmt.Fprintf(tw, "Now promote it with: ferry models promote %s %d --to %s\n", r.Model, r.Version, strings.ToLower(r.Target))
+						to := r.Target
+						if !strings.HasPrefix(to, "@") {
+							to = strings.ToLower(to)
+						}
+						fmt.Fprintf(tw, "Now promote it with: ferry models promote %s %d --to %s\n", r.Model, r.Version, to)
 					}
 				})
 			})

@@ -68,9 +68,10 @@ func TestModelsPromotionRoundTrip(t *testing.T) {
 		!strings.Contains(out, "Next: ferry models promote churn 1 --to staging") {
 		t.Fatalf("register: %d %q %q", code, out, errs)
 	}
-	code, _, errs = models("register", "churn", "--from", "runs:/"+run+"/model", "--as", "ana")
-	if code != 1 || !strings.Contains(errs, "This model package is already registered as churn version 1") {
-		t.Fatalf("register twice: %d %q", code, errs)
+	// The same source again is a new version, as in MLflow (issue 10.1).
+	code, out, errs = models("register", "churn", "--from", "runs:/"+run+"/model", "--as", "ana")
+	if code != 0 || !strings.Contains(out, "Registered churn version 2 (models:/churn/2) from runs:/"+run+"/model") {
+		t.Fatalf("register twice: %d %q %q", code, out, errs)
 	}
 
 	code, out, errs = models("alias", "churn", "challenger", "1", "--as", "ana", "--reason", "first candidate")
@@ -124,15 +125,15 @@ func TestModelsPromotionRoundTrip(t *testing.T) {
 		steps = append(steps, e.Principal+" "+e.Action+" "+strings.SplitN(e.To, ":", 2)[0])
 	}
 	want := []string{
-		"ana create_model churn", "ana create_version sha256", "ana set_alias @challenger", "ana request_promotion Production",
+		"ana create_model churn", "ana create_version sha256", "ana create_version sha256", "ana set_alias @challenger", "ana request_promotion Production",
 		"ana promotion_blocked Production", "bo approve Production", "ana transition_stage Production",
 		"ana request_promotion @champion", "bo reject @champion",
 	}
 	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("history:\n  %s\nwant\n  %s", strings.Join(steps, "\n  "), strings.Join(want, "\n  "))
 	}
-	if events[6].Reason != "beats the baseline (approved by bo, request 1)" {
-		t.Errorf("transition reason %q", events[6].Reason)
+	if events[7].Reason != "beats the baseline (approved by bo, request 1)" {
+		t.Errorf("transition reason %q", events[7].Reason)
 	}
 	code, out, _ = models("history", "churn")
 	for _, s := range []string{"WHO", "promotion_blocked", "self-approval refused", "looks good", "first candidate"} {
@@ -197,6 +198,10 @@ func TestModelsErrors(t *testing.T) {
 		{"approve without a request", []string{"models", "approve", "churn", "1", "--to", "production"}, 1, "There is no pending request to move churn version 1 to Production"},
 		{"invalid alias", []string{"models", "alias", "churn", "latest", "1"}, 1, "Alias name 'latest' is reserved"},
 		{"unknown version in a URI", []string{"models", "lineage", "models:/churn/3"}, 1, "not found"},
+		// A typo is not an alias (issue 10.4).
+		{"promote to prod", []string{"models", "promote", "churn", "1", "--to", "prod"}, 1, `Promotion target "prod" is neither a stage (staging, production, archived or none) nor an alias (written @name, e.g. @prod)`},
+		{"approve to champion", []string{"models", "approve", "churn", "1", "--to", "champion"}, 1, "nor an alias (written @name"},
+		{"a run ID prefix too short", []string{"models", "register", "churn", "--from", "runs:/0123456/model"}, 1, "at least 8 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

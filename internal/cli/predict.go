@@ -85,7 +85,7 @@ replaced with --force.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&in, "input", "i", "", "file to score: .csv, .parquet or .jsonl")
+	f.StringVarP(&in, "input", "i", "", "file to score: .csv, .tsv, .jsonl or .ndjson (each also gzipped: .csv.gz, .jsonl.gz, ...) or .parquet")
 	// -o names the output file here: it shadows the global --output format flag.
 	f.StringVarP(&out, "output", "o", "", "file to write: .csv, .parquet or .jsonl")
 	f.IntVar(&batch, "batch-size", serving.DefaultBatchSize, "rows per prediction")

@@ -21,14 +21,15 @@ func normalize(s string, dirs ...string) string {
 		re   *regexp.Regexp
 		with string
 	}{
+		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
 		{regexp.MustCompile(`sha256:[0-9a-f]{12,64}`), "sha256:<HEX>"},
+		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
 		{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},
 		{regexp.MustCompile(`\b[0-9a-f]{12}\b`), "<JOB>"},
 		{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<SHORT>"},
 		{regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?`), "<TIME>"},
 		{regexp.MustCompile(`"(start_time|end_time|creation_time|last_update_time|created_at|creation_timestamp|last_updated_timestamp|timestamp|time)": ?\d+`), `"$1": <MS>`},
 		{regexp.MustCompile(`\b\d+(\.\d+)?(ms|µs|s)\b`), "<DUR>"},
-		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
 		{regexp.MustCompile(`\d+ rows/s`), "<N> rows/s"},
 		{regexp.MustCompile(`Timing: .*`), "Timing: <TIMING>"},
 		{regexp.MustCompile(`"(seconds|predict_seconds|metrics_seconds|total_seconds)": ?[0-9.e-]+`), `"$1": <SECONDS>`},
@@ -40,6 +41,9 @@ func normalize(s string, dirs ...string) string {
 	}
 	return s
 }
+
+// prefix is the first n characters of s, or s when shorter.
+func prefix(s string, n int) string { return s[:min(n, len(s))] }
 
 // TestCommandsLocalAndRemote runs the same commands twice — against the
 // local data directory, and over --server against a live `ferry server` on
@@ -120,7 +124,13 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		{args: []string{"predict", "models:/toy@champion", "-i", rows, "-o", "$OUT/scored.csv", "--force"}},
 		{args: []string{"predict", "models:/nope/1", "-i", rows, "-o", "$OUT/x.csv"}, code: 1},
 		{args: []string{"models", "package", "models:/nope/1", "-O", "$OUT/x.tar.gz"}, code: 1},
-		{args: []string{"runs", "delete", "$RUN"}},
+		// Run IDs may be shortened to a unique prefix of 8+ characters, as
+		// printed (issue 10.3), and the same source registers again (10.1).
+		{args: []string{"runs", "get", "$SHORT", "-o", "json"}},
+		{args: []string{"runs", "get", "0badcaf"}, code: 1},
+		{args: []string{"runs", "download", "$SHORT", "notes", "-O", "$OUT/notes-again"}},
+		{args: []string{"models", "register", "toy", "--from", "runs:/$SHORT/model"}},
+		{args: []string{"runs", "delete", "$SHORT"}},
 	}
 	outputs := make([][]string, len(modes))
 	files := make([]map[string]string, len(modes))
@@ -131,7 +141,7 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		for _, st := range steps {
 			args := append([]string{}, mode.flags...)
 			for _, a := range st.args {
-				args = append(args, strings.NewReplacer("$RUN", run, "$OUT", out).Replace(a))
+				args = append(args, strings.NewReplacer("$RUN", run, "$SHORT", prefix(run, 8), "$OUT", out).Replace(a))
 			}
 			code, stdout, stderr := runCLI(t, mode.data, args...)
 			if code != st.code {

@@ -45,8 +45,20 @@ dataframe_split, dataframe_records, instances, inputs or CSV; GET /ping,
 /health, /version) and /metrics. Requests are checked against the model's
 signature before the model sees them.
 
-The address is --addr, else FERRY_ADDR, else 127.0.0.1:8080. python_function
-models need FERRY_PROCESS_COMMAND: a command serving the V2 protocol on $PORT.`,
+The address is --addr, else FERRY_ADDR, else 127.0.0.1:8080.
+
+python_function models (scikit-learn, statsmodels, a custom PythonModel) are
+served by a supervised child process: by default 'mlflow models serve -m
+{model_dir} --env-manager local -h 127.0.0.1 -p {port}', which needs Python
+with MLflow and the model's requirements on PATH (a missing one fails at load,
+saying so). FERRY_PROCESS_COMMAND sets another command ({port} and {model_dir}
+are replaced; PORT and FERRY_MODEL_DIR are set too) and FERRY_PROCESS_PROTOCOL
+what it speaks: mlflow (MLflow's scoring protocol: /ping, /invocations) or v2
+(the Open Inference Protocol V2, the default when a command is set; its model
+name is FERRY_PROCESS_MODEL_NAME, default "model"). Either way the model is
+served over all three protocols above, with the signature's checks. Columns a
+model does not take are ignored by /invocations, as MLflow does, and named in
+the X-Ferry-Ignored-Columns header.`,
 		Example: `  ferry serve models:/churn@champion
   ferry serve ./model --addr 0.0.0.0:8080 --name churn
   ferry serve models:/churn/3 --batch-max 64 --batch-delay 2ms

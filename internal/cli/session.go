@@ -108,6 +108,7 @@ func (a *app) loader(s *session, log *slog.Logger) *runtime.VersionLoader {
 // runtimeConfig reads the runtimes' settings from the command's environment.
 func (a *app) runtimeConfig(log *slog.Logger) ferryapp.RuntimeConfig {
 	return ferryapp.RuntimeConfig{
+		ProcessProtocol:  a.env.lookup("FERRY_PROCESS_PROTOCOL"),
 		ProcessCommand:   strings.Fields(a.env.lookup("FERRY_PROCESS_COMMAND")),
 		ProcessModelName: a.env.lookup("FERRY_PROCESS_MODEL_NAME"),
 		ONNXLibrary:      onnx.LibraryFromEnv(a.env.Environ),

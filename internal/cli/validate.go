@@ -42,7 +42,8 @@ policy file (absolute thresholds, comparisons with a baseline such as
 @champion evaluated on the same rows, per-slice thresholds, data checks
 against the training profile, package checks, latency and size budgets),
 store the result as a "validation" check on the version — the record the
-registry's promotion rules read — and write report.json, report.md (a table
+registry's promotion rules read: a rule names its gates file, and accepts
+only validations made with that file (same name and digest) — and write report.json, report.md (a table
 fit for a pull-request comment) and report.html (self-contained, with charts).
 
 Exit status: 0 when every gate and check passed, 1 when one failed, 2 when the
@@ -75,7 +76,7 @@ docs/gates.md (and ferry help formats).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dataRef, "dataset", "", "evaluation data: data:/name/version or a CSV, Parquet or JSONL file")
-	f.StringVar(&policyPath, "policy", "", "gates file (YAML); without it only the schema and predictions are checked")
+	f.StringVar(&policyPath, "policy", "", "gates file (YAML); without it only the schema and predictions are checked, and no promotion rule accepts the record")
 	f.StringVar(&baseline, "baseline", "", "version to compare with: @alias, a version number, or a models:/ URI (e.g. @champion)")
 	f.StringVar(&target, "target", "", "label column (default: the model's training target)")
 	f.StringVar(&task, "task", "", "binary, multiclass or regression, for packages that do not say (e.g. written by MLflow)")
@@ -159,4 +160,9 @@ func printVerdict(w io.Writer, rep *validation.Report, dir string) {
 		fmt.Fprintf(w, "  error: %s\n", rep.Error)
 	}
 	fmt.Fprintf(w, "  reports: %s/report.{json,md,html}; recorded as a validation check on the version\n", dir)
+	if rep.PolicyDigest == "" {
+		fmt.Fprintln(w, "  note: validated without --policy: no promotion rule accepts this record; a rule names the gates file its validation must use")
+	} else {
+		fmt.Fprintf(w, "  gates: %s (%s); promotion rules naming this gates file accept this record\n", rep.Policy, rep.PolicyDigest)
+	}
 }

@@ -47,6 +47,12 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, styleMLflow, err)
 		return
 	}
+	s.sendArtifact(w, r, key)
+}
+
+// sendArtifact streams the artifact at key with a content type guessed from
+// its extension.
+func (s *Server) sendArtifact(w http.ResponseWriter, r *http.Request, key string) {
 	rc, info, err := s.artifacts.Get(r.Context(), key)
 	if err != nil {
 		writeError(w, r, s.log, styleMLflow, err)

@@ -413,7 +413,7 @@ func routeParamDoc(routePath, name string) (string, error) {
 		if strings.HasPrefix(routePath, "/experiments/") {
 			return "The experiment's ID.", nil
 		}
-		return "The run's ID.", nil
+		return "The run's ID, or a unique prefix of it of at least 8 characters (an ambiguous one is EINVALID naming the matches).", nil
 	case "name":
 		if strings.HasPrefix(routePath, "/models/") {
 			return "The registered model's name, URL-escaped.", nil

@@ -265,10 +265,14 @@ type mlflowCreateVersionReq struct {
 	Tags        []wireTag `json:"tags"`
 	RunLink     string    `json:"run_link"`
 	Description string    `json:"description"`
+	ModelID     string    `json:"model_id"` // MLflow 3: the logged model; its source is models:/<model_id>
 }
 
 func (s *Server) mlflowCreateVersion(r *http.Request, req *mlflowCreateVersionReq) (any, error) {
 	ctx := r.Context()
+	if req.Source == "" && req.ModelID != "" {
+		req.Source = "models:/" + req.ModelID
+	}
 	if err := requiredAll("name", req.Name, "source", req.Source); err != nil {
 		return nil, err
 	}

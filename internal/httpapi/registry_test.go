@@ -22,12 +22,12 @@ import (
 )
 
 // testPolicy is the promotion policy of the registry tests: Staging needs a
-// passing validation, Production and @champion an approval by another
+// passing review check, Production and @champion an approval by another
 // principal; other aliases need nothing.
 const testPolicy = `
 default:
   stages:
-    Staging:    {checks: [validation]}
+    Staging:    {checks: [review]}
     Production: {approval: true}
   aliases:
     champion:   {approval: true}
@@ -195,9 +195,6 @@ func TestRegistryMLflowPromotion(t *testing.T) {
 			t.Errorf("model_version.%s = %#v, want a millisecond timestamp number", k, mv[k])
 		}
 	}
-	// The same package again is a conflict, as MLflow answers it.
-	call(t, srv, "POST", p+"model-versions/create", "ana", map[string]any{"name": "churn", "source": "runs:/" + run1 + "/model"}).
-		want(t, 400, "RESOURCE_ALREADY_EXISTS", "already registered as churn version 1")
 	// Without the model, MLflow's create-version is RESOURCE_DOES_NOT_EXIST.
 	call(t, srv, "POST", p+"model-versions/create", "ana", map[string]any{"name": "other", "source": "runs:/" + run1 + "/model"}).
 		want(t, 404, "RESOURCE_DOES_NOT_EXIST", "Registered Model with name=other not found")
@@ -218,11 +215,11 @@ func TestRegistryMLflowPromotion(t *testing.T) {
 			"name": "churn", "version": "1", "stage": stage, "archive_existing_versions": false,
 		})
 	}
-	// Staging needs a passing validation check.
-	tr("ana", "Staging").want(t, 403, "PERMISSION_DENIED", `the policy requires a passing "validation" check, and there is none`)
-	call(t, srv, "POST", "/api/v1/models/churn/versions/1/checks", "ci", map[string]any{"kind": "validation", "verdict": "fail"}).want(t, 201, "", "")
+	// Staging needs a passing review check.
+	tr("ana", "Staging").want(t, 403, "PERMISSION_DENIED", `the policy requires a passing "review" check, and there is none`)
+	call(t, srv, "POST", "/api/v1/models/churn/versions/1/checks", "ci", map[string]any{"kind": "review", "verdict": "fail"}).want(t, 201, "", "")
 	tr("ana", "Staging").want(t, 403, "PERMISSION_DENIED", `the latest one says "fail"`)
-	call(t, srv, "POST", "/api/v1/models/churn/versions/1/checks", "ci", map[string]any{"kind": "validation", "verdict": "pass", "details": map[string]any{"auc": 0.91}}).want(t, 201, "", "")
+	call(t, srv, "POST", "/api/v1/models/churn/versions/1/checks", "ci", map[string]any{"kind": "review", "verdict": "pass", "details": map[string]any{"auc": 0.91}}).want(t, 201, "", "")
 	staged := tr("ana", "Staging").want(t, 200, "", "")
 	if got := str(obj(staged.body, "model_version"), "current_stage"); got != "Staging" {
 		t.Fatalf("after transition: stage %q", got)
@@ -272,13 +269,20 @@ func TestRegistryMLflowPromotion(t *testing.T) {
 		steps = append(steps, str(ev, "principal")+":"+str(ev, "action")+":"+str(ev, "to"))
 	}
 	want := []string{
-		"ana:create_model:churn", "ana:create_version:", "ana:promotion_blocked:Staging", "ci:record_check:validation:fail",
-		"ana:promotion_blocked:Staging", "ci:record_check:validation:pass", "ana:transition_stage:Staging",
+		"ana:create_model:churn", "ana:create_version:", "ana:promotion_blocked:Staging", "ci:record_check:review:fail",
+		"ana:promotion_blocked:Staging", "ci:record_check:review:pass", "ana:transition_stage:Staging",
 		"ana:request_promotion:Production", "ana:promotion_blocked:Production", "bo:approve:Production", "ana:transition_stage:Production",
 		"ana:request_promotion:@champion", "bo:approve:@champion", "ana:set_alias:@champion", "ana:set_alias:@challenger",
 	}
 	if strings.Join(steps, "\n") != strings.Join(trimDigests(want, steps), "\n") {
 		t.Errorf("history:\n  %s\nwant:\n  %s", strings.Join(steps, "\n  "), strings.Join(want, "\n  "))
+	}
+
+	// The same source again is a new version, as MLflow's register_model
+	// makes it (issue 10.1).
+	again := call(t, srv, "POST", p+"model-versions/create", "ana", map[string]any{"name": "churn", "source": "runs:/" + run1 + "/model"}).want(t, 200, "", "")
+	if v := obj(again.body, "model_version"); v["version"] != "2" || v["source"] != "runs:/"+run1+"/model" || v["run_id"] != run1 {
+		t.Fatalf("registered again: %s", again.raw)
 	}
 }
 
@@ -309,8 +313,6 @@ func TestRegistryV1(t *testing.T) {
 		mv["git_dirty"] != true || !strings.HasPrefix(str(mv, "model_digest"), "sha256:") || !strings.HasPrefix(str(mv, "artifact_uri"), "mlflow-artifacts:/registry/churn/") {
 		t.Fatalf("registered: %s", v1.raw)
 	}
-	call(t, srv, "POST", "/api/v1/models/churn/versions", "ana", map[string]any{"source": "runs:/" + run1 + "/model"}).
-		want(t, 400, "ECONFLICT", "already registered as churn version 1")
 	call(t, srv, "POST", "/api/v1/models/churn/versions", "ana", map[string]any{"source": "runs:/" + run2 + "/model"}).want(t, 201, "", "")
 
 	call(t, srv, "POST", "/api/v1/models", "ana", map[string]any{"name": "fraud", "description": "d"}).want(t, 201, "", "")
@@ -399,6 +401,13 @@ func TestRegistryV1(t *testing.T) {
 	if strings.Join(actions, " ") != want {
 		t.Errorf("history actions:\n  %s\nwant\n  %s", strings.Join(actions, " "), want)
 	}
+
+	// The same source again is a new version sharing the stored copy
+	// (issue 10.1); a run ID prefix names the run (issue 10.3).
+	again := call(t, srv, "POST", "/api/v1/models/churn/versions", "ana", map[string]any{"source": "runs:/" + run1[:8] + "/model"}).want(t, 201, "", "")
+	if v := obj(again.body, "model_version"); v["version"] != float64(3) || v["source"] != "runs:/"+run1+"/model" || v["artifact_uri"] != mv["artifact_uri"] {
+		t.Fatalf("registered again: %s", again.raw)
+	}
 }
 
 // TestRegistryBadInput checks that mistakes are 4xx with a message, in
@@ -430,7 +439,7 @@ func TestRegistryBadInput(t *testing.T) {
 		{"malformed JSON", "POST", "/api/v1/models", "", `{"name": `, 400, "EINVALID", "Malformed JSON"},
 		{"malformed JSON, MLflow", "POST", p + "registered-models/create", "", `{"name": `, 400, "INVALID_PARAMETER_VALUE", "Malformed JSON"},
 		{"version of the wrong type", "PUT", "/api/v1/models/churn/aliases/shadow", "", `{"version": true}`, 400, "EINVALID", "Invalid integer true"},
-		{"duplicate registration", "POST", p + "model-versions/create", "", map[string]any{"name": "churn", "source": "runs:/" + run1 + "/model"}, 400, "RESOURCE_ALREADY_EXISTS", "already registered"},
+		{"runs:/ with a run ID prefix too short", "POST", p + "model-versions/create", "", map[string]any{"name": "churn", "source": "runs:/" + run1[:7] + "/model"}, 400, "INVALID_PARAMETER_VALUE", "at least 8 characters"},
 		{"source not on this server", "POST", "/api/v1/models/churn/versions", "", map[string]any{"source": "/tmp/model"}, 400, "EINVALID", "not supported"},
 		{"source that escapes", "POST", "/api/v1/models/churn/versions", "", map[string]any{"source": "mlflow-artifacts:/../../etc"}, 400, "EINVALID", ""},
 		{"source without a run", "POST", "/api/v1/models/churn/versions", "", map[string]any{"source": "runs:/"}, 404, "ENOTFOUND", ""},
@@ -446,7 +455,7 @@ func TestRegistryBadInput(t *testing.T) {
 		{"MLflow version abc", "GET", p + "model-versions/get?name=churn&version=abc", "", nil, 400, "INVALID_PARAMETER_VALUE", `Invalid model version "abc"`},
 		{"MLflow unknown alias", "GET", p + "registered-models/alias?name=churn&alias=nobody", "", nil, 404, "RESOURCE_DOES_NOT_EXIST", "alias nobody not found"},
 		{"MLflow alias latest", "POST", p + "registered-models/alias", "", map[string]any{"name": "churn", "alias": "latest", "version": "1"}, 400, "INVALID_PARAMETER_VALUE", "reserved"},
-		{"MLflow transition blocked", "POST", p + "model-versions/transition-stage", "", map[string]any{"name": "churn", "version": "1", "stage": "Staging", "archive_existing_versions": false}, 403, "PERMISSION_DENIED", `"validation" check`},
+		{"MLflow transition blocked", "POST", p + "model-versions/transition-stage", "", map[string]any{"name": "churn", "version": "1", "stage": "Staging", "archive_existing_versions": false}, 403, "PERMISSION_DENIED", `"review" check`},
 		{"MLflow archive flag of the wrong type", "POST", p + "model-versions/transition-stage", "", `{"name": "churn", "version": "1", "stage": "None", "archive_existing_versions": "yes"}`, 400, "INVALID_PARAMETER_VALUE", "archive_existing_versions"},
 		{"MLflow max_results not a number", "GET", p + "registered-models/search?max_results=ten", "", nil, 400, "INVALID_PARAMETER_VALUE", "ten"},
 		{"MLflow too many versions per page", "GET", p + "model-versions/search?max_results=300000", "", nil, 400, "INVALID_PARAMETER_VALUE", "at most 200000"},

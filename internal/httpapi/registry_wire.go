@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/registry"
+	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
 // PrincipalHeader names the principal a request acts for: who registers,
@@ -40,6 +41,7 @@ type wireModelVersion struct {
 	Tags                 []wireTag `json:"tags,omitempty"`
 	RunLink              string    `json:"run_link"`
 	Aliases              []string  `json:"aliases,omitempty"`
+	ModelID              string    `json:"model_id,omitempty"` // the MLflow 3 logged model of a models:/m-<id> source
 }
 
 type wireRegisteredModel struct {
@@ -79,7 +81,17 @@ func toWireModelVersion(v registry.Version) wireModelVersion {
 		Name: v.Name, Version: strconv.Itoa(v.Version), CreationTimestamp: v.CreationTime, LastUpdatedTimestamp: v.LastUpdatedTime,
 		UserID: v.UserID, CurrentStage: v.Stage, Description: v.Description, Source: v.Source, RunID: v.RunID,
 		Status: v.Status, StatusMessage: v.StatusMessage, Tags: fromRegistryTags(v.Tags), Aliases: sortedStrings(v.Aliases),
+		ModelID: loggedModelID(v.Source),
 	}
+}
+
+// loggedModelID returns the logged model a models:/m-<id> source names, or "".
+func loggedModelID(source string) string {
+	id, ok := strings.CutPrefix(source, "models:/")
+	if !ok || !strings.HasPrefix(id, tracking.LoggedModelIDPrefix) || strings.Contains(id, "/") {
+		return ""
+	}
+	return id
 }
 
 func toWireRegisteredModel(m registry.Model) wireRegisteredModel {

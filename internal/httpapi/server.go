@@ -77,6 +77,7 @@ func New(opts Options) *Server {
 
 	s.routeHealth()
 	s.routeMLflow()
+	s.routeLoggedModels()
 	if s.models != nil {
 		s.routeRegistry()
 	}

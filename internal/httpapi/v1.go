@@ -49,7 +49,26 @@ type v1NoInput struct{}
 // routeV1 registers the native REST API under /api/v1.
 func (s *Server) routeV1() {
 	for _, rt := range s.v1Routes() {
-		s.mux.HandleFunc(rt.method+" "+v1Prefix+rt.path, rt.handler)
+		h := rt.handler
+		if strings.HasPrefix(rt.path, "/runs/{id}") {
+			h = s.v1ResolveRun(h)
+		}
+		s.mux.HandleFunc(rt.method+" "+v1Prefix+rt.path, h)
+	}
+}
+
+// v1ResolveRun lets every /runs/{id} route take a unique prefix of a run ID
+// (tracking.Service.ResolveRunID), as the CLI prints them: the handler sees
+// the full ID.
+func (s *Server) v1ResolveRun(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.tracking.ResolveRunID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, s.log, styleFerry, err)
+			return
+		}
+		r.SetPathValue("id", id)
+		next(w, r)
 	}
 }
 

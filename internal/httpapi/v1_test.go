@@ -389,6 +389,21 @@ func TestV1Runs(t *testing.T) {
 				t.Fatalf("page = %d runs, token %q; want 1 run and a token", len(l.Runs), l.NextPageToken)
 			}
 		}},
+		// A unique prefix of 8+ characters names the run on every /runs/{id}
+		// route, as git takes commit prefixes (issue 10.3).
+		{"get by a prefix", "GET", "/api/v1/runs/" + run.Info.RunID[:8], "", 200, "", wantRun(func(t *testing.T, got wireRun) {
+			if got.Info.RunID != run.Info.RunID {
+				t.Fatalf("run %s, want %s", got.Info.RunID, run.Info.RunID)
+			}
+		})},
+		{"log by a prefix", "POST", "/api/v1/runs/" + run.Info.RunID[:12] + "/log", `{"tags": [{"key": "short", "value": "yes"}]}`, 200, "", nil},
+		{"history by a prefix", "GET", "/api/v1/runs/" + run.Info.RunID[:8] + "/metrics/loss", "", 200, "", nil},
+		{"get by a prefix too short", "GET", "/api/v1/runs/" + run.Info.RunID[:7], "", 400, ferry.EINVALID, func(t *testing.T, r v1Resp) {
+			if !strings.Contains(string(r.body), "at least 8 characters") {
+				t.Fatalf("body = %s", r.body)
+			}
+		}},
+		{"get by a prefix of no run", "GET", "/api/v1/runs/" + strings.Repeat("0", 8) + "x", "", 404, ferry.ENOTFOUND, nil},
 		{"delete", "DELETE", runPath, "", 200, "", nil},
 		{"deleted is shown as deleted", "GET", runPath, "", 200, "", wantRun(func(t *testing.T, run wireRun) {
 			if run.Info.LifecycleStage != "deleted" {

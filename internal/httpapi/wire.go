@@ -76,10 +76,20 @@ type wireRunInputs struct {
 	DatasetInputs []wireDatasetInput `json:"dataset_inputs,omitempty"`
 }
 
+type wireModelOutput struct {
+	ModelID string `json:"model_id"`
+	Step    int64  `json:"step"`
+}
+
+type wireRunOutputs struct {
+	ModelOutputs []wireModelOutput `json:"model_outputs,omitempty"`
+}
+
 type wireRun struct {
-	Info   wireRunInfo   `json:"info"`
-	Data   wireRunData   `json:"data"`
-	Inputs wireRunInputs `json:"inputs"`
+	Info    wireRunInfo     `json:"info"`
+	Data    wireRunData     `json:"data"`
+	Inputs  wireRunInputs   `json:"inputs"`
+	Outputs *wireRunOutputs `json:"outputs,omitempty"` // only when the run logged models (MLflow 3)
 }
 
 func toWireTags[T tracking.Tag | tracking.Param](in []T) []wireTag {
@@ -149,6 +159,12 @@ func toWireRun(r tracking.Run) wireRun {
 			Tags:    toWireTags(in.Tags),
 			Dataset: wireDataset{Name: d.Name, Digest: d.Digest, SourceType: d.SourceType, Source: d.Source, Schema: d.Schema, Profile: d.Profile},
 		})
+	}
+	if len(r.Outputs) > 0 {
+		w.Outputs = &wireRunOutputs{}
+		for _, o := range r.Outputs {
+			w.Outputs.ModelOutputs = append(w.Outputs.ModelOutputs, wireModelOutput{ModelID: o.ModelID, Step: o.Step})
+		}
 	}
 	return w
 }

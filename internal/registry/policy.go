@@ -1,8 +1,12 @@
 package registry
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -14,10 +18,10 @@ import (
 //
 //	default:
 //	  stages:
-//	    Staging:    {checks: [validation]}
-//	    Production: {checks: [validation], approval: true}
+//	    Staging:    {validation: {gates: gates.yaml}}
+//	    Production: {checks: [review], approval: true}
 //	  aliases:
-//	    champion:   {approval: true}
+//	    champion:   {validation: {gates: gates.yaml, baseline: "@champion"}, approval: true}
 //	models:
 //	  churn:
 //	    stages:
@@ -27,6 +31,11 @@ import (
 type Policy struct {
 	Default Rules            `yaml:"default"`
 	Models  map[string]Rules `yaml:"models"`
+	// ChangedAt is when the policy last changed, in ms since the Unix epoch:
+	// the latest modification time of the policy file and the gates files
+	// it names (0 when they were not read from files). Validations made
+	// before it satisfy no rule.
+	ChangedAt int64 `yaml:"-"`
 }
 
 // Rules map targets to requirements. Alias rules are keyed by alias name,
@@ -42,38 +51,95 @@ type Requirement struct {
 	// than the one who asked.
 	Approval bool `yaml:"approval"`
 	// Checks lists check kinds whose latest record for the version must have
-	// the verdict "pass".
+	// the verdict "pass". The kind "validation" is not allowed here: a
+	// validation rule must name its gates (Validation).
 	Checks []string `yaml:"checks"`
+	// Validation requires a passing validation of the version made with the
+	// gates file it names; see ValidationRule.
+	Validation *ValidationRule `yaml:"validation"`
 }
 
-// LoadPolicy reads a policy file; unknown fields and unknown stages are errors.
+// ValidationCheckKind is the kind of check a validation is recorded as
+// (validation.CheckKind).
+const ValidationCheckKind = "validation"
+
+// ValidationRule names the validation a move requires. Only a validation
+// check recorded on the version with this gates file — same base name, same
+// digest of its bytes — after the policy last changed (Policy.ChangedAt), and
+// against the Baseline alias's version when that alias points at one,
+// satisfies it; the latest such check must pass. A validation made without a
+// gates file satisfies no rule.
+type ValidationRule struct {
+	// Gates is the gates file, relative to the policy file's directory.
+	Gates string `yaml:"gates"`
+	// Baseline is an alias written "@champion": while it points at a
+	// version of the model, the validation must have compared the candidate
+	// with that version. "" requires no comparison.
+	Baseline string `yaml:"baseline"`
+	// Name is the gates file's base name and Digest "sha256:<hex>" of its
+	// bytes, computed when the policy is parsed.
+	Name   string `yaml:"-"`
+	Digest string `yaml:"-"`
+}
+
+// String describes the rule for messages: "gates.yaml (sha256:…) against
+// @champion".
+func (v *ValidationRule) String() string {
+	s := fmt.Sprintf("%s (%s)", v.Name, v.Digest)
+	if v.Baseline != "" {
+		s += " against " + v.Baseline
+	}
+	return s
+}
+
+// LoadPolicy reads a policy file and the gates files its validation rules
+// name; unknown fields, unknown stages and missing gates files are errors.
+// ChangedAt is the latest modification time of these files.
 func LoadPolicy(path string) (*Policy, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("registry: policy: %w", err)
 	}
-	return ParsePolicy(raw, path)
+	p, err := ParsePolicy(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		p.ChangedAt = max(p.ChangedAt, fi.ModTime().UnixMilli())
+	}
+	return p, nil
 }
 
-// ParsePolicy parses a policy document; name is used in errors.
+// ParsePolicy parses a policy document. name is the policy file's path: it
+// is used in errors, and the gates files of validation rules are read
+// relative to its directory (their digests computed, ChangedAt set from
+// their modification times).
 func ParsePolicy(raw []byte, name string) (*Policy, error) {
 	var p Policy
 	if err := yamlfile.Decode(raw, name, &p); err != nil {
 		return nil, ferry.Errorf(ferry.EINVALID, "policy %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	gates := gatesReader{dir: filepath.Dir(name), digests: map[string]gatesFile{}}
 	check := func(where string, r Rules) error {
-		for st := range r.Stages {
+		for st, req := range r.Stages {
 			if _, err := NormalizeStage(st); err != nil {
 				return ferry.Errorf(ferry.EINVALID, "policy %s: %s: %s", name, where, ferry.ErrorMessage(err))
 			}
+			if err := gates.requirement(&req); err != nil {
+				return ferry.Errorf(ferry.EINVALID, "policy %s: %s.stages.%s: %s", name, where, st, err)
+			}
+			r.Stages[st] = req
 		}
-		for a := range r.Aliases {
-			if a == "*" {
-				continue
+		for a, req := range r.Aliases {
+			if a != "*" {
+				if err := ValidateAlias(a); err != nil {
+					return ferry.Errorf(ferry.EINVALID, "policy %s: %s: %s", name, where, ferry.ErrorMessage(err))
+				}
 			}
-			if err := ValidateAlias(a); err != nil {
-				return ferry.Errorf(ferry.EINVALID, "policy %s: %s: %s", name, where, ferry.ErrorMessage(err))
+			if err := gates.requirement(&req); err != nil {
+				return ferry.Errorf(ferry.EINVALID, "policy %s: %s.aliases.%s: %s", name, where, a, err)
 			}
+			r.Aliases[a] = req
 		}
 		return nil
 	}
@@ -85,7 +151,63 @@ func ParsePolicy(raw []byte, name string) (*Policy, error) {
 			return nil, err
 		}
 	}
+	p.ChangedAt = gates.changedAt
 	return &p, nil
+}
+
+// gatesReader reads the gates files a policy's validation rules name, each
+// once.
+type gatesReader struct {
+	dir       string
+	digests   map[string]gatesFile // by path
+	changedAt int64                // the latest modification time read
+}
+
+type gatesFile struct{ name, digest string }
+
+// requirement checks req and fills its validation rule's gates name and
+// digest.
+func (g *gatesReader) requirement(req *Requirement) error {
+	for _, c := range req.Checks {
+		if c == ValidationCheckKind {
+			return errors.New(`"checks: [validation]" does not say which gates a validation must use, so any validation — even one made without gates — would do. Name the gates file instead: validation: {gates: gates.yaml} (optionally with baseline: "@champion")`)
+		}
+	}
+	v := req.Validation
+	if v == nil {
+		return nil
+	}
+	if v.Gates == "" {
+		return errors.New("validation: name the gates file: validation: {gates: gates.yaml}")
+	}
+	if v.Baseline != "" {
+		alias, ok := strings.CutPrefix(v.Baseline, "@")
+		if !ok {
+			return fmt.Errorf("validation: baseline %q is not an alias: write it @name, e.g. \"@champion\"", v.Baseline)
+		}
+		if err := ValidateAlias(alias); err != nil {
+			return fmt.Errorf("validation: baseline: %s", ferry.ErrorMessage(err))
+		}
+	}
+	path := v.Gates
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(g.dir, path)
+	}
+	f, ok := g.digests[path]
+	if !ok {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("validation: gates file %s cannot be read: %w", v.Gates, err)
+		}
+		if fi, err := os.Stat(path); err == nil {
+			g.changedAt = max(g.changedAt, fi.ModTime().UnixMilli())
+		}
+		sum := sha256.Sum256(raw)
+		f = gatesFile{name: filepath.Base(path), digest: "sha256:" + hex.EncodeToString(sum[:])}
+		g.digests[path] = f
+	}
+	v.Name, v.Digest = f.name, f.digest
+	return nil
 }
 
 // Requirement returns what moving a version of model to target needs; target
@@ -121,6 +243,9 @@ func (p *Policy) Requirement(model, target string) Requirement {
 // String describes a requirement for messages.
 func (r Requirement) String() string {
 	var parts []string
+	if r.Validation != nil {
+		parts = append(parts, "a passing validation with "+r.Validation.String())
+	}
 	if len(r.Checks) > 0 {
 		checks := append([]string(nil), r.Checks...)
 		sort.Strings(checks)

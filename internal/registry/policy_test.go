@@ -1,10 +1,13 @@
 package registry_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/registry"
@@ -46,12 +49,12 @@ func TestPolicyRequirement(t *testing.T) {
 	p, err := registry.ParsePolicy([]byte(`
 default:
   stages:
-    staging:    {checks: [validation]}
-    Production: {checks: [validation], approval: true}
+    staging:    {checks: [review]}
+    Production: {checks: [review], approval: true}
   aliases:
     "*":      {approval: true}
     shadow:   {}
-    champion: {checks: [validation], approval: true}
+    champion: {checks: [review], approval: true}
 models:
   churn:
     stages:
@@ -71,18 +74,18 @@ models:
 		approval      bool
 		checks        string
 	}{
-		{"default stage, canonical name", "other", "Production", true, "validation"},
-		{"stage names are case-insensitive", "other", "Staging", false, "validation"},
+		{"default stage, canonical name", "other", "Production", true, "review"},
+		{"stage names are case-insensitive", "other", "Staging", false, "review"},
 		{"stage without a rule", "other", "Archived", false, ""},
-		{"specific alias beats *", "other", "@champion", true, "validation"},
+		{"specific alias beats *", "other", "@champion", true, "review"},
 		{"empty rule beats *", "other", "@shadow", false, ""},
 		{"* covers other aliases", "other", "@canary", true, ""},
 		{"model rule replaces the default one", "churn", "Production", true, ""},
-		{"model without a rule for the target falls back", "churn", "Staging", false, "validation"},
+		{"model without a rule for the target falls back", "churn", "Staging", false, "review"},
 		{"model * beats default specific alias", "churn", "@champion", false, "smoke"},
 		{"model specific alias", "fraud", "@champion", true, ""},
 		{"model falls back to default *", "fraud", "@canary", true, ""},
-		{"model falls back to default stages", "fraud", "Production", true, "validation"},
+		{"model falls back to default stages", "fraud", "Production", true, "review"},
 		{"a bare name is not an alias", "other", "champion", false, ""},
 	}
 	for _, tt := range tests {
@@ -118,7 +121,9 @@ func TestRequirementString(t *testing.T) {
 		{registry.Requirement{}, "nothing"},
 		{registry.Requirement{Approval: true}, "an approval by another principal"},
 		{registry.Requirement{Checks: []string{"validation", "bias"}}, "passing bias, validation check(s)"},
-		{registry.Requirement{Checks: []string{"validation"}, Approval: true}, "passing validation check(s) and an approval by another principal"},
+		{registry.Requirement{Checks: []string{"review"}, Approval: true}, "passing review check(s) and an approval by another principal"},
+		{registry.Requirement{Validation: &registry.ValidationRule{Gates: "g/gates.yaml", Baseline: "@champion", Name: "gates.yaml", Digest: "sha256:ab"}, Approval: true},
+			"a passing validation with gates.yaml (sha256:ab) against @champion and an approval by another principal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -162,6 +167,67 @@ func TestLoadPolicy(t *testing.T) {
 			}
 			if tt.path == bad && !strings.Contains(ferry.ErrorMessage(err), tt.path) {
 				t.Fatalf("message %q does not name the file", ferry.ErrorMessage(err))
+			}
+		})
+	}
+}
+
+// TestValidationRuleParse: a validation rule names its gates file, whose
+// name and digest are read relative to the policy file; "checks:
+// [validation]", which names no gates, is refused (issue 10.5).
+func TestValidationRuleParse(t *testing.T) {
+	dir := t.TempDir()
+	gates := []byte("thresholds: {roc_auc: \">= 0.6\"}\n")
+	if err := os.MkdirAll(filepath.Join(dir, "ci"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ci", "gates.yaml"), gates, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(gates)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	write := func(t *testing.T, doc string) string {
+		t.Helper()
+		path := filepath.Join(dir, "policy.yaml")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("gates resolved next to the policy", func(t *testing.T) {
+		p, err := registry.LoadPolicy(write(t, "default:\n  aliases:\n    champion: {validation: {gates: ci/gates.yaml, baseline: \"@champion\"}, approval: true}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.Requirement("churn", "@champion")
+		if v := r.Validation; v == nil || v.Name != "gates.yaml" || v.Digest != digest || v.Baseline != "@champion" || !r.Approval {
+			t.Fatalf("requirement = %+v (validation %+v), want gates.yaml %s", r, r.Validation, digest)
+		}
+		if p.ChangedAt == 0 || p.ChangedAt > time.Now().UnixMilli() {
+			t.Fatalf("ChangedAt = %d", p.ChangedAt)
+		}
+	})
+	errs := []struct {
+		name, doc string
+		mention   []string
+	}{
+		{"checks: [validation]", "default:\n  stages:\n    Staging: {checks: [review, validation]}\n", []string{"default.stages.Staging", "checks: [validation]", "validation: {gates: gates.yaml}"}},
+		{"checks: [validation] on an alias", "models:\n  churn:\n    aliases:\n      champion: {checks: [validation]}\n", []string{"models.churn.aliases.champion", "gates"}},
+		{"no gates file named", "default:\n  stages:\n    Staging: {validation: {baseline: \"@champion\"}}\n", []string{"name the gates file"}},
+		{"missing gates file", "default:\n  stages:\n    Staging: {validation: {gates: nope.yaml}}\n", []string{"nope.yaml", "cannot be read"}},
+		{"baseline not an alias", "default:\n  stages:\n    Staging: {validation: {gates: ci/gates.yaml, baseline: champion}}\n", []string{"@name"}},
+		{"unknown validation field", "default:\n  stages:\n    Staging: {validation: {gates: ci/gates.yaml, digest: abc}}\n", []string{"digest"}},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := registry.LoadPolicy(write(t, tt.doc))
+			if ferry.ErrorCode(err) != ferry.EINVALID {
+				t.Fatalf("LoadPolicy = %+v, %v; want EINVALID", p, err)
+			}
+			for _, m := range tt.mention {
+				if msg := ferry.ErrorMessage(err); !strings.Contains(msg, m) {
+					t.Fatalf("message %q does not mention %q", msg, m)
+				}
 			}
 		})
 	}

@@ -18,7 +18,9 @@ func blocked(format string, args ...any) error {
 // ("@champion") — when the policy allows it, recording the move in the audit
 // trail. When the policy requires an approval that does not exist yet, it
 // files a pending request and answers EFORBIDDEN saying who must approve;
-// a missing check is EFORBIDDEN naming the check. archiveExisting moves the
+// a missing check is EFORBIDDEN naming the check, and a missing validation
+// EFORBIDDEN naming the gates file and digest the rule requires (see
+// ValidationRule). archiveExisting moves the
 // target stage's other versions to Archived.
 func (s *Service) Promote(ctx context.Context, name string, version int, target, reason string, archiveExisting bool) (Version, error) {
 	target, err := normalizeTarget(target)
@@ -30,10 +32,20 @@ func (s *Service) Promote(ctx context.Context, name string, version int, target,
 		return Version{}, err
 	}
 	req := s.policy.Requirement(name, target)
-	if len(req.Checks) > 0 {
+	if len(req.Checks) > 0 || req.Validation != nil {
 		checks, err := s.store.ListChecks(ctx, name, version)
 		if err != nil {
 			return Version{}, err
+		}
+		if req.Validation != nil {
+			msg, err := s.checkValidation(ctx, v, target, req.Validation, checks)
+			if err != nil {
+				return Version{}, err
+			}
+			if msg != "" {
+				_ = s.store.AppendAudit(ctx, s.event(ctx, ActionPromoteBlocked, name, version, v.Stage, target, msg))
+				return Version{}, blocked("%s", msg)
+			}
 		}
 		for _, kind := range req.Checks {
 			if verdict := latestVerdict(checks, kind); verdict != "pass" {
@@ -72,7 +84,7 @@ func (s *Service) Promote(ctx context.Context, name string, version int, target,
 				}
 			}
 			return Version{}, blocked("%s version %d cannot move to %s yet: the policy requires an approval by a principal other than the requester. A request is pending; ask a reviewer to run: ferry models approve %s %d --to %s",
-				name, version, target, name, version, strings.ToLower(strings.TrimPrefix(target, "@")))
+				name, version, target, name, version, cliTarget(target))
 		}
 	}
 	why := reason
@@ -99,8 +111,10 @@ func latestVerdict(checks []Check, kind string) string {
 	return verdict
 }
 
-// normalizeTarget canonicalises "production" to "Production" and checks
-// "@alias" names.
+// normalizeTarget canonicalises a promotion target: a stage, in any case
+// ("production" → "Production"), or an alias written "@name". Anything else —
+// a bare word such as "prod" included — is EINVALID listing both forms, so a
+// typo never creates an alias.
 func normalizeTarget(target string) (string, error) {
 	if alias, ok := strings.CutPrefix(target, "@"); ok {
 		return target, ValidateAlias(alias)
@@ -108,10 +122,24 @@ func normalizeTarget(target string) (string, error) {
 	if st, err := NormalizeStage(target); err == nil {
 		return st, nil
 	}
+	return "", invalid("Promotion target %q is neither a stage (staging, production, archived or none) nor an alias (written @name, e.g. @%s).", target, aliasHint(target))
+}
+
+// aliasHint is target as an alias name for the example of an error message.
+func aliasHint(target string) string {
 	if ValidateAlias(target) == nil {
-		return "@" + target, nil
+		return target
 	}
-	return "", invalid("Promotion target %q is neither a stage (None, Staging, Production, Archived) nor an alias (@name).", target)
+	return "champion"
+}
+
+// cliTarget writes a normalised target as the command line takes it:
+// "production", "@champion".
+func cliTarget(target string) string {
+	if strings.HasPrefix(target, "@") {
+		return target
+	}
+	return strings.ToLower(target)
 }
 
 // Decide approves or rejects the pending request to move a version to target.
@@ -133,7 +161,7 @@ func (s *Service) Decide(ctx context.Context, name string, version int, target s
 	}
 	if pending == nil {
 		return Request{}, ferry.Errorf(ferry.ENOTFOUND, "There is no pending request to move %s version %d to %s; it is filed when someone runs: ferry models promote %s %d --to %s",
-			name, version, target, name, version, strings.ToLower(strings.TrimPrefix(target, "@")))
+			name, version, target, name, version, cliTarget(target))
 	}
 	principal := auth.PrincipalFrom(ctx)
 	status, action := RequestRejected, ActionReject

@@ -13,19 +13,24 @@ import (
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
-// RegisterVersion registers a new version of name from source: runs:/RUN/path
+// RegisterVersion registers a new version of name from source: runs:/RUN/path,
+// models:/m-<id> (an MLflow 3 logged model: its artifacts are the package)
 // or an mlflow-artifacts: URI of a model package. The package is copied into
 // the registry's own storage (so the version is immutable), its digests are
 // verified, and its lineage is recorded. The model is created when absent
-// and create is set. The same package registered twice is ECONFLICT.
+// and create is set. The same package registered again is a new version, as
+// in MLflow; its bytes are stored once (see register). A runs:/ source may
+// name the run by a unique prefix of its id (tracking.Service.ResolveRunID);
+// the version records the full id.
 func (s *Service) RegisterVersion(ctx context.Context, name, source, runID, description string, tags []Tag, create bool) (Version, error) {
 	missing, err := s.checkTarget(ctx, name, create)
 	if err != nil {
 		return Version{}, err
 	}
-	key, run, err := s.resolveSource(ctx, source, runID)
+	key, run, source, err := s.resolveSource(ctx, source, runID)
 	if err != nil {
 		return Version{}, err
 	}
@@ -115,51 +120,72 @@ func (s *Service) register(ctx context.Context, name, source, runID, dir, descri
 			return Version{}, err
 		}
 	}
-	v.StorageURI = "registry/" + name + "/" + strings.TrimPrefix(v.ModelDigest, "sha256:")
-	if err := s.upload(ctx, dir, v.StorageURI); err != nil {
+	if v.StorageURI, err = s.storePackage(ctx, name, dir, v.ModelDigest); err != nil {
 		return Version{}, err
 	}
-	out, err := s.store.CreateVersion(ctx, v, s.event(ctx, ActionCreateVersion, name, 0, "", v.ModelDigest, source))
-	if ferry.ErrorCode(err) == ferry.ECONFLICT {
-		return Version{}, s.duplicate(ctx, name, v.ModelDigest, err)
-	}
-	if err != nil {
-		return Version{}, err
-	}
-	return out, nil
+	return s.store.CreateVersion(ctx, v, s.event(ctx, ActionCreateVersion, name, 0, "", v.ModelDigest, source))
 }
 
-// duplicate names the version that already holds the package with digest,
-// for the ECONFLICT the store gave (one version per package per model).
-func (s *Service) duplicate(ctx context.Context, name, digest string, conflict error) error {
+// storePackage copies the package in dir, whose digest is digest, into the
+// registry's storage and returns its key prefix. Storage is content-addressed:
+// when a version of name already holds the same package, its copy is shared
+// and nothing is written.
+func (s *Service) storePackage(ctx context.Context, name, dir, digest string) (string, error) {
 	vs, _, err := s.store.SearchVersions(ctx, VersionQuery{Name: name, Digest: digest, MaxResults: 1})
-	if err != nil || len(vs) == 0 {
-		return conflict
+	if err != nil {
+		return "", err
 	}
-	return ferry.Errorf(ferry.ECONFLICT, "This model package is already registered as %s version %d (digest %s).", name, vs[0].Version, digest)
+	if len(vs) > 0 && vs[0].StorageURI != "" {
+		return vs[0].StorageURI, nil
+	}
+	key := "registry/" + name + "/" + strings.TrimPrefix(digest, "sha256:")
+	return key, s.upload(ctx, dir, key)
 }
 
-// resolveSource maps a model source to the artifact-store key of the package.
-func (s *Service) resolveSource(ctx context.Context, source, runID string) (key, run string, err error) {
+// resolveSource maps a model source to the artifact-store key of the
+// package, the run it comes from and the source as recorded: a runs:/ source
+// naming its run by a prefix is recorded with the run's full ID.
+func (s *Service) resolveSource(ctx context.Context, source, runID string) (key, run, recorded string, err error) {
 	switch {
 	case strings.HasPrefix(source, "runs:/"):
 		rest := strings.TrimPrefix(source, "runs:/")
-		id, path, _ := strings.Cut(rest, "/")
+		ref, path, _ := strings.Cut(rest, "/")
+		id, err := s.runs.ResolveRunID(ctx, ref)
+		if err != nil {
+			return "", "", "", err
+		}
 		r, err := s.runs.GetRun(ctx, id)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		root, ok := strings.CutPrefix(r.Info.ArtifactURI, "mlflow-artifacts:")
 		if !ok {
-			return "", "", invalid("The artifacts of run %s are at %s, outside this server; register from an mlflow-artifacts: URI.", id, r.Info.ArtifactURI)
+			return "", "", "", invalid("The artifacts of run %s are at %s, outside this server; register from an mlflow-artifacts: URI.", id, r.Info.ArtifactURI)
 		}
 		k, err := blob.CleanKey(strings.TrimPrefix(root, "/") + "/" + path)
-		return k, id, err
+		return k, id, "runs:/" + id + strings.TrimPrefix(rest, ref), err
 	case strings.HasPrefix(source, "mlflow-artifacts:"):
 		k, err := blob.CleanKey(strings.TrimLeft(strings.TrimPrefix(source, "mlflow-artifacts:"), "/"))
-		return k, runID, err
+		return k, runID, source, err
+	case strings.HasPrefix(source, "models:/"+tracking.LoggedModelIDPrefix) && !strings.Contains(source[len("models:/"):], "/"):
+		m, err := s.runs.GetLoggedModel(ctx, strings.TrimPrefix(source, "models:/"))
+		if err != nil {
+			return "", "", "", err
+		}
+		if m.Status == tracking.LoggedModelUploadFailed {
+			return "", "", "", invalid("Logged model %s failed to upload (status %s); log it again before registering it.", m.ID, m.Status)
+		}
+		root, ok := strings.CutPrefix(m.ArtifactLocation, "mlflow-artifacts:")
+		if !ok {
+			return "", "", "", invalid("The artifacts of logged model %s are at %s, outside this server; register from an mlflow-artifacts: URI.", m.ID, m.ArtifactLocation)
+		}
+		k, err := blob.CleanKey(strings.TrimLeft(root, "/"))
+		if runID == "" {
+			runID = m.SourceRunID
+		}
+		return k, runID, source, err
 	}
-	return "", "", invalid("Model source %q is not supported: use runs:/<run_id>/<path> or an mlflow-artifacts: URI.", source)
+	return "", "", "", invalid("Model source %q is not supported: use runs:/<run_id>/<path> or an mlflow-artifacts: URI.", source)
 }
 
 // download copies every file under key into dir.

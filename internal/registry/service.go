@@ -14,9 +14,13 @@ import (
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
-// Runs is what the registry needs from tracking: the run a version comes from.
+// Runs is what the registry needs from tracking: the run a version comes
+// from (named by its ID or a unique prefix of it), or the MLflow 3 logged
+// model; *tracking.Service is one.
 type Runs interface {
 	GetRun(ctx context.Context, id string) (tracking.Run, error)
+	ResolveRunID(ctx context.Context, ref string) (string, error)
+	GetLoggedModel(ctx context.Context, id string) (tracking.LoggedModel, error)
 }
 
 // Service is the registry stage's API and the only way in to its use cases.

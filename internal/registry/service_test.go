@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -452,26 +453,105 @@ func TestAliasNames(t *testing.T) {
 	})
 }
 
+// TestPromoteTarget: stages in any case and @aliases are targets; a bare
+// word such as "prod" is refused with both forms named, and nothing moves.
+func TestPromoteTarget(t *testing.T) {
+	e := newEnv(t, sqlite.SynchronousNormal, nil)
+	ctx, svc := auth.WithPrincipal(e.ctx, "alice"), e.svc
+	run, _ := e.runWithModel(pkg{})
+	e.register("alice", "churn", run)
+	tests := []struct {
+		target, stage, alias string
+		code                 string
+	}{
+		{target: "staging", stage: registry.StageStaging},
+		{target: "PRODUCTION", stage: registry.StageProduction},
+		{target: "Archived", stage: registry.StageArchived},
+		{target: "none", stage: registry.StageNone},
+		{target: "@champion", stage: registry.StageNone, alias: "champion"},
+		{target: "prod", code: ferry.EINVALID},
+		{target: "champion", code: ferry.EINVALID},
+		{target: "@latest", code: ferry.EINVALID},
+		{target: "", code: ferry.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			before, err := svc.History(ctx, "churn")
+			must(t, err)
+			v, err := svc.Promote(ctx, "churn", 1, tt.target, "", false)
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				if msg := ferry.ErrorMessage(err); tt.target != "@latest" && (!strings.Contains(msg, "staging, production, archived") || !strings.Contains(msg, "@name")) {
+					t.Fatalf("message %q does not list both forms", msg)
+				}
+				if _, err := svc.Decide(ctx, "churn", 1, tt.target, true, ""); ferry.ErrorCode(err) != ferry.EINVALID {
+					t.Fatalf("Decide(%q) = %v, want EINVALID", tt.target, err)
+				}
+				if after, _ := svc.History(ctx, "churn"); len(after) != len(before) {
+					t.Fatalf("a refused target left events: %+v", after[len(before):])
+				}
+				if m, _ := svc.GetModel(ctx, "churn"); m.Aliases["prod"] != 0 {
+					t.Fatalf("aliases = %v", m.Aliases)
+				}
+				return
+			}
+			must(t, err)
+			if v.Stage != tt.stage || (tt.alias != "" && !slices.Contains(v.Aliases, tt.alias)) {
+				t.Fatalf("after %q: stage %q aliases %v", tt.target, v.Stage, v.Aliases)
+			}
+		})
+	}
+}
+
 func TestRegisterVersion(t *testing.T) {
+	// As MLflow's register_model does, the same source registered again is a
+	// new version (issue 10.1); the bytes are stored once.
 	t.Run("the same package twice", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		run, _ := e.runWithModel(pkg{})
-		e.register("alice", "churn", run)
-		_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
-		wantCode(t, err, ferry.ECONFLICT)
-		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "version 1") {
-			t.Fatalf("message %q does not name the version", msg)
+		v1 := e.register("alice", "churn", run)
+		blobs := e.registryBlobs("registry")
+		source := "runs:/" + run.Info.RunID + "/model"
+		v2, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", source, "", "", nil, false)
+		must(t, err)
+		if v2.Version != 2 || v2.Source != source || v2.RunID != run.Info.RunID || v2.UserID != "bob" ||
+			v2.ModelDigest != v1.ModelDigest || v2.StorageURI != v1.StorageURI {
+			t.Fatalf("second registration = %+v, want version 2 of the same package and copy as %+v", v2, v1)
 		}
-		// The same bytes logged by another run are the same package.
+		// The same bytes logged by another run are the same package too.
 		run2, err := e.b.Tracking.CreateRun(e.ctx, tracking.RunCreate{})
 		must(t, err)
 		dir := filepath.Join(t.TempDir(), "model")
 		buildPackage(t, dir, run.Info.RunID, pkg{})
 		e.upload(run2, dir)
-		_, err = e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
-		wantCode(t, err, ferry.ECONFLICT)
-		if got := fmt.Sprint(e.versions("churn")); got != "[1]" {
+		v3, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, "bob"), "churn", "runs:/"+run2.Info.RunID+"/model", "", "", nil, false)
+		must(t, err)
+		if v3.Version != 3 || v3.StorageURI != v1.StorageURI {
+			t.Fatalf("third registration = %+v", v3)
+		}
+		if got := fmt.Sprint(e.versions("churn")); got != "[3 2 1]" {
 			t.Fatalf("versions = %s", got)
+		}
+		if after := e.registryBlobs("registry"); fmt.Sprint(after) != fmt.Sprint(blobs) {
+			t.Fatalf("registry storage %v after registering the package again, want %v (stored once)", after, blobs)
+		}
+		for _, n := range []int{1, 2, 3} {
+			v, err := e.svc.GetVersion(e.ctx, "churn", n)
+			must(t, err)
+			if _, err := e.svc.FetchVersion(e.ctx, v, filepath.Join(t.TempDir(), "v")); err != nil {
+				t.Fatalf("fetch version %d: %v", n, err)
+			}
+		}
+		hist, err := e.svc.History(e.ctx, "churn")
+		must(t, err)
+		created := 0
+		for _, h := range hist {
+			if h.Action == registry.ActionCreateVersion {
+				created++
+			}
+		}
+		if created != 3 {
+			t.Fatalf("%d create_version events, want 3", created)
 		}
 	})
 	t.Run("the same package registered concurrently", func(t *testing.T) {
@@ -481,7 +561,7 @@ func TestRegisterVersion(t *testing.T) {
 		must(t, err)
 		const n = 4
 		var wg sync.WaitGroup
-		codes := make(chan string, n)
+		errs := make(chan error, n)
 		release := make(chan struct{})
 		for i := range n {
 			wg.Add(1)
@@ -489,22 +569,32 @@ func TestRegisterVersion(t *testing.T) {
 				defer wg.Done()
 				<-release
 				_, err := e.svc.RegisterVersion(auth.WithPrincipal(e.ctx, fmt.Sprintf("user%d", i)), "churn", "runs:/"+run.Info.RunID+"/model", "", "", nil, false)
-				codes <- ferry.ErrorCode(err)
+				errs <- err
 			}()
 		}
 		close(release)
 		wg.Wait()
-		close(codes)
-		var got []string
-		for c := range codes {
-			if c == "" {
-				c = "ok"
-			}
-			got = append(got, c)
+		close(errs)
+		for err := range errs {
+			must(t, err)
 		}
-		if vs := e.versions("churn"); len(vs) != 1 {
-			t.Fatalf("%d versions of one package (results %v); want one version and ECONFLICT for the rest", len(vs), got)
+		if got := fmt.Sprint(e.versions("churn")); got != "[4 3 2 1]" {
+			t.Fatalf("versions = %s, want four versions of one package", got)
 		}
+	})
+	// A runs:/ source may name its run by a unique prefix of 8+ characters,
+	// as Ferry prints them (issue 10.3); the version records the full ID.
+	t.Run("a run ID prefix", func(t *testing.T) {
+		e := newEnv(t, sqlite.SynchronousNormal, nil)
+		run, _ := e.runWithModel(pkg{})
+		id := run.Info.RunID
+		v, err := e.svc.RegisterVersion(e.ctx, "churn", "runs:/"+id[:8]+"/model", "", "", nil, true)
+		must(t, err)
+		if v.Source != "runs:/"+id+"/model" || v.RunID != id {
+			t.Fatalf("registered from a prefix: source %q run %q", v.Source, v.RunID)
+		}
+		_, err = e.svc.RegisterVersion(e.ctx, "churn", "runs:/"+id[:7]+"/model", "", "", nil, true)
+		wantCode(t, err, ferry.EINVALID)
 	})
 	t.Run("new bytes give a new version", func(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
@@ -715,8 +805,8 @@ func TestCheckPolicy(t *testing.T) {
 	e := newEnv(t, sqlite.SynchronousNormal, mustPolicy(t, `
 default:
   stages:
-    Staging: {checks: [validation]}
-    Production: {checks: [validation, bias]}
+    Staging: {checks: [review]}
+    Production: {checks: [review, bias]}
 `))
 	ctx, svc := e.ctx, e.svc
 	run, _ := e.runWithModel(pkg{})
@@ -731,15 +821,15 @@ default:
 		code    string
 		mention []string
 	}{
-		{"blocked without a check", "", ferry.EFORBIDDEN, []string{`"validation"`, "there is none"}},
-		{"blocked by a failing check", "fail", ferry.EFORBIDDEN, []string{`"validation"`, `"fail"`}},
+		{"blocked without a check", "", ferry.EFORBIDDEN, []string{`"review"`, "there is none"}},
+		{"blocked by a failing check", "fail", ferry.EFORBIDDEN, []string{`"review"`, `"fail"`}},
 		{"allowed by a passing check", "pass", "", nil},
-		{"blocked again by a newer failing check", "fail", ferry.EFORBIDDEN, []string{`"validation"`, `"fail"`}},
+		{"blocked again by a newer failing check", "fail", ferry.EFORBIDDEN, []string{`"review"`, `"fail"`}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			if st.record != "" {
-				c, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", st.record, `{"auc":0.9}`)
+				c, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "review", st.record, `{"auc":0.9}`)
 				must(t, err)
 				if c.Verdict != st.record || c.CreatedBy != "ci" || c.ID == 0 {
 					t.Fatalf("check = %+v", c)
@@ -759,7 +849,7 @@ default:
 		})
 	}
 	t.Run("every missing check is named", func(t *testing.T) {
-		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", "pass", "")
+		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "review", "pass", "")
 		must(t, err)
 		_, err = svc.Promote(auth.WithPrincipal(ctx, "alice"), "churn", 1, "Production", "", false)
 		wantCode(t, err, ferry.EFORBIDDEN)
@@ -775,11 +865,11 @@ default:
 		}
 	})
 	t.Run("bad checks", func(t *testing.T) {
-		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "validation", "maybe", "")
+		_, err := svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "review", "maybe", "")
 		wantCode(t, err, ferry.EINVALID)
 		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 1, "", "pass", "")
 		wantCode(t, err, ferry.EINVALID)
-		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 9, "validation", "pass", "")
+		_, err = svc.RecordCheck(auth.WithPrincipal(ctx, "ci"), "churn", 9, "review", "pass", "")
 		wantCode(t, err, ferry.ENOTFOUND)
 	})
 	t.Run("blocked attempts are audited", func(t *testing.T) {
@@ -814,7 +904,7 @@ default:
 	must(t, err)
 	_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "champion", 1, "")
 	wantCode(t, err, ferry.EFORBIDDEN)
-	if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "ferry models approve churn 1 --to champion") {
+	if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "ferry models approve churn 1 --to @champion") {
 		t.Fatalf("message = %q", msg)
 	}
 	_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "@champion", true, "")
@@ -827,7 +917,7 @@ default:
 	t.Run("a rejected request does not count", func(t *testing.T) {
 		_, err := svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "canary", 1, "")
 		wantCode(t, err, ferry.EFORBIDDEN)
-		_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "canary", false, "not this week")
+		_, err = svc.Decide(auth.WithPrincipal(ctx, "bob"), "churn", 1, "@canary", false, "not this week")
 		must(t, err)
 		_, err = svc.SetAlias(auth.WithPrincipal(ctx, "alice"), "churn", "canary", 1, "")
 		wantCode(t, err, ferry.EFORBIDDEN)
@@ -875,12 +965,12 @@ func TestRegisterDir(t *testing.T) {
 		e := newEnv(t, sqlite.SynchronousNormal, nil)
 		dir := filepath.Join(t.TempDir(), "model")
 		buildPackage(t, dir, "", pkg{})
-		_, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
+		v1, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
 		must(t, err)
-		_, err = e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
-		wantCode(t, err, ferry.ECONFLICT)
-		if msg := ferry.ErrorMessage(err); !strings.Contains(msg, "churn version 1") {
-			t.Fatalf("message %q does not name the version", msg)
+		v2, err := e.svc.RegisterDir(e.ctx, "churn", dir, "", "", nil)
+		must(t, err)
+		if v2.Version != 2 || v2.StorageURI != v1.StorageURI || v2.ModelDigest != v1.ModelDigest {
+			t.Fatalf("registered again: %+v, first %+v", v2, v1)
 		}
 	})
 	t.Run("an MLflow package", func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package runtime turns a model package into a predictor. Each flavor has its
 // runtime in a subpackage — native (Ferry's own models), xgboost, lightgbm,
-// onnx (build tag onnx) and process (any Open Inference Protocol V2 server) —
+// onnx (build tag onnx) and process (a child process serving the V2 or MLflow
+// scoring protocol, such as mlflow models serve) —
 // behind the one small Model interface here, which the serving stage consumes.
 //
 // Inputs and outputs are named tensors in the shape of the Open Inference
@@ -81,6 +82,9 @@ type TensorSpec struct {
 	Name     string
 	Datatype string
 	Shape    []int64
+	// Labels name the entries of a [rows, k] output's last dimension, when
+	// they have names (the class labels of multiclass probabilities).
+	Labels []string `json:"-"`
 }
 
 // Metadata describes a loaded model for clients (V2 model metadata).

@@ -174,7 +174,7 @@ func ScoreFile(ctx context.Context, m runtime.Model, sig *model.Signature, in, o
 		if opts.KeepColumns {
 			kept = batch.Columns
 		}
-		ocols, err := outputColumns(outs, rows, schema.OutputNames, kept)
+		ocols, err := outputColumns(outs, rows, schema, kept)
 		if err != nil {
 			return ScoreResult{}, err
 		}

@@ -173,7 +173,7 @@ func (o *outColumn) value(r int) parquet.Value {
 // one value a row, K for an output of [rows, K] (named NAME_LABEL by the
 // signature's output names when there are K of them, else NAME_0, ...). An
 // output named like a kept input column is prefixed with "predicted_".
-func outputColumns(outs []runtime.Tensor, rows int, labels []string, kept []dataset.BatchColumn) ([]outColumn, error) {
+func outputColumns(outs []runtime.Tensor, rows int, schema *Schema, kept []dataset.BatchColumn) ([]outColumn, error) {
 	taken := map[string]bool{}
 	for _, c := range kept {
 		taken[c.Name] = true
@@ -191,6 +191,7 @@ func outputColumns(outs []runtime.Tensor, rows int, labels []string, kept []data
 				per *= int(d)
 			}
 		}
+		labels := schema.entryLabels(t.Name, len(outs))
 		for j := range per {
 			name := t.Name
 			if per > 1 {

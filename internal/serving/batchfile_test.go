@@ -290,3 +290,53 @@ func TestScoreFileErrors(t *testing.T) {
 		})
 	}
 }
+
+// classifier is a fake multiclass model: probabilities [rows, 3] labelled by
+// class, and the label.
+type classifier struct{}
+
+func (classifier) Metadata() runtime.Metadata {
+	return runtime.Metadata{
+		Inputs: []runtime.TensorSpec{{Name: "x", Datatype: runtime.FP64, Shape: []int64{-1}}},
+		Outputs: []runtime.TensorSpec{
+			{Name: "probabilities", Datatype: runtime.FP64, Shape: []int64{-1, 3}, Labels: []string{"setosa", "versicolor", "virginica"}},
+			{Name: "label", Datatype: runtime.BYTES, Shape: []int64{-1}},
+		},
+	}
+}
+
+func (classifier) Predict(_ context.Context, in []runtime.Tensor) ([]runtime.Tensor, error) {
+	n := len(in[0].FP64)
+	p := make([]float64, 0, 3*n)
+	labels := make([]string, n)
+	for i := range n {
+		p = append(p, 0.2, 0.3, 0.5)
+		labels[i] = "virginica"
+	}
+	return []runtime.Tensor{
+		{Name: "probabilities", Datatype: runtime.FP64, Shape: []int64{int64(n), 3}, FP64: p},
+		{Name: "label", Datatype: runtime.BYTES, Shape: []int64{int64(n)}, Str: labels},
+	}, nil
+}
+
+func (classifier) Close() error { return nil }
+
+// TestScoreFileNamesClassColumns: a multiclass model's probability columns
+// are named by class, whatever the signature calls its outputs.
+func TestScoreFileNamesClassColumns(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte("x\n1\n2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	sig := &model.Signature{Inputs: []model.Spec{{Name: "x", Type: model.TypeDouble, Required: true}},
+		Outputs: []model.Spec{{Name: "probabilities", Type: model.TypeDouble}, {Name: "label", Type: model.TypeString}}}
+	if _, err := ScoreFile(context.Background(), classifier{}, sig, in, out, ScoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(out)
+	if first, _, _ := strings.Cut(string(raw), "\n"); first != "probabilities_setosa,probabilities_versicolor,probabilities_virginica,label" {
+		t.Fatalf("header %q", first)
+	}
+}

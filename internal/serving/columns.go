@@ -28,10 +28,11 @@ type Columns struct {
 	RowOffset int
 	cols      []colBuf // one per source column
 	bySchema  []int    // schema input index → source column, -1 when absent
+	ignored   []string // source columns the model does not take, when ignored
 }
 
 type colBuf struct {
-	spec *InputSpec
+	spec *InputSpec // nil for an ignored column
 	t    runtime.Tensor
 	n    int
 }
@@ -40,7 +41,17 @@ type colBuf struct {
 // in that order. Errors (EINVALID): a name the model does not take (the
 // message lists the expected ones), a name given twice, a required column
 // missing.
-func (s *Schema) NewColumns(names []string) (*Columns, error) {
+func (s *Schema) NewColumns(names []string) (*Columns, error) { return s.newColumns(names, false) }
+
+// NewColumnsIgnoring is NewColumns for a source that may hold columns the
+// model does not take, as MLflow's scoring server allows: they are ignored
+// (appending to them does nothing), and named in the error of a missing
+// column.
+func (s *Schema) NewColumnsIgnoring(names []string) (*Columns, error) {
+	return s.newColumns(names, true)
+}
+
+func (s *Schema) newColumns(names []string, ignoreUnknown bool) (*Columns, error) {
 	c := &Columns{schema: s, cols: make([]colBuf, len(names)), bySchema: make([]int, len(s.Inputs))}
 	for i := range c.bySchema {
 		c.bySchema[i] = -1
@@ -48,6 +59,10 @@ func (s *Schema) NewColumns(names []string) (*Columns, error) {
 	var extra []string
 	for i, name := range names {
 		k, ok := s.Lookup(name)
+		if !ok && ignoreUnknown {
+			c.ignored = append(c.ignored, name)
+			continue
+		}
 		if !ok {
 			extra = append(extra, "'"+clip(name)+"'")
 			continue
@@ -69,7 +84,11 @@ func (s *Schema) NewColumns(names []string) (*Columns, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, invalidf("Missing required column%s %s. The model takes: %s.", plural(len(missing)), strings.Join(missing, ", "), s.expected())
+		msg := fmt.Sprintf("Missing required column%s %s. The model takes: %s.", plural(len(missing)), strings.Join(missing, ", "), s.expected())
+		if len(c.ignored) > 0 {
+			msg += fmt.Sprintf(" Ignored, as the model does not take them: %s.", quoteList(c.ignored))
+		}
+		return nil, invalidf("%s", msg)
 	}
 	return c, nil
 }
@@ -86,6 +105,9 @@ func (c *Columns) Reset() {
 // Grow makes room for n more rows in every column.
 func (c *Columns) Grow(n int) {
 	for i := range c.cols {
+		if c.cols[i].spec == nil {
+			continue
+		}
 		t := &c.cols[i].t
 		switch t.Datatype {
 		case runtime.FP64:
@@ -119,6 +141,9 @@ func (c *Columns) Tensors() ([]runtime.Tensor, int, error) {
 	rows := -1
 	from := ""
 	for i := range c.cols {
+		if c.cols[i].spec == nil {
+			continue
+		}
 		if rows < 0 {
 			rows, from = c.cols[i].n, c.cols[i].t.Name
 		} else if c.cols[i].n != rows {
@@ -152,6 +177,9 @@ func (c *Columns) errorf(i int, format string, args ...any) error {
 // column, or one whose datatype cannot hold a missing value, is EINVALID —
 // except an optional BYTES column, which gets "".
 func (c *Columns) AppendNull(i int) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	cb := &c.cols[i]
 	if cb.spec.Required {
 		return c.errorf(i, "the value is missing; the column is required (%s).", typeName(cb.spec))
@@ -175,6 +203,9 @@ func (c *Columns) AppendNull(i int) error {
 // their range; string, boolean and datetime columns take no numbers. NaN is
 // a missing value (see AppendNull).
 func (c *Columns) AppendFloat(i int, v float64) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	if math.IsNaN(v) {
 		return c.AppendNull(i)
 	}
@@ -200,6 +231,9 @@ func (c *Columns) AppendFloat(i int, v float64) error {
 
 // AppendInt appends an integer; float columns take it as a number.
 func (c *Columns) AppendInt(i int, v int64) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	cb := &c.cols[i]
 	t := &cb.t
 	switch t.Datatype {
@@ -222,6 +256,9 @@ func (c *Columns) AppendInt(i int, v int64) error {
 
 // AppendBool appends a boolean; only boolean columns take one.
 func (c *Columns) AppendBool(i int, v bool) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	cb := &c.cols[i]
 	if cb.t.Datatype != runtime.BOOL {
 		return c.errorf(i, "%t is a boolean; the column takes %s.", v, typeName(cb.spec))
@@ -235,6 +272,9 @@ func (c *Columns) AppendBool(i int, v bool) error {
 // columns take it as it is, datetime columns parse it (RFC 3339 and the
 // forms Ferry's CSV reader infers). Numeric columns take no strings.
 func (c *Columns) AppendString(i int, v string) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	cb := &c.cols[i]
 	if cb.spec.ColumnType == model.TypeDatetime {
 		ts, ok := parseTime(v)
@@ -255,6 +295,9 @@ func (c *Columns) AppendString(i int, v string) error {
 // for BYTES — text itself when not empty, else RFC 3339 — and as Unix
 // seconds for INT64 and FP64 (the convention of Ferry's native runtime).
 func (c *Columns) AppendTime(i int, ts time.Time, text string) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	cb := &c.cols[i]
 	t := &cb.t
 	switch t.Datatype {
@@ -277,6 +320,9 @@ func (c *Columns) AppendTime(i int, ts time.Time, text string) error {
 // AppendText appends a value given as text (a CSV field), parsed by the
 // column's type. "", "NA", "NaN", "nan", "null" and "None" are missing.
 func (c *Columns) AppendText(i int, v string) error {
+	if c.cols[i].spec == nil {
+		return nil // an ignored column
+	}
 	cb := &c.cols[i]
 	t := &cb.t
 	if isMissingText(v) && (t.Datatype != runtime.BYTES || v == "" || cb.spec.ColumnType == model.TypeDatetime) {
@@ -340,12 +386,17 @@ func (c *Columns) AppendJSON(i int, value []byte) error {
 	return jsonErr(err)
 }
 
-// Spec returns the input that source column i goes to.
+// Spec returns the input that source column i goes to; nil for an ignored
+// column.
 func (c *Columns) Spec(i int) *InputSpec { return c.cols[i].spec }
 
 // appendJSON appends the JSON value at s.
 func (c *Columns) appendJSON(i int, s *scanner) error {
 	cb := &c.cols[i]
+	if cb.spec == nil { // an ignored column
+		_, err := s.skip()
+		return err
+	}
 	switch ch := s.peek(); {
 	case ch == 'n':
 		if !s.literal("null") {

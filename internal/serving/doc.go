@@ -15,7 +15,10 @@
 // datatypes (with lossless widening: integers to FP64, FP32 to FP64, narrower
 // to wider integers), shapes, rows, missing and unknown inputs, and missing
 // values in required inputs, with 4xx answers that name the input and what
-// was expected. The JSON decoders are hand-written, allocate in proportion
+// was expected. Unknown inputs are refused over V2 and V1 (as Triton, a
+// KServe V2 server, refuses them); /invocations ignores the columns a model
+// does not take, as MLflow's scoring server does, and names them in the
+// X-Ferry-Ignored-Columns header and a debug log line. The JSON decoders are hand-written, allocate in proportion
 // to the body (a declared shape is checked against the data's length before
 // anything is allocated) and never recurse deeper than 64 levels. Bodies are
 // bounded (413), predictions time out (504), and a server at its in-flight

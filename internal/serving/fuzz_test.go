@@ -100,7 +100,7 @@ func FuzzDecodeInvocations(f *testing.F) {
 	schemas := fuzzSchemas()
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		for _, s := range schemas {
-			ts, rows, err := decodeInvocations(body, ct, s)
+			ts, rows, err := decodeInvocations(body, ct, newRowDecoder(s, true))
 			if se, ok := err.(*httpmw.StatusError); ok && se.Status == http.StatusUnsupportedMediaType {
 				continue
 			}

@@ -325,7 +325,7 @@ func TestGoldenMLflow(t *testing.T) {
 		inv("error: no format", `{"params": {}}`),
 		inv("error: unknown key", `{"data": [[1, 2]]}`),
 		inv("error: malformed JSON", `{"dataframe_split": `),
-		inv("error: dataframe_split with an extra column", `{"dataframe_split": {"columns": ["x", "n", "extra"], "data": [[1, 2, 3]]}}`),
+		inv("dataframe_split with an extra column, ignored as MLflow does", `{"dataframe_split": {"columns": ["x", "n", "extra"], "data": [[1, 2, 3]]}}`),
 		inv("error: dataframe_split with a missing column", `{"dataframe_split": {"columns": ["x"], "data": [[1]]}}`),
 		inv("error: dataframe_split row too short", `{"dataframe_split": {"columns": ["x", "n"], "data": [[1]]}}`),
 		inv("error: dataframe_split unknown key", `{"dataframe_split": {"columns": ["x", "n"], "rows": [[1, 2]]}}`),
@@ -334,7 +334,7 @@ func TestGoldenMLflow(t *testing.T) {
 		inv("error: bool for a double", `{"dataframe_records": [{"x": true, "n": 2}]}`),
 		inv("error: number for a string", `{"dataframe_records": [{"x": 1, "n": 2, "s": 5}]}`),
 		inv("error: inputs columns of unequal length", `{"inputs": {"x": [1, 2], "n": [3]}}`),
-		csv("error: csv with an unknown column", "x,n,q\n1,2,3\n"),
+		csv("csv with an unknown column, ignored as MLflow does", "x,n,q\n1,2,3\n"),
 		csv("error: csv with a bad number", "x,n\nabc,2\n"),
 		csv("error: csv with a missing required value", "x,n\n1,\n"),
 		csv("error: csv with a ragged row", "x,n\n1,2,3\n"),
@@ -353,7 +353,7 @@ func TestGoldenMLflow(t *testing.T) {
 		ex("instances", req("POST", "/invocations", `{"instances": [[[1, 2], [3, 4]]]}`)),
 		ex("error: dataframe_split", req("POST", "/invocations", `{"dataframe_split": {"columns": ["pixels"], "data": [[1]]}}`)),
 		ex("error: csv", req("POST", "/invocations", "pixels\n1\n").with("Content-Type", "text/csv")),
-		ex("error: unknown input", req("POST", "/invocations", `{"inputs": {"image": [[[1, 2], [3, 4]]]}}`)),
+		ex("error: unknown input ignored, so one is missing", req("POST", "/invocations", `{"inputs": {"image": [[[1, 2], [3, 4]]]}}`)),
 		ex("error: null in a tensor", req("POST", "/invocations", `{"inputs": [[[1, null], [3, 4]]]}`)),
 	})
 

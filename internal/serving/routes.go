@@ -34,7 +34,7 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 			writeJSON(w, http.StatusOK, []byte("{\"ready\":true}\n"))
 			return
 		}
-		s.fail(w, r, protoV2, ferry.Errorf(ferry.EUNAVAILABLE, "No model is loaded yet."))
+		s.fail(w, r, protoV2, s.notReady())
 	})
 	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) {
 		b := append([]byte(`{"name":"ferry","version":`), appendString(nil, ferry.Version)...)
@@ -53,6 +53,9 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", meta)
 	ready := func(w http.ResponseWriter, r *http.Request) {
 		s.withModel(w, r, src, protoV2, func(e *entry) (int, error) {
+			if !e.ready() {
+				return 0, ferry.Errorf(ferry.EUNAVAILABLE, "Model '%s' is not ready: its server is starting again.", clip(e.name))
+			}
 			writeJSON(w, http.StatusOK, []byte("{\"name\":"+string(appendString(nil, e.name))+",\"ready\":true}\n"))
 			return http.StatusOK, nil
 		})
@@ -84,7 +87,13 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 		mux.HandleFunc("POST /invocations", func(w http.ResponseWriter, r *http.Request) {
 			s.inferRows(w, r, protoMLflow, func(context.Context) (*entry, error) { return s.defaultModel() },
 				func(body []byte, e *entry) ([]runtime.Tensor, int, error) {
-					return decodeInvocations(body, r.Header.Get("Content-Type"), e.schema)
+					d := newRowDecoder(e.schema, true)
+					t, rows, err := decodeInvocations(body, r.Header.Get("Content-Type"), d)
+					if len(d.ignored) > 0 {
+						w.Header().Set(IgnoredColumnsHeader, ignoredHeader(d.ignored))
+						s.log.DebugContext(r.Context(), "serving: ignored columns the model does not take", "model", e.name, "version", e.version, "columns", d.ignored)
+					}
+					return t, rows, err
 				})
 		})
 		ok := func(w http.ResponseWriter, r *http.Request) {

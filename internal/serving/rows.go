@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -28,10 +29,95 @@ func noSchema(schema *Schema) error {
 	return nil
 }
 
+// IgnoredColumnsHeader names, on an answer of POST /invocations, the columns
+// (or inputs) of the request that the model does not take and that were
+// ignored, as MLflow's scoring server ignores them: comma-separated, each
+// name percent-encoded where it holds a comma, a percent sign, a space, a
+// control or a non-ASCII character; at most maxIgnoredListed names, then
+// "…(N more)". V2 and V1 requests refuse unknown inputs instead, as Triton
+// and KServe's V2 servers do.
+const IgnoredColumnsHeader = "X-Ferry-Ignored-Columns"
+
+const maxIgnoredListed = 64
+
+// ignoredHeader is the value of IgnoredColumnsHeader for names.
+func ignoredHeader(names []string) string {
+	var b strings.Builder
+	for i, name := range names {
+		if i == maxIgnoredListed {
+			fmt.Fprintf(&b, ", …(%d more)", len(names)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		for j := 0; j < len(name); j++ {
+			c := name[j]
+			if c <= ' ' || c >= 0x7f || c == ',' || c == '%' {
+				fmt.Fprintf(&b, "%%%02X", c)
+				continue
+			}
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// rowDecoder decodes one request of a row protocol against a model's schema.
+type rowDecoder struct {
+	schema *Schema
+	// ignoreUnknown skips the columns (and the inputs of a tensor model)
+	// that the model does not take, as MLflow's scoring server does (its
+	// schema enforcement warns of "extra inputs" and drops them); they are
+	// collected in ignored. Otherwise they are EINVALID.
+	ignoreUnknown bool
+	ignored       []string
+}
+
+func newRowDecoder(schema *Schema, ignoreUnknown bool) *rowDecoder {
+	return &rowDecoder{schema: schema, ignoreUnknown: ignoreUnknown}
+}
+
+// columns prepares the builder of source columns names (NewColumns, or
+// NewColumnsIgnoring when unknown columns are ignored).
+func (d *rowDecoder) columns(names []string) (*Columns, error) {
+	if !d.ignoreUnknown {
+		return d.schema.NewColumns(names)
+	}
+	for _, name := range names {
+		if _, ok := d.schema.Lookup(name); !ok {
+			d.ignore(name)
+		}
+	}
+	return d.schema.NewColumnsIgnoring(names)
+}
+
+// ignore notes an ignored column or input once.
+func (d *rowDecoder) ignore(name string) {
+	for _, n := range d.ignored {
+		if n == name {
+			return
+		}
+	}
+	d.ignored = append(d.ignored, name)
+}
+
+// unknownInput answers an input a tensor model does not take: skipped when
+// unknown inputs are ignored, else EINVALID with msg.
+func (d *rowDecoder) unknownInput(s *scanner, name string, msg error) error {
+	if !d.ignoreUnknown {
+		return msg
+	}
+	d.ignore(name)
+	_, err := s.skip()
+	return err
+}
+
 // decodeInvocations decodes an MLflow scoring request: JSON with exactly one
 // of dataframe_split, dataframe_records, instances or inputs (and optional
 // params, which are accepted and not passed on), or CSV with a header.
-func decodeInvocations(body []byte, contentType string, schema *Schema) ([]runtime.Tensor, int, error) {
+func decodeInvocations(body []byte, contentType string, d *rowDecoder) ([]runtime.Tensor, int, error) {
+	schema := d.schema
 	mt, _, err := mime.ParseMediaType(contentType)
 	if contentType == "" {
 		mt, err = "application/json", nil
@@ -44,19 +130,19 @@ func decodeInvocations(body []byte, contentType string, schema *Schema) ([]runti
 	}
 	switch mt {
 	case "application/json":
-		return decodeInvocationsJSON(body, schema)
+		return d.invocationsJSON(body)
 	case "text/csv":
 		if !schema.Columns {
 			return nil, 0, invalidf("CSV input needs a model with a column signature; this one takes tensors: %s. Send JSON with 'inputs' or 'instances'.", schema.expected())
 		}
-		return decodeCSV(body, schema)
+		return d.csv(body)
 	}
 	return nil, 0, unsupportedMediaType("Content-Type '" + clip(mt) + "' is not supported; send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.")
 }
 
 const invocationKeys = "'dataframe_split', 'dataframe_records', 'instances' or 'inputs'"
 
-func decodeInvocationsJSON(body []byte, schema *Schema) ([]runtime.Tensor, int, error) {
+func (d *rowDecoder) invocationsJSON(body []byte) ([]runtime.Tensor, int, error) {
 	s := &scanner{b: body}
 	if s.peek() != '{' {
 		return nil, 0, invalidf("The request body must be a JSON object with one of %s, not %s.", invocationKeys, s.kind())
@@ -102,16 +188,16 @@ func decodeInvocationsJSON(body []byte, schema *Schema) ([]runtime.Tensor, int, 
 	var rows int
 	switch format {
 	case "dataframe_split":
-		tensors, rows, err = decodeSplit(vs, schema)
+		tensors, rows, err = d.split(vs)
 	case "dataframe_records":
 		if vs.peek() != '[' {
 			return nil, 0, invalidf("'dataframe_records' must be a list of row objects, not %s.", vs.kind())
 		}
-		tensors, rows, err = decodeRecords(vs, schema)
+		tensors, rows, err = d.records(vs)
 	case "instances":
-		tensors, rows, err = decodeInstances(vs, schema, "instances")
+		tensors, rows, err = d.instances(vs, "instances")
 	case "inputs":
-		tensors, rows, err = decodeInputsValue(vs, schema)
+		tensors, rows, err = d.inputsValue(vs)
 	}
 	if err != nil {
 		return nil, 0, jsonErr(err)
@@ -120,7 +206,8 @@ func decodeInvocationsJSON(body []byte, schema *Schema) ([]runtime.Tensor, int, 
 }
 
 // decodeSplit decodes pandas' split orientation: {"columns", "data", "index"}.
-func decodeSplit(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
+func (d *rowDecoder) split(s *scanner) ([]runtime.Tensor, int, error) {
+	schema := d.schema
 	if !schema.Columns {
 		return nil, 0, invalidf("'dataframe_split' needs a model with a column signature; this one takes tensors: %s. Send 'inputs' or 'instances'.", schema.expected())
 	}
@@ -169,7 +256,7 @@ func decodeSplit(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
 	if data == nil {
 		return nil, 0, invalidf("'dataframe_split' has no 'data'.")
 	}
-	cols, err := schema.NewColumns(names)
+	cols, err := d.columns(names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -212,9 +299,9 @@ func positionalRow(s *scanner, cols *Columns, r, width int) error {
 
 // decodeRecords decodes a list of row objects keyed by column name. Keys a
 // row leaves out are missing values in that row.
-func decodeRecords(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
-	if !schema.Columns {
-		return decodeTensorRows(s, schema)
+func (d *rowDecoder) records(s *scanner) ([]runtime.Tensor, int, error) {
+	if !d.schema.Columns {
+		return d.tensorRows(s)
 	}
 	start := s.i
 	var names []string
@@ -235,7 +322,7 @@ func decodeRecords(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	cols, err := schema.NewColumns(names)
+	cols, err := d.columns(names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -274,25 +361,26 @@ func decodeRecords(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
 // signature's column order, or (one column) a bare value; for a tensor
 // model a row is one row of the single input, or an object of rows by
 // input name.
-func decodeInstances(s *scanner, schema *Schema, key string) ([]runtime.Tensor, int, error) {
+func (d *rowDecoder) instances(s *scanner, key string) ([]runtime.Tensor, int, error) {
+	schema := d.schema
 	if s.peek() != '[' {
 		return nil, 0, invalidf("'%s' must be a list of rows, not %s.", key, s.kind())
 	}
 	if !schema.Columns {
-		return decodeTensorRows(s, schema)
+		return d.tensorRows(s)
 	}
 	save := s.i
 	s.i++ // look at the first row
 	first := s.peek()
 	s.i = save
 	if first == '{' {
-		return decodeRecords(s, schema)
+		return d.records(s)
 	}
 	names := make([]string, len(schema.Inputs))
 	for i, in := range schema.Inputs {
 		names[i] = in.Name
 	}
-	cols, err := schema.NewColumns(names)
+	cols, err := d.columns(names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -304,7 +392,8 @@ func decodeInstances(s *scanner, schema *Schema, key string) ([]runtime.Tensor, 
 }
 
 // decodeTensorRows decodes rows of a tensor model.
-func decodeTensorRows(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
+func (d *rowDecoder) tensorRows(s *scanner) ([]runtime.Tensor, int, error) {
+	schema := d.schema
 	builders := make([]*jsonTensor, len(schema.Inputs))
 	for i := range schema.Inputs {
 		builders[i] = newJSONTensor(&schema.Inputs[i])
@@ -320,7 +409,7 @@ func decodeTensorRows(s *scanner, schema *Schema) ([]runtime.Tensor, int, error)
 		err := s.object(func(key []byte) error {
 			k, ok := schema.Lookup(string(key))
 			if !ok {
-				return invalidf("Row %d has an unknown input '%s'. The model takes: %s.", r+1, clip(string(key)), schema.expected())
+				return d.unknownInput(s, string(key), invalidf("Row %d has an unknown input '%s'. The model takes: %s.", r+1, clip(string(key)), schema.expected()))
 			}
 			if builders[k].rows != r {
 				return invalidf("Row %d has input '%s' twice.", r+1, clip(string(key)))
@@ -366,11 +455,12 @@ func finishTensors(builders []*jsonTensor) ([]runtime.Tensor, int, error) {
 // decodeInputsValue decodes MLflow's "inputs": for a column model, an object
 // of column → list of values, or a list of rows; for a tensor model, an
 // object of input → tensor, or the single input's tensor as a list.
-func decodeInputsValue(s *scanner, schema *Schema) ([]runtime.Tensor, int, error) {
+func (d *rowDecoder) inputsValue(s *scanner) ([]runtime.Tensor, int, error) {
+	schema := d.schema
 	switch s.peek() {
 	case '[':
 		if schema.Columns {
-			return decodeInstances(s, schema, "inputs")
+			return d.instances(s, "inputs")
 		}
 		if len(schema.Inputs) != 1 {
 			return nil, 0, invalidf("'inputs' is a list, but the model takes several inputs (%s); send an object keyed by input name.", schema.expected())
@@ -389,7 +479,7 @@ func decodeInputsValue(s *scanner, schema *Schema) ([]runtime.Tensor, int, error
 		err := s.object(func(key []byte) error {
 			k, ok := schema.Lookup(string(key))
 			if !ok {
-				return invalidf("Unknown input '%s'. The model takes: %s.", clip(string(key)), schema.expected())
+				return d.unknownInput(s, string(key), invalidf("Unknown input '%s'. The model takes: %s.", clip(string(key)), schema.expected()))
 			}
 			for _, b := range builders {
 				if b.spec == &schema.Inputs[k] {
@@ -438,7 +528,7 @@ func decodeInputsValue(s *scanner, schema *Schema) ([]runtime.Tensor, int, error
 	if err != nil {
 		return nil, 0, err
 	}
-	cols, err := schema.NewColumns(names)
+	cols, err := d.columns(names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -459,7 +549,7 @@ func decodeInputsValue(s *scanner, schema *Schema) ([]runtime.Tensor, int, error
 }
 
 // decodeCSV decodes CSV with a header row of column names.
-func decodeCSV(body []byte, schema *Schema) ([]runtime.Tensor, int, error) {
+func (d *rowDecoder) csv(body []byte) ([]runtime.Tensor, int, error) {
 	r := csv.NewReader(bytes.NewReader(body))
 	r.ReuseRecord = true
 	header, err := r.Read()
@@ -470,7 +560,7 @@ func decodeCSV(body []byte, schema *Schema) ([]runtime.Tensor, int, error) {
 		return nil, 0, csvErr(err)
 	}
 	names := append([]string(nil), header...)
-	cols, err := schema.NewColumns(names)
+	cols, err := d.columns(names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -500,6 +590,7 @@ func csvErr(err error) error {
 }
 
 // decodeV1 decodes a KServe V1 predict request: {"instances": [...]}.
+// Unknown columns are EINVALID.
 func decodeV1(body []byte, schema *Schema) ([]runtime.Tensor, int, error) {
 	if err := noSchema(schema); err != nil {
 		return nil, 0, err
@@ -529,6 +620,6 @@ func decodeV1(body []byte, schema *Schema) ([]runtime.Tensor, int, error) {
 	if value == nil {
 		return nil, 0, invalidf("The request has no 'instances' (a list of rows).")
 	}
-	t, rows, err := decodeInstances(&scanner{b: value}, schema, "instances")
+	t, rows, err := newRowDecoder(schema, false).instances(&scanner{b: value}, "instances")
 	return t, rows, jsonErr(err)
 }

@@ -8,17 +8,6 @@ import (
 	"github.com/ferry-ml/ferry/internal/runtime"
 )
 
-// Open Inference Protocol V2 datatypes beyond the ones runtime names.
-const (
-	dtINT8   = "INT8"
-	dtINT16  = "INT16"
-	dtUINT8  = "UINT8"
-	dtUINT16 = "UINT16"
-	dtUINT32 = "UINT32"
-	dtUINT64 = "UINT64"
-	dtFP16   = "FP16"
-)
-
 // InputSpec is one input a served model takes, as the server checks requests
 // against it: the tensor the runtime wants, and what the signature says about
 // it.
@@ -90,10 +79,9 @@ func NewSchema(md runtime.Metadata, sig *model.Signature) *Schema {
 	} else {
 		for i, sp := range specs {
 			is := InputSpec{Name: specName(sp, i), Required: sp.Required || sp.IsTensor}
-			if sp.IsTensor {
-				is.Datatype, is.Shape = datatypeOfDType(sp.DType), sp.Shape
-			} else {
-				is.Datatype, is.Shape, is.Column, is.ColumnType = datatypeOfColumn(sp.Type), []int64{-1}, true, sp.Type
+			is.Datatype, is.Shape = runtime.SpecDatatype(sp), sp.Shape
+			if !sp.IsTensor {
+				is.Shape, is.Column, is.ColumnType = []int64{-1}, true, sp.Type
 			}
 			s.Inputs = append(s.Inputs, is)
 		}
@@ -107,11 +95,11 @@ func NewSchema(md runtime.Metadata, sig *model.Signature) *Schema {
 	}
 	if len(s.Outputs) == 0 && sig != nil {
 		for i, sp := range sig.Outputs {
-			if sp.IsTensor {
-				s.Outputs = append(s.Outputs, runtime.TensorSpec{Name: specName(sp, i), Datatype: datatypeOfDType(sp.DType), Shape: sp.Shape})
-			} else {
-				s.Outputs = append(s.Outputs, runtime.TensorSpec{Name: specName(sp, i), Datatype: datatypeOfColumn(sp.Type), Shape: []int64{-1}})
+			shape := sp.Shape
+			if !sp.IsTensor {
+				shape = []int64{-1}
 			}
+			s.Outputs = append(s.Outputs, runtime.TensorSpec{Name: specName(sp, i), Datatype: runtime.SpecDatatype(sp), Shape: shape})
 		}
 	}
 	return s
@@ -154,55 +142,6 @@ func isColumnShape(shape []int64) bool {
 	return len(shape) == 1 && shape[0] == -1 || len(shape) == 2 && shape[0] == -1 && shape[1] == 1
 }
 
-// datatypeOfColumn maps an MLflow column type to the V2 datatype a runtime
-// takes for it when its metadata does not say.
-func datatypeOfColumn(t string) string {
-	switch t {
-	case model.TypeDouble:
-		return runtime.FP64
-	case model.TypeFloat:
-		return runtime.FP32
-	case model.TypeLong:
-		return runtime.INT64
-	case model.TypeInteger:
-		return runtime.INT32
-	case model.TypeBoolean:
-		return runtime.BOOL
-	}
-	return runtime.BYTES // string, binary, datetime and the composite types (as JSON text)
-}
-
-// datatypeOfDType maps a numpy dtype name to a V2 datatype.
-func datatypeOfDType(d string) string {
-	switch d {
-	case "float64", "double":
-		return runtime.FP64
-	case "float32", "float":
-		return runtime.FP32
-	case "float16":
-		return dtFP16
-	case "int64":
-		return runtime.INT64
-	case "int32":
-		return runtime.INT32
-	case "int16":
-		return dtINT16
-	case "int8":
-		return dtINT8
-	case "uint64":
-		return dtUINT64
-	case "uint32":
-		return dtUINT32
-	case "uint16":
-		return dtUINT16
-	case "uint8":
-		return dtUINT8
-	case "bool":
-		return runtime.BOOL
-	}
-	return runtime.BYTES // str, object, bytes
-}
-
 // dtypeInfo describes a V2 datatype: its family and, for integers, range.
 type dtypeInfo struct {
 	family   byte // 'b' bool, 'i' signed, 'u' unsigned, 'f' float, 's' bytes, 'h' FP16
@@ -214,27 +153,27 @@ func infoOf(dt string) (dtypeInfo, bool) {
 	switch dt {
 	case runtime.BOOL:
 		return dtypeInfo{family: 'b'}, true
-	case dtINT8:
+	case runtime.INT8:
 		return dtypeInfo{family: 'i', min: -1 << 7, max: 1<<7 - 1}, true
-	case dtINT16:
+	case runtime.INT16:
 		return dtypeInfo{family: 'i', min: -1 << 15, max: 1<<15 - 1}, true
 	case runtime.INT32:
 		return dtypeInfo{family: 'i', min: -1 << 31, max: 1<<31 - 1}, true
 	case runtime.INT64:
 		return dtypeInfo{family: 'i', min: -1 << 63, max: 1<<63 - 1}, true
-	case dtUINT8:
+	case runtime.UINT8:
 		return dtypeInfo{family: 'u', max: 1<<8 - 1, umax: 1<<8 - 1}, true
-	case dtUINT16:
+	case runtime.UINT16:
 		return dtypeInfo{family: 'u', max: 1<<16 - 1, umax: 1<<16 - 1}, true
-	case dtUINT32:
+	case runtime.UINT32:
 		return dtypeInfo{family: 'u', max: 1<<32 - 1, umax: 1<<32 - 1}, true
-	case dtUINT64:
+	case runtime.UINT64:
 		return dtypeInfo{family: 'u', max: 1<<63 - 1, umax: 1<<64 - 1}, true
 	case runtime.FP32, runtime.FP64:
 		return dtypeInfo{family: 'f'}, true
 	case runtime.BYTES:
 		return dtypeInfo{family: 's'}, true
-	case dtFP16:
+	case runtime.FP16:
 		return dtypeInfo{family: 'h'}, true
 	}
 	return dtypeInfo{}, false
@@ -265,4 +204,19 @@ func converts(from, to string) bool {
 		return f.umax <= t.umax
 	}
 	return false
+}
+
+// entryLabels names the entries of the [rows, k] output called name: the
+// labels the runtime gives it (class labels), else — for a model with one
+// output — the signature's output names.
+func (s *Schema) entryLabels(name string, outputs int) []string {
+	for _, o := range s.Outputs {
+		if o.Name == name && len(o.Labels) > 0 {
+			return o.Labels
+		}
+	}
+	if outputs == 1 {
+		return s.OutputNames
+	}
+	return nil
 }

@@ -257,11 +257,43 @@ func (s *Server) defaultModel() (*entry, error) {
 	return s.acquire(name, "")
 }
 
-// ready reports whether the server is open and holds a model.
+// ready reports whether the server is open and holds a model, and every
+// model it holds is ready.
 func (s *Server) ready() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	for _, e := range s.models {
+		if !e.ready() {
+			return false
+		}
+	}
 	return !s.closed && len(s.models) > 0
+}
+
+// notReady is the error of a server that is not ready.
+func (s *Server) notReady() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, e := range s.models {
+		if !e.ready() {
+			return ferry.Errorf(ferry.EUNAVAILABLE, "Model '%s' is not ready: its server is starting again.", clip(e.name))
+		}
+	}
+	return ferry.Errorf(ferry.EUNAVAILABLE, "No model is loaded yet.")
+}
+
+// Readier is implemented by models that can be loaded and yet not ready for a
+// while, such as a model served by a child process that is restarting. The
+// readiness routes answer 503 while Ready is false; requests wait for the
+// model as its runtime says.
+type Readier interface {
+	Ready() bool
+}
+
+// ready reports whether e's model is ready: always, unless it is a Readier.
+func (e *entry) ready() bool {
+	r, ok := e.model.(Readier)
+	return !ok || r.Ready()
 }
 
 // entry is one served model version. refs counts the Server's own reference

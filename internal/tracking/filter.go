@@ -123,6 +123,34 @@ var experimentGrammar = &grammar{
 	},
 }
 
+var loggedModelGrammar = &grammar{
+	entities: map[string]Entity{
+		"attribute": EntityAttribute, "attributes": EntityAttribute, "attr": EntityAttribute,
+		"param": EntityParam, "params": EntityParam,
+		"tag": EntityTag, "tags": EntityTag,
+	},
+	entityHint: "attributes, params or tags",
+	tagOps:     stringOps,
+	filterAttrs: map[string]attrSpec{
+		"name":                   {"name", rule{stringOps, false}},
+		"model_id":               {"model_id", rule{listOps, false}},
+		"model_type":             {"model_type", rule{stringOps, false}},
+		"status":                 {"status", rule{stringOps, false}},
+		"source_run_id":          {"source_run_id", rule{listOps, false}},
+		"creation_timestamp":     {"creation_timestamp", rule{numericOps, true}},
+		"last_updated_timestamp": {"last_updated_timestamp", rule{numericOps, true}},
+		// MLflow's aliases.
+		"creation_time":     {"creation_timestamp", rule{numericOps, true}},
+		"last_updated_time": {"last_updated_timestamp", rule{numericOps, true}},
+	},
+	orderEntities: []Entity{EntityAttribute},
+	orderAttrs: map[string]string{
+		"name": "name", "model_id": "model_id", "model_type": "model_type", "status": "status",
+		"source_run_id": "source_run_id", "creation_timestamp": "creation_timestamp", "creation_time": "creation_timestamp",
+		"last_updated_timestamp": "last_updated_timestamp", "last_updated_time": "last_updated_timestamp",
+	},
+}
+
 // datasetKeys are the searchable fields of a run's dataset inputs.
 var datasetKeys = []string{"name", "digest", "context"}
 
@@ -140,6 +168,21 @@ func ParseRunFilter(s string) (Filter, error) { return runGrammar.parseFilter(s)
 // creation_time and last_update_time (prefix optional) and tags. Errors are as
 // for ParseRunFilter.
 func ParseExperimentFilter(s string) (Filter, error) { return experimentGrammar.parseFilter(s) }
+
+// ParseLoggedModelFilter parses a search_logged_models filter over the
+// attributes name, model_id, model_type, status, source_run_id,
+// creation_timestamp and last_updated_timestamp (prefix optional), params and
+// tags, e.g. "source_run_id = 'abc' AND name = 'model'". Errors are as for
+// ParseRunFilter.
+func ParseLoggedModelFilter(s string) (Filter, error) { return loggedModelGrammar.parseFilter(s) }
+
+// ParseLoggedModelOrderBy parses one order_by field name of a logged-model
+// search ("creation_timestamp", "attributes.name") with its direction.
+func ParseLoggedModelOrderBy(field string, ascending bool) (OrderBy, error) {
+	ob, err := loggedModelGrammar.orderBy(field)
+	ob.Ascending = ascending
+	return ob, err
+}
 
 // ParseRunOrderBy parses search_runs order_by items such as "metrics.acc DESC"
 // or "attributes.start_time". Terms ascend unless DESC is given. Attributes are

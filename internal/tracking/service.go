@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ferry-ml/ferry"
@@ -254,6 +255,52 @@ func (s *Service) CreateRun(ctx context.Context, req RunCreate) (Run, error) {
 // GetRun returns a run with its latest metrics, params, tags and inputs.
 func (s *Service) GetRun(ctx context.Context, id string) (Run, error) {
 	return s.store.GetRun(ctx, id)
+}
+
+// MinRunIDPrefix is the shortest run ID prefix ResolveRunID accepts.
+const MinRunIDPrefix = 8
+
+// runIDLength is the length of the run IDs Ferry makes (32 hex digits).
+const runIDLength = 32
+
+// ResolveRunID returns the ID of the run that ref names: a full run ID, or —
+// as git takes commit prefixes — a unique prefix of at least
+// MinRunIDPrefix lowercase hex digits. A ref that is not a hex prefix (an ID
+// another tool made) is returned unchanged, for the caller's lookup to judge.
+// A shorter hex prefix is EINVALID, one that matches no run ENOTFOUND, and
+// one that matches several runs EINVALID naming them.
+func (s *Service) ResolveRunID(ctx context.Context, ref string) (string, error) {
+	if len(ref) >= runIDLength || !isLowerHex(ref) {
+		return ref, nil
+	}
+	if len(ref) < MinRunIDPrefix {
+		return "", invalid("Run ID prefix %q is too short: give at least %d characters of the run ID.", ref, MinRunIDPrefix)
+	}
+	const shown = 5
+	ids, err := s.store.RunIDsWithPrefix(ctx, ref, shown+1)
+	if err != nil {
+		return "", fmt.Errorf("tracking: resolve run %s: %w", ref, err)
+	}
+	switch len(ids) {
+	case 0:
+		return "", ferry.Errorf(ferry.ENOTFOUND, "Run with id=%s not found: no run ID starts with it.", ref)
+	case 1:
+		return ids[0], nil
+	}
+	list := strings.Join(ids[:min(len(ids), shown)], ", ")
+	if len(ids) > shown {
+		list += ", …"
+	}
+	return "", invalid("Run ID prefix %q is ambiguous: it matches runs %s. Give more characters.", ref, list)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // UpdateRun changes a run's status, end time or name.

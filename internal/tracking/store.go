@@ -28,6 +28,10 @@ type Store interface {
 	// CreateRun stores a new run; run.Info.RunID is set by the caller.
 	CreateRun(ctx context.Context, run Run) error
 	GetRun(ctx context.Context, id string) (Run, error)
+	// RunIDsWithPrefix returns up to limit IDs of runs (deleted ones
+	// included) that start with prefix, in ascending order; none is not an
+	// error.
+	RunIDsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error)
 	// UpdateRun applies the non-zero fields of u and returns the new info.
 	UpdateRun(ctx context.Context, id string, u RunUpdate) (RunInfo, error)
 	SetRunStage(ctx context.Context, id, stage string, now int64) error
@@ -41,6 +45,28 @@ type Store interface {
 	// timestamp. An unknown run is ENOTFOUND; an unknown key gives no points.
 	MetricHistory(ctx context.Context, runID, key string) ([]Metric, error)
 	SearchRuns(ctx context.Context, q RunQuery) ([]Run, string, error)
+	// LogOutputs records logged models a run produced; an unknown or inactive
+	// run is ENOTFOUND or EINVALID. A model already recorded keeps its step.
+	LogOutputs(ctx context.Context, runID string, outputs []ModelOutput) error
+
+	// CreateLoggedModel stores m with its params and tags; m.ID is set by the
+	// caller and its experiment exists.
+	CreateLoggedModel(ctx context.Context, m LoggedModel) error
+	// GetLoggedModel returns a logged model, deleted ones included; an unknown
+	// ID is ENOTFOUND.
+	GetLoggedModel(ctx context.Context, id string) (LoggedModel, error)
+	UpdateLoggedModelStatus(ctx context.Context, id, status string, now int64) error
+	// DeleteLoggedModel marks a logged model deleted.
+	DeleteLoggedModel(ctx context.Context, id string, now int64) error
+	SetLoggedModelTags(ctx context.Context, id string, tags []Tag, now int64) error
+	// DeleteLoggedModelTag removes a tag; an absent one is ENOTFOUND.
+	DeleteLoggedModelTag(ctx context.Context, id, key string) error
+	// LogLoggedModelParams adds params; a param whose value would change is
+	// EINVALID.
+	LogLoggedModelParams(ctx context.Context, id string, params []Param) error
+	// SearchLoggedModels returns one page of active logged models of the
+	// experiments, ordered by q.OrderBy then creation time (newest first) and ID.
+	SearchLoggedModels(ctx context.Context, q LoggedModelQuery) ([]LoggedModel, string, error)
 }
 
 // RunUpdate holds the fields UpdateRun may change; zero values mean "unchanged".

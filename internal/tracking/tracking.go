@@ -110,11 +110,13 @@ type DatasetInput struct {
 	Dataset Dataset
 }
 
-// Run is a run with everything logged to it.
+// Run is a run with everything logged to it. Outputs (the logged models it
+// produced) are filled by GetRun, not by SearchRuns.
 type Run struct {
-	Info   RunInfo
-	Data   RunData
-	Inputs []DatasetInput
+	Info    RunInfo
+	Data    RunData
+	Inputs  []DatasetInput
+	Outputs []ModelOutput
 }
 
 // Param returns the value of the param named key and whether it is set.

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -188,6 +186,11 @@ func (r *Runner) prepare(ctx context.Context, spec Spec) (*prepared, error) {
 	}
 	if p.task == model.TaskMulticlass && len(p.classes) == 2 {
 		p.task = model.TaskBinary
+	}
+	if len(spec.Metrics) > 0 {
+		if err := CheckMetrics(p.task, p.classes, spec.Metrics); err != nil {
+			return nil, err
+		}
 	}
 	if p.features, err = native.ParseFeatures(f, spec.Features, spec.Target); err != nil {
 		return nil, err
@@ -365,7 +368,7 @@ func (r *Runner) train(ctx context.Context, spec Spec, p *prepared, run tracking
 	}
 	scores, err := Score(p.task, pipe.ClassLabels, vaY, pred, names)
 	if err != nil {
-		return nil, ferry.Errorf(ferry.EINVALID, "metrics: %v", err)
+		return nil, err
 	}
 	final := make([]tracking.Metric, 0, len(scores))
 	nowMs := time.Now().UnixMilli()
@@ -503,159 +506,11 @@ func (b *metricBuffer) flush(ctx context.Context) error {
 	return err
 }
 
-// writePackage writes the model package and returns its directory and the
-// digest of model.json.
-func (r *Runner) writePackage(ctx context.Context, spec Spec, p *prepared, pipe *native.Pipeline, run tracking.Run, params map[string]string) (string, string, error) {
-	parent := r.KeepDir
-	if parent == "" {
-		var err error
-		if parent, err = os.MkdirTemp("", "ferry-model-"); err != nil {
-			return "", "", err
-		}
-	}
-	dir := filepath.Join(parent, "model")
-	b, err := model.NewBuilder(ctx, dir)
-	if err != nil {
-		return "", "", err
-	}
-	body, err := pipe.MarshalJSON()
-	if err != nil {
-		b.Abort()
-		return "", "", err
-	}
-	if err := b.AddFile(ctx, "model.json", bytes.NewReader(body)); err != nil {
-		b.Abort()
-		return "", "", err
-	}
-	flavor := model.FerryFlavor{Trainer: spec.Trainer, Data: "model.json", FormatVersion: native.PipelineFormatVersion}
-	if pipe.GBDT != nil {
-		// XGBoost users can load the trees; the features are the derived ones
-		// listed in model.json, not the raw inputs of the signature.
-		var xgb bytes.Buffer
-		if err := pipe.GBDT.WriteXGBoostJSON(&xgb); err == nil {
-			if err := b.AddFile(ctx, "xgboost/model.json", &xgb); err != nil {
-				b.Abort()
-				return "", "", err
-			}
-		} else {
-			r.logger().Info("model has no XGBoost form", "err", err)
-		}
-	}
-	example, err := inputExample(ctx, p, pipe)
-	if err != nil {
-		b.Abort()
-		return "", "", err
-	}
-	if err := b.SetInputExample(ctx, bytes.NewReader(example.input), model.InputExampleInfo{ArtifactPath: "input_example.json", Type: "dataframe", PandasOrient: "split"}); err != nil {
-		b.Abort()
-		return "", "", err
-	}
-	if err := b.AddFile(ctx, "input_example_predictions.json", bytes.NewReader(example.predictions)); err != nil {
-		b.Abort()
-		return "", "", err
-	}
-	profile, err := json.Marshal(p.frame.Take(p.trIdx).Profile())
-	if err != nil {
-		b.Abort()
-		return "", "", err
-	}
-	m := &model.Manifest{
-		ArtifactPath: "model", RunID: run.Info.RunID,
-		UTCTimeCreated: time.UnixMilli(run.Info.StartTime).UTC(),
-		Signature:      signature(pipe),
-		Metadata:       map[string]any{"ferry_task": p.task},
-	}
-	m.SetFlavor(flavor)
-	info := model.FerryInfo{
-		Task: p.task, ClassLabels: pipe.ClassLabels, Target: spec.Target, PositiveWhen: spec.PositiveWhen, Profile: profile,
-		Lineage: model.Lineage{
-			RunID: run.Info.RunID, GitCommit: r.SourceTags["mlflow.source.git.commit"], GitDirty: r.SourceTags["ferry.source.git.dirty"] == "true",
-			Datasets: []model.DatasetRef{{Name: p.asset.Name, Digest: p.asset.Digest, URI: p.asset.URI}},
-			Trainer:  spec.Trainer, Params: params, FerryVersion: ferry.Version,
-		},
-	}
-	if _, err := b.Finish(ctx, m, info); err != nil {
-		return "", "", err
-	}
-	return dir, "sha256:" + sha256Hex(body), nil
-}
-
 func (r *Runner) logger() *slog.Logger {
 	if r.Log != nil {
 		return r.Log
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// signature is the model's MLflow signature: the raw input columns and the
-// outputs.
-func signature(pipe *native.Pipeline) *model.Signature {
-	sig := &model.Signature{}
-	for _, c := range native.Inputs(pipe.Features) {
-		t := model.TypeDouble
-		switch c.Kind {
-		case dataset.KindCategorical:
-			t = model.TypeString
-		case dataset.KindTimestamp:
-			t = model.TypeDatetime
-		}
-		sig.Inputs = append(sig.Inputs, model.Spec{Name: c.Name, Type: t, Required: true})
-	}
-	switch pipe.Task {
-	case model.TaskMulticlass:
-		for _, c := range pipe.ClassLabels {
-			sig.Outputs = append(sig.Outputs, model.Spec{Name: c, Type: model.TypeDouble, Required: true})
-		}
-	default:
-		sig.Outputs = []model.Spec{{Name: pipe.Target, Type: model.TypeDouble, Required: true}}
-	}
-	return sig
-}
-
-type example struct{ input, predictions []byte }
-
-// inputExample takes the first validation rows as MLflow's split-oriented
-// input example, with the model's predictions for them.
-func inputExample(ctx context.Context, p *prepared, pipe *native.Pipeline) (example, error) {
-	rows := p.vaIdx[:min(5, len(p.vaIdx))]
-	sub := p.frame.Take(rows)
-	inputs := native.Inputs(pipe.Features)
-	ex := struct {
-		Columns []string `json:"columns"`
-		Data    [][]any  `json:"data"`
-	}{}
-	cols := make([]*dataset.Column, len(inputs))
-	for j, c := range inputs {
-		ex.Columns = append(ex.Columns, c.Name)
-		cols[j], _ = sub.Col(c.Name)
-	}
-	for i := range rows {
-		row := make([]any, len(cols))
-		for j, c := range cols {
-			switch {
-			case c.IsMissing(i):
-				row[j] = nil
-			case c.Kind == dataset.KindNumeric:
-				row[j] = c.Num[i]
-			default:
-				row[j] = c.String(i)
-			}
-		}
-		ex.Data = append(ex.Data, row)
-	}
-	input, err := json.Marshal(ex)
-	if err != nil {
-		return example{}, err
-	}
-	pred, err := pipe.Predict(ctx, sub)
-	if err != nil {
-		return example{}, err
-	}
-	out := make([]string, len(pred))
-	for i, v := range pred {
-		out[i] = strconv.FormatFloat(v, 'g', -1, 64)
-	}
-	return example{input: input, predictions: []byte(`{"predictions": [` + strings.Join(out, ", ") + "]}\n")}, nil
 }
 
 // uploadDir uploads every file under dir as an artifact under prefix.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/testserver"
 	"github.com/ferry-ml/ferry/internal/train"
+	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
 func newClient(t *testing.T) *client.Client {
@@ -100,6 +102,13 @@ func TestRunGBDTEndToEnd(t *testing.T) {
 	if sig := pkg.Manifest.Signature; sig == nil || len(sig.Inputs) != 4 {
 		t.Fatalf("signature = %+v", pkg.Manifest.Signature)
 	}
+	// The outputs are what the model returns (runtime/native), not the target.
+	wantOut := []model.Spec{{Name: "probability", Type: model.TypeDouble, Required: true}, {Name: "label", Type: model.TypeString, Required: true}}
+	if got := pkg.Manifest.Signature.Outputs; !slices.EqualFunc(got, wantOut, func(a, b model.Spec) bool {
+		return a.Name == b.Name && a.Type == b.Type && a.Required == b.Required && !a.IsTensor
+	}) {
+		t.Fatalf("signature outputs = %+v, want %+v", got, wantOut)
+	}
 	f, err := os.Open(filepath.Join(res.PackageDir, "model.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +185,55 @@ func TestTrainersAndTasks(t *testing.T) {
 	}
 }
 
+// TestMulticlassMetrics: a multiclass spec may name every metric validation
+// computes for multiclass models, per-class ones and the aliases too.
+func TestMulticlassMetrics(t *testing.T) {
+	c := newClient(t)
+	iris := filepath.Join(t.TempDir(), "iris.csv")
+	os.WriteFile(iris, []byte(irisCSV), 0o644)
+	names := append([]string{"mlogloss", "auc", "f1_setosa", "recall_virginica"}, metrics.NamesFor(model.TaskMulticlass)...)
+	for _, n := range []string{"accuracy", "log_loss", "f1_macro", "balanced_accuracy", "roc_auc_weighted", "ece"} {
+		if !slices.Contains(names, n) {
+			t.Fatalf("validation has no multiclass metric %q", n)
+		}
+	}
+	for _, trainer := range []string{train.TrainerGBDT, train.TrainerLogistic} {
+		t.Run(trainer, func(t *testing.T) {
+			spec := train.Spec{Data: iris, Target: "species", Trainer: trainer, Params: map[string]any{}, Split: train.SplitSpec{Validation: 0.4}, Seed: 2, Metrics: names}
+			if trainer == train.TrainerGBDT {
+				spec.Params["num_rounds"] = 10
+			}
+			res, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Task != model.TaskMulticlass {
+				t.Fatalf("task %s", res.Task)
+			}
+			for _, n := range names {
+				if _, ok := res.Metrics["val_"+n]; !ok {
+					t.Errorf("val_%s missing from %v", n, res.Metrics)
+				}
+			}
+			if res.Metrics["val_log_loss"] != res.Metrics["val_mlogloss"] || res.Metrics["val_auc"] != res.Metrics["val_roc_auc"] {
+				t.Errorf("aliases differ: %v", res.Metrics)
+			}
+		})
+	}
+	t.Run("a typo is refused before training", func(t *testing.T) {
+		c := newClient(t)
+		spec := train.Spec{ExperimentName: "typo", Data: iris, Target: "species", Metrics: []string{"accuracy", "f1_macr", "logloss"}}
+		_, err := (&train.Runner{Tracker: app.Remote{Client: c}}).Run(context.Background(), spec)
+		want := `metrics "f1_macr", "logloss" are not available for multiclass models; use auc, mlogloss, accuracy, balanced_accuracy, precision_macro, recall_macro, f1_macro, precision_weighted, recall_weighted, f1_weighted, roc_auc, roc_auc_weighted, log_loss, ece, or precision_, recall_ or f1_ followed by a class (setosa, versicolor, virginica)`
+		if ferry.ErrorCode(err) != ferry.EINVALID || !strings.Contains(ferry.ErrorMessage(err), want) {
+			t.Fatalf("error %v, want EINVALID saying %s", err, want)
+		}
+		if exps, _, err := c.SearchExperiments(context.Background(), client.ExperimentQuery{}); err != nil || slices.ContainsFunc(exps, func(e client.Experiment) bool { return e.Name == "typo" }) {
+			t.Fatalf("the refused spec made its experiment (%v)", err)
+		}
+	})
+}
+
 func TestBadInput(t *testing.T) {
 	c := newClient(t)
 	dir := t.TempDir()
@@ -204,6 +262,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown param", train.Spec{Data: ok, Target: "y", Params: map[string]any{"depth": 3}}, `unknown field "depth"; did you mean "max_depth"?; valid params are objective, num_class, num_rounds, learning_rate, max_depth`},
 		{"unknown linear param", train.Spec{Data: ok, Target: "y", Trainer: "logistic", Params: map[string]any{"epoch": 3}}, `unknown field "epoch"; did you mean "epochs"?; valid params are l2, learning_rate, epochs`},
 		{"timestamp without part", train.Spec{Data: ok, Target: "y", Features: []string{"a:month"}}, "only timestamp columns have parts"},
+		{"unknown metric", train.Spec{Data: ok, Target: "label", Metrics: []string{"accuracy", "f1_macr"}}, `metric "f1_macr" is not available for binary models; use auc, logloss, accuracy, balanced_accuracy, precision_macro, recall_macro, f1_macro`},
+		{"metric of another task", train.Spec{Data: ok, Target: "a", Task: "regression", Metrics: []string{"accuracy"}}, "use rmse, mae, r2, mape, median_ae"},
+		{"per-class metric of no class", train.Spec{Data: ok, Target: "label", Metrics: []string{"f1_z"}}, "f1_ followed by a class (x, y)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

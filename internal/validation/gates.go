@@ -1,6 +1,8 @@
 package validation
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -41,8 +43,11 @@ import (
 // reported in that order. A Policy is read-only once parsed and safe for
 // concurrent use.
 type Policy struct {
-	// Name is the file's base name, recorded in the report; not in the YAML.
+	// Name is the file's base name and Digest "sha256:<hex>" of its bytes,
+	// both recorded in the report (promotion rules compare them); not in the
+	// YAML.
 	Name       string         `yaml:"-"`
+	Digest     string         `yaml:"-"`
 	Thresholds Thresholds     `yaml:"thresholds"`
 	Baseline   BaselineRules  `yaml:"baseline"`
 	Slices     *SlicePolicy   `yaml:"slices"`
@@ -190,7 +195,8 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 	if len(data) > maxPolicySize {
 		return nil, ferry.Errorf(ferry.ETOOLARGE, "%s is larger than %d bytes", name, maxPolicySize)
 	}
-	p := &Policy{Name: name}
+	sum := sha256.Sum256(data)
+	p := &Policy{Name: name, Digest: "sha256:" + hex.EncodeToString(sum[:])}
 	if err := yamlfile.Decode(data, name, p); err != nil {
 		return nil, ferry.Errorf(ferry.EINVALID, "%s: %s", name, yamlProblem(err))
 	}

@@ -114,7 +114,11 @@ func renderBuildPage(r *Report) renderPage {
 		task += " (classes " + strings.Join(r.ClassLabels, ", ") + ")"
 	}
 	add("Task", task)
-	add("Policy", r.Policy)
+	policy := r.Policy
+	if r.PolicyDigest != "" {
+		policy += " (" + r.PolicyDigest + ")"
+	}
+	add("Policy", policy)
 	created := renderCreated(r.CreatedAt)
 	if created != "" && r.CreatedBy != "" {
 		created += " by " + r.CreatedBy

@@ -93,7 +93,11 @@ func renderMarkdown(b *strings.Builder, r *Report) {
 		b.WriteString("\n")
 	}
 	if r.Policy != "" {
-		fmt.Fprintf(b, "- Policy: %s\n", renderMDCode(r.Policy))
+		fmt.Fprintf(b, "- Policy: %s", renderMDCode(r.Policy))
+		if r.PolicyDigest != "" {
+			fmt.Fprintf(b, " (%s)", renderMDCode(r.PolicyDigest))
+		}
+		b.WriteString("\n")
 	}
 	if c := renderCreated(r.CreatedAt); c != "" {
 		fmt.Fprintf(b, "- Created: %s", c)

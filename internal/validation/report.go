@@ -29,6 +29,10 @@ type Report struct {
 	CreatedAt   int64    `json:"created_at"`      // ms since the Unix epoch
 	CreatedBy   string   `json:"created_by,omitempty"`
 	Policy      string   `json:"policy,omitempty"` // the gates file's name
+	// PolicyDigest is "sha256:<hex>" of the gates file's bytes; "" when the
+	// validation was made without one. The registry's validation rules
+	// accept only a record whose Policy and PolicyDigest they name.
+	PolicyDigest string `json:"policy_digest,omitempty"`
 	// Metrics of the candidate and (when there is one) the baseline, on the
 	// same rows, by metric name ("roc_auc", "f1_macro", "rmse", ...).
 	Metrics         map[string]float64 `json:"metrics"`

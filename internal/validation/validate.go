@@ -117,7 +117,7 @@ func Validate(ctx context.Context, in Input) (*Report, error) {
 	r := &Report{
 		Model: in.Candidate.Ref.Model, Version: in.Candidate.Ref.Version, ModelURI: in.Candidate.Ref.URI,
 		Data: ref, Task: task, ClassLabels: classes, CreatedAt: now().UnixMilli(), CreatedBy: in.User,
-		Policy: policy.Name, Metrics: map[string]float64{}, Gates: []GateResult{}, Checks: []CheckResult{},
+		Policy: policy.Name, PolicyDigest: policy.Digest, Metrics: map[string]float64{}, Gates: []GateResult{}, Checks: []CheckResult{},
 	}
 	if in.Baseline != nil {
 		b := in.Baseline.Ref

@@ -37,6 +37,70 @@ type Pipeline struct {
 	levels levelIndexes
 }
 
+// Names of a native model's outputs, as runtime/native serves them and the
+// signature (Pipeline.Signature) declares them.
+const (
+	OutputProbability   = "probability"   // binary: P(second class), double per row
+	OutputProbabilities = "probabilities" // multiclass: K doubles per row, in class-label order
+	OutputLabel         = "label"         // classification: the predicted class label, string
+	OutputPrediction    = "prediction"    // regression: the predicted value, double
+)
+
+// Signature is the model's MLflow signature: the raw input columns it reads
+// (numeric columns double, categorical string, timestamps datetime), and the
+// outputs it gives per row — for binary models probability (double) and
+// label (string), for multiclass models probabilities (an array of K
+// doubles, in the order of ClassLabels) and label (string), for regression
+// models prediction (double).
+func (p *Pipeline) Signature() *model.Signature {
+	sig := &model.Signature{}
+	for _, c := range Inputs(p.Features) {
+		t := model.TypeDouble
+		switch c.Kind {
+		case dataset.KindCategorical:
+			t = model.TypeString
+		case dataset.KindTimestamp:
+			t = model.TypeDatetime
+		}
+		sig.Inputs = append(sig.Inputs, model.Spec{Name: c.Name, Type: t, Required: true})
+	}
+	label := model.Spec{Name: OutputLabel, Type: model.TypeString, Required: true}
+	switch p.Task {
+	case model.TaskBinary:
+		sig.Outputs = []model.Spec{{Name: OutputProbability, Type: model.TypeDouble, Required: true}, label}
+	case model.TaskMulticlass:
+		sig.Outputs = []model.Spec{{Name: OutputProbabilities, Type: model.TypeArray, Required: true,
+			Composite: json.RawMessage(`{"type": "array", "items": {"type": "double"}}`)}, label}
+	default:
+		sig.Outputs = []model.Spec{{Name: OutputPrediction, Type: model.TypeDouble, Required: true}}
+	}
+	return sig
+}
+
+// CheckXGBoostInputs reports whether XGBoost, given the raw input columns,
+// predicts what p predicts: p is a GBDT (its trees export with
+// GBDT.WriteXGBoostJSON) whose every feature is a numeric input column
+// used as it is, so the export's features are the input columns, by name and
+// in signature order. Otherwise it returns an error saying why not — a
+// logistic or linear model, a categorical feature (Ferry codes its levels)
+// or a part of a timestamp (Ferry derives it) — which names the feature.
+func (p *Pipeline) CheckXGBoostInputs() error {
+	if p.GBDT == nil {
+		return fmt.Errorf("the %s trainer's models have no XGBoost form", p.Trainer)
+	}
+	for _, f := range p.Features {
+		switch {
+		case f.Part != "":
+			return fmt.Errorf("feature %q is the %s of timestamp column %q, which Ferry derives", f.Name, f.Part, f.Column)
+		case f.Kind != string(dataset.KindNumeric):
+			return fmt.Errorf("feature %q is categorical, and Ferry codes its levels", f.Name)
+		case f.Name != f.Column:
+			return fmt.Errorf("feature %q reads column %q", f.Name, f.Column)
+		}
+	}
+	return nil
+}
+
 // Outputs is the number of values Predict gives per row.
 func (p *Pipeline) Outputs() int {
 	if p.Task == model.TaskMulticlass {

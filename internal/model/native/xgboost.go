@@ -7,8 +7,12 @@ import (
 	"strings"
 )
 
+// XGBoostVersion is the XGBoost version whose JSON model format
+// WriteXGBoostJSON writes, and against which its predictions are tested.
+const XGBoostVersion = "1.7.4"
+
 // WriteXGBoostJSON writes m in XGBoost's JSON model format (version
-// [1,7,4]), which xgboost.Booster(model_file=…) loads and MLflow's xgboost
+// [1,7,4], XGBoostVersion), which xgboost.Booster(model_file=…) loads and MLflow's xgboost
 // flavor serves. The exported model predicts what m predicts: XGBoost also
 // compares float32(x) < threshold, sums leaf values in float32 in tree order
 // and derives the margin from base_score the same way.

@@ -44,12 +44,12 @@ import (
 // Platform is the V2 platform name of native models.
 const Platform = "ferry_native"
 
-// Output tensor names.
+// Output tensor names, the ones the package's signature declares (nativemodel.Pipeline.Signature).
 const (
-	OutputProbability   = "probability"   // binary: P(second class), FP64 [-1]
-	OutputProbabilities = "probabilities" // multiclass: FP64 [-1, K]
-	OutputLabel         = "label"         // classification: the predicted class, BYTES [-1]
-	OutputPrediction    = "prediction"    // regression: FP64 [-1]
+	OutputProbability   = nativemodel.OutputProbability   // binary: P(second class), FP64 [-1]
+	OutputProbabilities = nativemodel.OutputProbabilities // multiclass: FP64 [-1, K]
+	OutputLabel         = nativemodel.OutputLabel         // classification: the predicted class, BYTES [-1]
+	OutputPrediction    = nativemodel.OutputPrediction    // regression: FP64 [-1]
 )
 
 // Model is a loaded native model. It is immutable and safe for concurrent
@@ -148,7 +148,7 @@ func (m *Model) metadata() runtime.Metadata {
 		}
 	case model.TaskMulticlass:
 		md.Outputs = []runtime.TensorSpec{
-			{Name: OutputProbabilities, Datatype: runtime.FP64, Shape: []int64{-1, int64(len(m.labels))}},
+			{Name: OutputProbabilities, Datatype: runtime.FP64, Shape: []int64{-1, int64(len(m.labels))}, Labels: m.labels},
 			{Name: OutputLabel, Datatype: runtime.BYTES, Shape: []int64{-1}},
 		}
 	default:

@@ -219,6 +219,7 @@ func TestPredictMatchesPipeline(t *testing.T) {
 			if md.Platform != "ferry_native" || !equalSpecs(md.Inputs, wantInputs) || !equalSpecs(md.Outputs, tt.outputs) {
 				t.Fatalf("metadata = %+v", md)
 			}
+			checkSignature(t, pipe.Signature(), md)
 
 			want, err := pipe.Predict(ctx, scoreFrame)
 			if err != nil {
@@ -272,6 +273,41 @@ func TestPredictMatchesPipeline(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkSignature checks that the signature the trainer writes declares what
+// the runtime serves: each input and output, in order, with the column type
+// of its datatype and shape.
+func checkSignature(t *testing.T, sig *model.Signature, md runtime.Metadata) {
+	t.Helper()
+	if err := sig.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	columnType := func(ts runtime.TensorSpec, sp model.Spec) bool {
+		switch {
+		case ts.Datatype == runtime.FP64 && len(ts.Shape) == 2:
+			return sp.Type == model.TypeArray && string(sp.Composite) == `{"type": "array", "items": {"type": "double"}}`
+		case ts.Datatype == runtime.FP64:
+			return sp.Type == model.TypeDouble
+		case ts.Datatype == runtime.BYTES:
+			return sp.Type == model.TypeString || sp.Type == model.TypeDatetime
+		}
+		return false
+	}
+	for _, part := range []struct {
+		name  string
+		specs []model.Spec
+		md    []runtime.TensorSpec
+	}{{"inputs", sig.Inputs, md.Inputs}, {"outputs", sig.Outputs, md.Outputs}} {
+		if len(part.specs) != len(part.md) {
+			t.Fatalf("signature %s %+v; the runtime has %+v", part.name, part.specs, part.md)
+		}
+		for i, sp := range part.specs {
+			if ts := part.md[i]; sp.Name != ts.Name || sp.IsTensor || !sp.Required || !columnType(ts, sp) {
+				t.Fatalf("signature %s[%d] = %s %s; the runtime serves %s %s %v", part.name, i, sp.Name, sp.Type, ts.Name, ts.Datatype, ts.Shape)
+			}
+		}
 	}
 }
 

@@ -27,11 +27,16 @@ type child struct {
 // spawn starts cfg's command in its own process group. Its output goes to log
 // line by line.
 func spawn(cfg Config, log *slog.Logger) (*child, error) {
-	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
+	port := strconv.Itoa(cfg.Port)
+	placeholders := strings.NewReplacer(PlaceholderPort, port, PlaceholderModelDir, cfg.ModelDir)
+	args := make([]string, len(cfg.Command))
+	for i, arg := range cfg.Command {
+		args[i] = placeholders.Replace(arg)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = cfg.Dir
 	cmd.Env = cfg.Env
 	env := withoutKeys(cmd.Environ(), EnvPort, EnvFerryPort, EnvModelDir)
-	port := strconv.Itoa(cfg.Port)
 	env = append(env, EnvPort+"="+port, EnvFerryPort+"="+port)
 	if cfg.ModelDir != "" {
 		env = append(env, EnvModelDir+"="+cfg.ModelDir)
@@ -50,12 +55,15 @@ func spawn(cfg Config, log *slog.Logger) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
-		return nil, invalidf("cannot start the model server %q: %v", clip(cfg.Command[0]), unwrapExec(err))
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, invalidf("cannot start the model server: %q is not on PATH%s", clip(args[0]), notFoundHint(cfg))
+		}
+		return nil, invalidf("cannot start the model server %q: %v", clip(args[0]), unwrapExec(err))
 	}
 	w.Close()
 	c := &child{cmd: cmd, out: &outputTail{}, outEOF: make(chan struct{}), exited: make(chan struct{})}
 	pid := cmd.Process.Pid
-	log.Info("process: model server started", "pid", pid, "command", strings.Join(cfg.Command, " "), "port", cfg.Port)
+	log.Info("process: model server started", "pid", pid, "command", strings.Join(args, " "), "port", cfg.Port)
 	go func() {
 		c.out.copy(r, log.With("pid", pid))
 		close(c.outEOF)
@@ -65,6 +73,14 @@ func spawn(cfg Config, log *slog.Logger) (*child, error) {
 		close(c.exited)
 	}()
 	return c, nil
+}
+
+// notFoundHint says how to get the program of a command that is not on PATH.
+func notFoundHint(cfg Config) string {
+	if cfg.Protocol == ProtocolMLflow && cfg.Command[0] == DefaultMLflowCommand()[0] {
+		return "; python_function models are served by 'mlflow models serve' (MLflow's scoring server): install MLflow with Python where Ferry runs (pip install mlflow, with the model's own requirements), or configure another command"
+	}
+	return "; install it or give its full path"
 }
 
 func unwrapExec(err error) error {

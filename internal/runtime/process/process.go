@@ -1,11 +1,20 @@
 // Package process serves models through a child process: any command that
-// serves the Open Inference Protocol V2 REST API on the port Ferry gives it,
-// such as a Python model server for MLflow's python_function models.
+// serves the Open Inference Protocol V2 REST API or MLflow's scoring protocol
+// on the port Ferry gives it — `mlflow models serve` for MLflow's
+// python_function models (scikit-learn, statsmodels, custom PythonModel), or
+// any other Python model server.
 //
 // Start runs the command in its own process group with PORT and FERRY_PORT
-// set (and FERRY_MODEL_DIR for a package), waits until GET /v2/health/ready
-// answers 200, and reads the model's V2 metadata. Predict sends V2 JSON to
-// /v2/models/{name}/infer. A supervisor restarts the command when it dies,
+// set (and FERRY_MODEL_DIR for a package; the arguments' {port} and
+// {model_dir} are replaced by the same), and waits until it is ready. With
+// the V2 protocol, ready is GET /v2/health/ready answering 200; Start then
+// reads the model's V2 metadata, and Predict sends V2 JSON to
+// /v2/models/{name}/infer. With the MLflow protocol, ready is GET /ping
+// answering 200; the metadata's outputs come from the package's signature,
+// and Predict sends dataframe_split JSON (or "inputs" for tensors) to POST
+// /invocations and reads {"predictions": ...} back; see mlflowjson.go.
+//
+// A supervisor restarts the command when it dies,
 // with backoff and at most MaxRestarts starts a minute; Predict during a
 // restart waits for the server to be ready again, up to RequestTimeout. Close
 // stops the whole process group: SIGTERM, then SIGKILL after StopGrace.
@@ -15,13 +24,12 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +49,24 @@ const (
 	DefaultMaxRestarts    = 5
 )
 
+// Protocols the command may speak (Config.Protocol).
+const (
+	ProtocolV2     = "v2"     // Open Inference Protocol V2 REST
+	ProtocolMLflow = "mlflow" // MLflow's scoring protocol: /ping, /version, /invocations
+)
+
+// Placeholders in the command's arguments, replaced at each start.
+const (
+	PlaceholderPort     = "{port}"      // the port to serve on
+	PlaceholderModelDir = "{model_dir}" // Config.ModelDir
+)
+
+// DefaultMLflowCommand is the command of the MLflow protocol when Config
+// names none: MLflow's own scoring server, in Ferry's Python environment.
+func DefaultMLflowCommand() []string {
+	return []string{"mlflow", "models", "serve", "-m", PlaceholderModelDir, "--env-manager", "local", "-h", "127.0.0.1", "-p", PlaceholderPort}
+}
+
 // Environment variables the command is started with.
 const (
 	EnvPort      = "PORT"            // the port to serve on, on 127.0.0.1
@@ -50,8 +76,13 @@ const (
 
 // Config says what to run and how to supervise it.
 type Config struct {
-	// Command is the program and its arguments; required. A program without
-	// a slash is looked up in PATH.
+	// Protocol is what the command speaks: ProtocolV2 (the default, "") or
+	// ProtocolMLflow.
+	Protocol string
+	// Command is the program and its arguments; required for the V2
+	// protocol, DefaultMLflowCommand when empty for the MLflow protocol. A
+	// program without a slash is looked up in PATH. {port} and {model_dir}
+	// in the arguments are replaced by Port and ModelDir.
 	Command []string
 	// Dir is the working directory; "" for Ferry's.
 	Dir string
@@ -62,15 +93,20 @@ type Config struct {
 	// Port is the loopback port the command serves on; 0 picks a free one,
 	// which is kept across restarts.
 	Port int
-	// ReadyTimeout bounds each start, until /v2/health/ready answers 200.
+	// ReadyTimeout bounds each start, until the command answers ready.
 	ReadyTimeout time.Duration
 	// RequestTimeout bounds each Predict, including a wait for a restart.
 	RequestTimeout time.Duration
-	// ModelName is the name the server serves the model under; required.
+	// ModelName is the name a V2 server serves the model under; required
+	// for the V2 protocol, unused by the MLflow protocol.
 	ModelName string
 	// ModelDir is passed as FERRY_MODEL_DIR when set; Load sets it to the
 	// package directory.
 	ModelDir string
+	// Signature is the model's signature; the MLflow protocol declares the
+	// model's outputs by it and names and types the predictions after it
+	// (nil: by what the server answers). Load sets it from the package.
+	Signature *model.Signature
 	// StopGrace is how long Close waits after SIGTERM before SIGKILL.
 	StopGrace time.Duration
 	// MaxRestarts bounds the starts in any minute; beyond it the supervisor
@@ -83,6 +119,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Protocol == "" {
+		c.Protocol = ProtocolV2
+	}
+	if c.Protocol == ProtocolMLflow && len(c.Command) == 0 {
+		c.Command = DefaultMLflowCommand()
+	}
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
 	}
@@ -101,30 +143,41 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// validate checks a Config with its defaults applied.
 func (c Config) validate() error {
 	switch {
+	case c.Protocol != ProtocolV2 && c.Protocol != ProtocolMLflow:
+		return invalidf("unknown protocol %q: want %s or %s", clip(c.Protocol), ProtocolV2, ProtocolMLflow)
 	case len(c.Command) == 0 || c.Command[0] == "":
 		return invalidf("no command to run")
-	case c.ModelName == "":
+	case c.Protocol == ProtocolV2 && c.ModelName == "":
 		return invalidf("no model name: the server's V2 routes need one")
 	case c.Port < 0 || c.Port > 65535:
 		return invalidf("port %d is not between 0 and 65535", c.Port)
+	}
+	if c.ModelDir == "" {
+		for _, arg := range c.Command {
+			if strings.Contains(arg, PlaceholderModelDir) {
+				return invalidf("the command names %s, but there is no model directory", PlaceholderModelDir)
+			}
+		}
 	}
 	return nil
 }
 
 // Load serves pkg's python_function model through cfg's command, run with
-// FERRY_MODEL_DIR set to the package directory (and in it, unless cfg.Dir
-// says otherwise). Errors as for Start, plus ENOTFOUND when pkg has no
-// python_function flavor.
+// FERRY_MODEL_DIR (and {model_dir}) set to the package directory (and in it,
+// unless cfg.Dir says otherwise), and cfg.Signature set to the package's.
+// Errors as for Start, plus ENOTFOUND when pkg has no python_function flavor.
 func Load(ctx context.Context, pkg *model.Package, cfg Config) (*Model, error) {
 	if _, err := pkg.Manifest.PyFunc(); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
-	if len(cfg.Command) == 0 {
-		return nil, invalidf("no command is configured to serve python_function models (it must serve the Open Inference Protocol V2 on $PORT)")
+	if len(cfg.Command) == 0 && (cfg.Protocol == "" || cfg.Protocol == ProtocolV2) {
+		return nil, invalidf("no command is configured to serve python_function models (it must serve the Open Inference Protocol V2 on $PORT, or use the mlflow protocol, whose default command is 'mlflow models serve')")
 	}
 	cfg.ModelDir = pkg.Dir
+	cfg.Signature = pkg.Manifest.Signature
 	if cfg.Dir == "" {
 		cfg.Dir = pkg.Dir
 	}
@@ -145,10 +198,11 @@ func Loader(cfg Config) runtime.Loader {
 // Model is a model served by a supervised child process. Its methods are safe
 // for concurrent use.
 type Model struct {
-	cfg  Config
-	addr string // 127.0.0.1:port
-	log  *slog.Logger
-	meta runtime.Metadata
+	cfg   Config
+	proto protocol
+	addr  string // 127.0.0.1:port
+	log   *slog.Logger
+	meta  runtime.Metadata
 
 	// ctx is cancelled by Close: the supervisor stops the child and returns,
 	// closing done.
@@ -179,14 +233,15 @@ const (
 // start only (together with ReadyTimeout); the child lives until Close.
 //
 // Errors wrap a *ferry.Error: EINVALID for a bad Config, a command that cannot
-// be started, or a server that does not know ModelName; EUNAVAILABLE when the
-// command exits before it is ready or is not ready within ReadyTimeout (the
-// error's text ends with the last lines of its output).
+// be started (a program not on PATH — a missing Python or MLflow — says so),
+// or a V2 server that does not know ModelName; EUNAVAILABLE when the command
+// exits before it is ready or is not ready within ReadyTimeout (the error's
+// text ends with the first and last lines of its output).
 func Start(ctx context.Context, cfg Config) (*Model, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	if cfg.Port == 0 {
 		port, err := freePort()
 		if err != nil {
@@ -196,6 +251,7 @@ func Start(ctx context.Context, cfg Config) (*Model, error) {
 	}
 	m := &Model{
 		cfg:     cfg,
+		proto:   newProtocol(cfg),
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)),
 		log:     cfg.Log.With("model", cfg.ModelName),
 		done:    make(chan struct{}),
@@ -207,7 +263,7 @@ func Start(ctx context.Context, cfg Config) (*Model, error) {
 	}
 	mctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
 	defer cancel()
-	if m.meta, err = m.fetchMetadata(mctx); err != nil {
+	if m.meta, err = m.proto.describe(mctx, m); err != nil {
 		c.terminate(cfg.StopGrace)
 		return nil, err
 	}
@@ -255,8 +311,8 @@ func (m *Model) startChild(ctx context.Context) (*child, error) {
 	return c, nil
 }
 
-// waitReady polls GET /v2/health/ready with backoff until it answers 200, the
-// child exits, or ctx ends.
+// waitReady polls the protocol's readiness endpoint with backoff until it
+// answers 200, the child exits, or ctx ends.
 func (m *Model) waitReady(ctx context.Context, c *child) error {
 	delay := 5 * time.Millisecond
 	timer := time.NewTimer(0)
@@ -273,7 +329,7 @@ func (m *Model) waitReady(ctx context.Context, c *child) error {
 		case <-timer.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		resp, err := roundTrip(pctx, m.addr, "GET", "/v2/health/ready", nil)
+		resp, err := roundTrip(pctx, m.addr, "GET", m.proto.readyPath(), nil)
 		cancel()
 		if err == nil && resp.status == 200 {
 			return nil
@@ -281,25 +337,6 @@ func (m *Model) waitReady(ctx context.Context, c *child) error {
 		timer.Reset(delay)
 		delay = min(delay*2, 250*time.Millisecond)
 	}
-}
-
-func (m *Model) fetchMetadata(ctx context.Context) (runtime.Metadata, error) {
-	path := "/v2/models/" + url.PathEscape(m.cfg.ModelName)
-	resp, err := roundTrip(ctx, m.addr, "GET", path, nil)
-	if err != nil {
-		return runtime.Metadata{}, unavailablef("cannot read the model's metadata from the model server: %v", err)
-	}
-	if resp.status == 404 {
-		return runtime.Metadata{}, invalidf("the model server does not serve a model named %q: %s", clip(m.cfg.ModelName), backendMessage(resp.body))
-	}
-	if resp.status != 200 {
-		return runtime.Metadata{}, unavailablef("the model server answered HTTP %d to %s: %s", resp.status, path, backendMessage(resp.body))
-	}
-	var md modelMetadata
-	if err := json.Unmarshal(quoteNonFinite(resp.body), &md); err != nil {
-		return runtime.Metadata{}, unavailablef("the model server's metadata is not V2 model metadata: %v", err)
-	}
-	return runtime.Metadata{Platform: Platform, Inputs: specs(md.Inputs), Outputs: specs(md.Outputs)}, nil
 }
 
 // supervise restarts the child when it dies until Close, then stops it.
@@ -474,23 +511,25 @@ func (m *Model) waitError(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Predict sends inputs to the server's /v2/models/{name}/infer and returns its
-// outputs. It waits for a restarting server, and retries a request whose
-// connection was refused, within RequestTimeout.
+// Predict sends inputs to the server — V2 JSON to /v2/models/{name}/infer,
+// or an MLflow scoring request to /invocations — and returns its outputs. It
+// waits for a restarting server, and retries a request whose connection was
+// refused, within RequestTimeout.
 //
 // Errors wrap a *ferry.Error: EINVALID with the server's message when it
-// answers 4xx; EUNAVAILABLE when it answers 5xx (its message is logged), the
-// connection fails, or it is not ready within RequestTimeout; EINTERNAL when
-// its response is not a V2 inference response; ctx's error when ctx ends.
+// answers 4xx; EUNAVAILABLE when it answers 5xx (a V2 server's message is
+// logged, an MLflow server's message is passed on and its stack trace
+// logged), the connection fails, or it is not ready within RequestTimeout;
+// EINTERNAL when its response is not one of the protocol; ctx's error when
+// ctx ends.
 func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime.Tensor, error) {
-	body, err := encodeInferRequest(inputs)
+	path, body, err := m.proto.request(inputs)
 	if err != nil {
 		return nil, err
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
-	path := "/v2/models/" + url.PathEscape(m.cfg.ModelName) + "/infer"
 	for {
 		if parent.Err() != nil {
 			return nil, parent.Err()
@@ -543,16 +582,24 @@ func (m *Model) Predict(ctx context.Context, inputs []runtime.Tensor) ([]runtime
 func (m *Model) result(resp response) ([]runtime.Tensor, error) {
 	switch {
 	case resp.status >= 200 && resp.status < 300:
-		out, err := decodeInferResponse(resp.body)
+		out, err := m.proto.response(resp.body)
 		if err != nil {
 			m.log.Error("process: bad inference response", "err", err)
-			return nil, errorf(ferry.EINTERNAL, "the model server's response is not a valid V2 inference response: %v", err)
+			return nil, errorf(ferry.EINTERNAL, "the model server's response is not a valid %s response: %v", m.proto.name(), err)
 		}
 		return out, nil
 	case resp.status >= 400 && resp.status < 500:
-		return nil, invalidf("%s", backendMessage(resp.body))
+		msg, trace := m.proto.failure(resp.body)
+		if trace != "" {
+			m.log.Debug("process: model server refused a request", "status", resp.status, "stack_trace", clip(trace))
+		}
+		return nil, invalidf("%s", msg)
 	default:
 		m.log.Error("process: model server error", "status", resp.status, "body", clip(string(resp.body)))
+		if m.proto.showsServerErrors() {
+			msg, _ := m.proto.failure(resp.body)
+			return nil, unavailablef("the model server failed (HTTP %d): %s", resp.status, msg)
+		}
 		return nil, unavailablef("the model server failed (HTTP %d)", resp.status)
 	}
 }
@@ -611,18 +658,6 @@ func (e *startError) Error() string {
 }
 
 func (e *startError) Unwrap() error { return e.fe }
-
-// backendMessage is the message of a V2 error body, or the body's text.
-func backendMessage(body []byte) string {
-	var eb errorBody
-	if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
-		return clip(eb.Error)
-	}
-	if len(body) == 0 {
-		return "no message"
-	}
-	return clip(string(body))
-}
 
 // clip shortens s for a message.
 func clip(s string) string {

@@ -49,44 +49,59 @@ func encodeInferRequest(inputs []runtime.Tensor) ([]byte, error) {
 }
 
 func appendData(b *bytes.Buffer, t *runtime.Tensor) error {
+	if err := checkDatatype(t); err != nil {
+		return err
+	}
 	var buf []byte
-	sep := func(i int) {
+	for i := range dataLen(t) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-	}
-	switch t.Datatype {
-	case runtime.FP32:
-		for i, v := range t.FP32 {
-			sep(i)
-			buf = appendFloat(buf, float64(v), 32)
-		}
-	case runtime.FP64:
-		for i, v := range t.FP64 {
-			sep(i)
-			buf = appendFloat(buf, v, 64)
-		}
-	case runtime.INT32, runtime.INT64:
-		for i, v := range t.Int {
-			sep(i)
-			buf = strconv.AppendInt(buf, v, 10)
-		}
-	case runtime.BOOL:
-		for i, v := range t.Bool {
-			sep(i)
-			buf = strconv.AppendBool(buf, v)
-		}
-	case runtime.BYTES:
-		for i, v := range t.Str {
-			sep(i)
-			s, _ := json.Marshal(v)
-			buf = append(buf, s...)
-		}
-	default:
-		return invalidf("input %q: unknown datatype %q", clip(t.Name), clip(t.Datatype))
+		buf = appendElem(buf, t, i)
 	}
 	b.Write(buf)
 	return nil
+}
+
+// checkDatatype refuses a tensor whose datatype appendElem cannot write.
+func checkDatatype(t *runtime.Tensor) error {
+	switch t.Datatype {
+	case runtime.FP32, runtime.FP64, runtime.INT32, runtime.INT64, runtime.BOOL, runtime.BYTES:
+		return nil
+	}
+	return invalidf("input %q: unknown datatype %q", clip(t.Name), clip(t.Datatype))
+}
+
+// dataLen is the length of the slice of t that its datatype names.
+func dataLen(t *runtime.Tensor) int {
+	switch t.Datatype {
+	case runtime.FP32:
+		return len(t.FP32)
+	case runtime.FP64:
+		return len(t.FP64)
+	case runtime.INT32, runtime.INT64:
+		return len(t.Int)
+	case runtime.BOOL:
+		return len(t.Bool)
+	}
+	return len(t.Str)
+}
+
+// appendElem appends element i of t, of a datatype checkDatatype accepts,
+// as a JSON value (floats as appendFloat writes them).
+func appendElem(buf []byte, t *runtime.Tensor, i int) []byte {
+	switch t.Datatype {
+	case runtime.FP32:
+		return appendFloat(buf, float64(t.FP32[i]), 32)
+	case runtime.FP64:
+		return appendFloat(buf, t.FP64[i], 64)
+	case runtime.INT32, runtime.INT64:
+		return strconv.AppendInt(buf, t.Int[i], 10)
+	case runtime.BOOL:
+		return strconv.AppendBool(buf, t.Bool[i])
+	}
+	s, _ := json.Marshal(t.Str[i])
+	return append(buf, s...)
 }
 
 func appendFloat(buf []byte, f float64, bits int) []byte {
@@ -133,11 +148,11 @@ func datatype(dt string) (string, bool) {
 	switch dt {
 	case runtime.BOOL, runtime.INT32, runtime.INT64, runtime.FP32, runtime.FP64, runtime.BYTES:
 		return dt, true
-	case "INT8", "INT16", "UINT8", "UINT16":
+	case runtime.INT8, runtime.INT16, runtime.UINT8, runtime.UINT16:
 		return runtime.INT32, true
-	case "UINT32", "UINT64":
+	case runtime.UINT32, runtime.UINT64:
 		return runtime.INT64, true
-	case "FP16":
+	case runtime.FP16:
 		return runtime.FP32, true
 	}
 	return "", false
@@ -186,29 +201,39 @@ func (w wireTensor) tensor() (runtime.Tensor, error) {
 	if want != int64(len(vals)) {
 		return t, fmt.Errorf("output %q has %d values; its shape %v holds %d", clip(w.Name), len(vals), w.Shape, want)
 	}
-	switch dt {
+	if err := fill(&t, vals); err != nil {
+		return t, fmt.Errorf("output %q (%s): %w", clip(w.Name), w.Datatype, err)
+	}
+	return t, nil
+}
+
+// fill sets t's data, in the slice t.Datatype names, from JSON values
+// decoded with UseNumber: numbers (and, for floats, null and the names of
+// NaN and the infinities), booleans or strings.
+func fill(t *runtime.Tensor, vals []any) error {
+	var err error
+	switch t.Datatype {
 	case runtime.FP32:
 		t.FP32 = make([]float32, len(vals))
 		for i, v := range vals {
 			var f float64
-			f, err = toFloat(v)
-			t.FP32[i] = float32(f)
-			if err != nil {
-				break
+			if f, err = toFloat(v); err != nil {
+				return err
 			}
+			t.FP32[i] = float32(f)
 		}
 	case runtime.FP64:
 		t.FP64 = make([]float64, len(vals))
 		for i, v := range vals {
 			if t.FP64[i], err = toFloat(v); err != nil {
-				break
+				return err
 			}
 		}
 	case runtime.INT32, runtime.INT64:
 		t.Int = make([]int64, len(vals))
 		for i, v := range vals {
 			if t.Int[i], err = toInt(v); err != nil {
-				break
+				return err
 			}
 		}
 	case runtime.BOOL:
@@ -216,26 +241,24 @@ func (w wireTensor) tensor() (runtime.Tensor, error) {
 		for i, v := range vals {
 			b, ok := v.(bool)
 			if !ok {
-				err = fmt.Errorf("%v is not a boolean", v)
-				break
+				return fmt.Errorf("%v is not a boolean", v)
 			}
 			t.Bool[i] = b
 		}
 	case runtime.BYTES:
 		t.Str = make([]string, len(vals))
 		for i, v := range vals {
+			if v == nil {
+				continue // a missing string is ""
+			}
 			s, ok := v.(string)
 			if !ok {
-				err = fmt.Errorf("%v is not a string", v)
-				break
+				return fmt.Errorf("%v is not a string", v)
 			}
 			t.Str[i] = s
 		}
 	}
-	if err != nil {
-		return t, fmt.Errorf("output %q (%s): %w", clip(w.Name), w.Datatype, err)
-	}
-	return t, nil
+	return nil
 }
 
 // elements is the number of elements a shape holds.

@@ -22,14 +22,15 @@ const OutputName = "predict"
 const matrixInput = "input-0"
 
 // Load loads the xgboost flavor of pkg: the model file its data field names,
-// saved as JSON or UBJSON (model_format json or ubj; for model_format xgb or
-// none, as MLflow writes with XGBoost's default format, the content decides).
+// saved as JSON, UBJSON or in XGBoost's legacy binary format (model_format
+// json, ubj or xgb, or none as MLflow 1 wrote; the content decides, see
+// LoadFile).
 // The package's signature, when it names columns, names the inputs of a model
 // that has no feature names of its own. It is a runtime.Loader.
 //
 // Errors wrap a *ferry.Error: ENOTFOUND when pkg has no xgboost flavor or
 // its file is missing; EINVALID for a corrupt model; ENOTIMPLEMENTED for a
-// legacy binary model or one this package does not evaluate (see LoadFile);
+// model this package does not evaluate (see LoadFile);
 // ETOOLARGE above MaxModelSize. ctx is checked before the file is read and
 // before it is decoded.
 func Load(ctx context.Context, pkg *model.Package) (runtime.Model, error) {
@@ -43,7 +44,7 @@ func Load(ctx context.Context, pkg *model.Package) (runtime.Model, error) {
 	switch fl.ModelFormat {
 	case "", "xgb", FormatJSON, FormatUBJSON:
 	default:
-		return nil, ferry.Errorf(ferry.ENOTIMPLEMENTED, "the xgboost flavor's model_format %q is not supported (want json or ubj)", clip(fl.ModelFormat))
+		return nil, ferry.Errorf(ferry.ENOTIMPLEMENTED, "the xgboost flavor's model_format %q is not supported (want json, ubj or xgb)", clip(fl.ModelFormat))
 	}
 	path, err := pkg.DataPath(model.FlavorXGBoost)
 	if err != nil {
@@ -85,7 +86,10 @@ func NewModel(b *Booster, sig *model.Signature) *Model {
 	m := &Model{b: b}
 	nf, no := b.NumFeature(), b.NumOutputs()
 	names := b.FeatureNames()
-	types := make([]string, nf)
+	var types []string // per feature; only when features have names, which the model or sig holds
+	if names != nil || b.FeatureTypes() != nil || sig != nil && len(sig.Inputs) == nf {
+		types = make([]string, nf)
+	}
 	for i, t := range b.FeatureTypes() {
 		switch t {
 		case "int", "c":

@@ -114,6 +114,14 @@ func TestLoadPackage(t *testing.T) {
 		{name: "no model_format (MLflow 1)", fixture: "multi_softprob", model: "multi_softprob.json", data: "model.xgb"},
 		{name: "columns from the signature", fixture: "reg_squarederror", model: "reg_squarederror.json", data: "model.json", format: "    model_format: json\n", signature: sig, columns: []string{"a", "b", "c", "d", "e", "f"}},
 		{name: "categorical", fixture: "categorical", model: "categorical.json", data: "model.json", format: "    model_format: json\n", columns: []string{"color", "size", "x"}},
+		// mlflow.xgboost.log_model in MLflow 2.x with XGBoost 1.x: model.xgb in the legacy binary format
+		{name: "legacy binary", fixture: "bin_binary_logistic", model: "bin_binary_logistic.xgb", data: "model.xgb", format: "    model_format: xgb\n"},
+		{name: "legacy binary with base_score", fixture: "bin_binary_logistic_base", model: "bin_binary_logistic_base.xgb", data: "model.xgb", format: "    model_format: xgb\n"},
+		{name: "legacy binary multiclass", fixture: "bin_multi_softprob", model: "bin_multi_softprob.xgb", data: "model.xgb", format: "    model_format: xgb\n"},
+		{name: "legacy binary regression with columns from the signature", fixture: "bin_reg_squarederror", model: "bin_reg_squarederror.xgb", data: "model.xgb", format: "    model_format: xgb\n", signature: sig, columns: []string{"a", "b", "c", "d", "e", "f"}},
+		{name: "legacy binary poisson", fixture: "bin_count_poisson_base", model: "bin_count_poisson_base.xgb", data: "model.xgb", format: "    model_format: xgb\n"},
+		{name: "legacy binary dart", fixture: "bin_binary_dart", model: "bin_binary_dart.xgb", data: "model.xgb", format: "    model_format: xgb\n"},
+		{name: "legacy binary before XGBoost 1.0 (MLflow 1)", fixture: "bin_v0_binary_logistic", model: "bin_v0_binary_logistic.xgb", data: "model.xgb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -164,7 +172,8 @@ func TestLoadPackageErrors(t *testing.T) {
 		remove                    bool
 		code, contains            string
 	}{
-		{name: "legacy binary", model: "gen.py", data: "model.xgb", code: ferry.ENOTIMPLEMENTED, contains: "legacy binary"},
+		{name: "not a model", model: "gen.py", data: "model.xgb", code: ferry.EINVALID, contains: "not an XGBoost model: not JSON, not UBJSON, and not XGBoost's legacy binary format"},
+		{name: "gblinear", model: "bin_gblinear.xgb", data: "model.xgb", code: ferry.ENOTIMPLEMENTED, contains: "gblinear"},
 		{name: "unknown model_format", model: "binary_logistic.json", data: "model.json", format: "    model_format: pickle\n", code: ferry.ENOTIMPLEMENTED, contains: "model_format"},
 		{name: "missing file", model: "binary_logistic.json", data: "model.json", remove: true, code: ferry.ENOTFOUND, contains: "not in the package"},
 	} {

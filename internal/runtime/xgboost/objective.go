@@ -153,3 +153,25 @@ func (o objective) transform(m []float32, out []float64) {
 		}
 	}
 }
+
+// predTransform32 is XGBoost 1.7's PredTransform of the objective in
+// float32, which it applies to the base_score of a model saved before
+// XGBoost 1.0 (stored as a margin) to bring it back to the output space:
+// common::Sigmoid (1 / (expf(min(-x, 88.7)) + 1 + 1e-16)) for the logistic
+// objectives, expf for the log-link ones, x > 0 ? 1 : 0 for binary:hinge,
+// the identity otherwise (multi: objectives are not transformed).
+func (o objective) predTransform32(x float32) float32 {
+	switch o.link {
+	case linkLogit:
+		e := float32(math.Exp(float64(min(-x, 88.7))))
+		return 1 / (e + 1 + 1e-16)
+	case linkLog:
+		return float32(math.Exp(float64(x)))
+	case linkHinge:
+		if x > 0 {
+			return 1
+		}
+		return 0
+	}
+	return x
+}

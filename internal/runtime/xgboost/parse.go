@@ -51,21 +51,18 @@ func build(doc *value) (*Booster, error) {
 		return nil, err
 	}
 	const where = "learner.learner_model_param"
-	if b.numFeature, err = intParam(mp, "num_feature", where, 0, 0, maxFeatures-1); err != nil {
+	numFeature, err := intParam(mp, "num_feature", where, 0, 0, maxFeatures-1)
+	if err != nil {
 		return nil, err
-	} else if b.numFeature == 0 {
-		return nil, invalid(where, "num_feature is missing or 0")
 	}
 	numClass, err := intParam(mp, "num_class", where, 0, 0, maxClasses)
 	if err != nil {
 		return nil, err
 	}
-	if nt, err := intParam(mp, "num_target", where, 1, 0, math.MaxInt32); err != nil {
+	numTarget, err := intParam(mp, "num_target", where, 1, 0, math.MaxInt32)
+	if err != nil {
 		return nil, err
-	} else if nt > 1 {
-		return nil, ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost models with several targets (num_target %d) are not supported", nt)
 	}
-
 	ov, err := object(learner, "objective", "learner")
 	if err != nil {
 		return nil, err
@@ -74,14 +71,13 @@ func build(doc *value) (*Booster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.obj, err = newObjective(name); err != nil {
-		return nil, err
+	scores := []float32{defaultBaseScore}
+	if p, ok := mp.get("base_score"); ok {
+		if scores, err = baseScores(p, max(1, numClass)); err != nil {
+			return nil, invalid(where, "base_score %s", err)
+		}
 	}
-	b.numGroup = max(1, numClass)
-	if b.obj.multiclass() && numClass == 0 {
-		return nil, invalid(where, "%s needs num_class, which is 0", name)
-	}
-	if b.base, err = baseMargins(mp, b.obj, b.numGroup); err != nil {
+	if err := b.setup(where, numFeature, numClass, numTarget, name, scores); err != nil {
 		return nil, err
 	}
 	if b.featureNames, err = strings1(learner, "feature_names", b.numFeature); err != nil {
@@ -157,31 +153,41 @@ func intParam(v *value, key, where string, def, lo, hi int) (int, error) {
 	return int(f), nil
 }
 
-// baseMargins reads base_score, a string holding a number ("5E-1") or, as
-// XGBoost 2 and later write it, a list of one number per output ("[5E-1]"),
-// and maps it to the initial margin of each group.
-func baseMargins(mp *value, obj objective, groups int) ([]float32, error) {
-	const where = "learner.learner_model_param"
-	scores := []float32{0.5} // XGBoost's default
-	if p, ok := mp.get("base_score"); ok {
-		var err error
-		if scores, err = baseScores(p, groups); err != nil {
-			return nil, invalid(where, "base_score %s", err)
-		}
+// defaultBaseScore is XGBoost's base_score when a model does not give one.
+const defaultBaseScore = 0.5
+
+// setup sets what the learner's model parameters decide, whatever the file
+// format: the number of features (at least 1), the objective (by name), the
+// number of output groups (num_class, or 1) and the initial margin of each
+// group from base_score, which XGBoost stores in the objective's output
+// space: scores holds 1 value or one per group. numTarget above 1 is
+// ENOTIMPLEMENTED. where names the parameters in errors.
+func (b *Booster) setup(where string, numFeature, numClass, numTarget int, objective string, scores []float32) error {
+	if numFeature == 0 {
+		return invalid(where, "num_feature is missing or 0")
 	}
-	base := make([]float32, groups)
-	for g := range base {
+	if numTarget > 1 {
+		return ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost models with several targets (num_target %d) are not supported", numTarget)
+	}
+	obj, err := newObjective(objective)
+	if err != nil {
+		return err
+	}
+	if obj.multiclass() && numClass == 0 {
+		return invalid(where, "%s needs num_class, which is 0", objective)
+	}
+	b.numFeature, b.obj, b.numGroup = numFeature, obj, max(1, numClass)
+	b.base = make([]float32, b.numGroup)
+	for g := range b.base {
 		s := scores[0]
 		if len(scores) > 1 {
 			s = scores[g]
 		}
-		m, err := obj.baseMargin(s)
-		if err != nil {
-			return nil, err
+		if b.base[g], err = obj.baseMargin(s); err != nil {
+			return err
 		}
-		base[g] = m
 	}
-	return base, nil
+	return nil
 }
 
 // baseScores reads the values of base_score: 1 or groups of them.
@@ -277,10 +283,20 @@ func treeModel(learner *value) (model *value, weights []float32, err error) {
 			return nil, nil, invalid(where, "weight_drop is not a list of numbers")
 		}
 		return model, f32, nil
-	case "gblinear":
-		return nil, nil, ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost linear models (booster gblinear) are not supported; only tree models (gbtree, dart)")
 	}
-	return nil, nil, ferry.Errorf(ferry.ENOTIMPLEMENTED, "the XGBoost booster %q is not supported; only tree models (gbtree, dart)", clip(name))
+	return nil, nil, supportedBooster(name)
+}
+
+// supportedBooster refuses boosters other than gbtree and dart with
+// ENOTIMPLEMENTED.
+func supportedBooster(name string) error {
+	switch name {
+	case "gbtree", "dart":
+		return nil
+	case "gblinear":
+		return ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost linear models (booster gblinear) are not supported; only tree models (gbtree, dart)")
+	}
+	return ferry.Errorf(ferry.ENOTIMPLEMENTED, "the XGBoost booster %q is not supported; only tree models (gbtree, dart)", clip(name))
 }
 
 // addTrees checks and lays out every tree of a gbtree model.
@@ -302,8 +318,8 @@ func (b *Booster) addTrees(model *value, weights []float32) error {
 		}
 		if s, err := intParam(p, "size_leaf_vector", where+".gbtree_model_param", 0, 0, math.MaxInt32); err != nil {
 			return err
-		} else if s > 1 {
-			return ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost trees with vector leaves (size_leaf_vector %d) are not supported", s)
+		} else if err := scalarLeaves(s); err != nil {
+			return err
 		}
 	}
 	if weights != nil && len(weights) != len(trees) {
@@ -340,6 +356,15 @@ func (b *Booster) addTrees(model *value, weights []float32) error {
 			return err
 		}
 		b.roots[i], b.groups[i] = root, int32(g)
+	}
+	return nil
+}
+
+// scalarLeaves refuses trees with vector leaves (size_leaf_vector above 1)
+// as ENOTIMPLEMENTED.
+func scalarLeaves(sizeLeafVector int) error {
+	if sizeLeafVector > 1 {
+		return ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost trees with vector leaves (size_leaf_vector %d) are not supported", sizeLeafVector)
 	}
 	return nil
 }
@@ -392,13 +417,8 @@ func nodeArray(t *value, key, where string, n int, optional bool) ([]float64, []
 	return f64, f32, nil
 }
 
-// addTree checks one tree and appends its nodes, breadth first from the
-// root, to b.nodes and its depth to b.depths; it returns the index of the
-// root. Only nodes reachable
-// from the root are checked and kept (XGBoost keeps deleted nodes in its
-// arrays). Every reachable node must be reached once: a child index that
-// points back to a node already seen is a cycle or a shared subtree and is
-// refused, so that evaluation always terminates.
+// addTree reads one tree of a JSON or UBJSON model and lays it out (see
+// layOut).
 func (b *Booster) addTree(t *value, where string, weight float32) (int32, error) {
 	if t.kind != kindObject {
 		return 0, invalid(where, "is a %s, want an object", t.kind)
@@ -415,8 +435,8 @@ func (b *Booster) addTree(t *value, where string, weight float32) (int32, error)
 	}
 	if s, err := intParam(tp, "size_leaf_vector", where+".tree_param", 0, 0, math.MaxInt32); err != nil {
 		return 0, err
-	} else if s > 1 {
-		return 0, ferry.Errorf(ferry.ENOTIMPLEMENTED, "XGBoost trees with vector leaves (size_leaf_vector %d) are not supported", s)
+	} else if err := scalarLeaves(s); err != nil {
+		return 0, err
 	}
 	var a treeArrays
 	for _, f := range []struct {
@@ -441,7 +461,20 @@ func (b *Booster) addTree(t *value, where string, weight float32) (int32, error)
 	if err != nil {
 		return 0, err
 	}
+	return b.layOut(&a, catOf, where, weight)
+}
 
+// layOut checks a tree given as per-node arrays and appends its nodes,
+// breadth first from the root, to b.nodes and its depth to b.depths; it
+// returns the index of the root. A node is a leaf when its left child is
+// -1; a leaf's value is its cond, times weight. catOf gives the index in
+// b.cats of each categorical split's set (nil when there are none). Only
+// nodes reachable from the root are checked and kept (XGBoost keeps deleted
+// nodes in its arrays). Every reachable node must be reached once: a child
+// index that points back to a node already seen is a cycle or a shared
+// subtree and is refused, so that evaluation always terminates.
+func (b *Booster) layOut(a *treeArrays, catOf []int32, where string, weight float32) (int32, error) {
+	n := len(a.left)
 	base := len(b.nodes)
 	if base+n > math.MaxInt32 {
 		return 0, invalid(where, "the model has more than %d nodes", math.MaxInt32)
@@ -487,7 +520,10 @@ func (b *Booster) addTree(t *value, where string, weight float32) (int32, error)
 			switch a.splitType[id] {
 			case 0:
 			case 1:
-				set := catOf[id]
+				set := int32(-1)
+				if catOf != nil {
+					set = catOf[id]
+				}
 				if set < 0 { // XGBoost evaluates a categorical split without categories as an empty set
 					set = int32(len(b.cats))
 					b.cats = append(b.cats, nil)

@@ -164,6 +164,12 @@ func TestParseVariants(t *testing.T) {
 			tr["default_left"] = []any{1, 0, 0, 0, 0}
 			tr["categories_nodes"] = []any{3}
 		}, 3.5},
+		{"categorical split and no category sets in the tree", func(d map[string]any) {
+			tr := tree0(d)
+			for _, k := range []string{"categories", "categories_nodes", "categories_segments", "categories_sizes"} {
+				delete(tr, k)
+			}
+		}, 2.5}, // an empty set: category 1 goes left
 		{"dart weights", func(d map[string]any) {
 			l := at(d, "learner")
 			gb := l["gradient_booster"].(map[string]any)
@@ -201,8 +207,8 @@ func TestParseErrors(t *testing.T) {
 		contains string
 	}{
 		{name: "not JSON", raw: "{\"learner\": [1, 2", code: ferry.EINVALID, contains: "not valid JSON"},
-		{name: "legacy binary", raw: "binf\x00\x00\x00?", code: ferry.ENOTIMPLEMENTED, contains: "legacy binary"},
-		{name: "empty", raw: "", code: ferry.ENOTIMPLEMENTED, contains: "not an XGBoost JSON"},
+		{name: "truncated legacy binary", raw: "binf\x00\x00\x00?", code: ferry.EINVALID, contains: "legacy binary model, byte 4: the learner parameters needs 136 bytes"},
+		{name: "empty", raw: "", code: ferry.EINVALID, contains: "not an XGBoost model"},
 		{name: "top level not an object", raw: "{\"learner\": 1}", code: ferry.EINVALID, contains: "learner is a number"},
 		{name: "deep nesting", raw: "{\"a\":" + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "}", code: ferry.EINVALID, contains: "nest deeper"},
 		{name: "gblinear", edit: func(d map[string]any) {

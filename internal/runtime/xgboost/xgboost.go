@@ -1,7 +1,8 @@
 // Package xgboost is Ferry's own evaluator of XGBoost models: it reads the
 // JSON and UBJSON model files that XGBoost saves (the JSON format of 1.0 and
-// later; checked against 1.7.4) and predicts exactly as XGBoost does, in
-// pure Go. It serves the MLflow xgboost flavor
+// later) and its legacy binary format (what XGBoost 1.x writes for a name
+// such as MLflow's model.xgb, and 0.x wrote without a header), checked
+// against 1.7.4, and predicts exactly as XGBoost does, in pure Go. It serves the MLflow xgboost flavor
 // through runtime.Model (see Load) and is usable on its own (LoadFile,
 // Booster.PredictRow, Booster.Predict).
 //
@@ -10,7 +11,8 @@
 // the split's default direction), the objectives listed in Objectives, and
 // base_score in both the scalar ("5E-1") and the list ("[5E-1]") spelling.
 // Not supported, with an ENOTIMPLEMENTED error: gblinear, multi-target trees
-// (num_target > 1, vector leaves), and XGBoost's legacy binary format.
+// (num_target > 1, vector leaves). (The legacy binary format cannot hold
+// categorical splits or feature names.)
 //
 // Prediction follows XGBoost 1.7's CPU predictor: features are compared as
 // float32 (a value goes left when value < split_condition); a categorical
@@ -101,9 +103,9 @@ type Booster struct {
 
 // LoadFile reads a model file saved by XGBoost's save_model. The format is
 // taken from the content: JSON starts with '{' followed by a key or space,
-// UBJSON with '{' followed by a type marker; a file that is neither (such as
-// XGBoost's legacy binary format, which MLflow saved as model.xgb before
-// XGBoost 2) is refused with ENOTIMPLEMENTED.
+// UBJSON with '{' followed by a type marker; any other file is read in
+// XGBoost's legacy binary format (see ParseBinary), which MLflow saved as
+// model.xgb with XGBoost 1.x.
 //
 // Errors wrap a *ferry.Error: ENOTFOUND when the file does not exist,
 // ETOOLARGE above MaxModelSize, EINVALID for a corrupt or inconsistent model
@@ -140,8 +142,8 @@ func readFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// Parse decodes a model from the bytes of a JSON or UBJSON model file,
-// telling the two apart as LoadFile does; errors as for LoadFile.
+// Parse decodes a model from the bytes of a JSON, UBJSON or legacy binary
+// model file, telling them apart as LoadFile does; errors as for LoadFile.
 func Parse(data []byte) (*Booster, error) {
 	switch sniff(data) {
 	case FormatJSON:
@@ -149,7 +151,7 @@ func Parse(data []byte) (*Booster, error) {
 	case FormatUBJSON:
 		return ParseUBJSON(data)
 	}
-	return nil, ferry.Errorf(ferry.ENOTIMPLEMENTED, "the file is not an XGBoost JSON or UBJSON model (XGBoost's legacy binary format is not supported: load the model in XGBoost and save it with save_model(\"model.json\"))")
+	return ParseBinary(data)
 }
 
 // sniff returns FormatJSON or FormatUBJSON for data that starts like one, ""

@@ -253,13 +253,10 @@ func scanVersion(s scanner) (registry.Version, error) {
 	return v, err
 }
 
-// CreateVersion implements registry.Store. A model's versions have distinct
-// package digests: a second version of the same package is ECONFLICT.
+// CreateVersion implements registry.Store. Versions of a model may share a
+// package digest (the same package registered twice).
 func (db *DB) CreateVersion(ctx context.Context, v registry.Version, ev registry.AuditEvent) (registry.Version, error) {
 	out, err := db.createVersion(ctx, v, ev)
-	if err != nil && db.d.IsUniqueViolation(err) {
-		return out, ferry.Errorf(ferry.ECONFLICT, "This model package (digest %s) is already registered as a version of %s.", v.ModelDigest, v.Name)
-	}
 	if err != nil {
 		return out, wrap("create version", err)
 	}

@@ -284,7 +284,32 @@ func (db *DB) GetRun(ctx context.Context, id string) (tracking.Run, error) {
 	if err := db.loadRunData(ctx, runs); err != nil {
 		return tracking.Run{}, err
 	}
+	if err := db.loadOutputs(ctx, &runs[0]); err != nil {
+		return tracking.Run{}, err
+	}
 	return runs[0], nil
+}
+
+// RunIDsWithPrefix implements tracking.Store. The prefix is matched with
+// LIKE, its wildcards escaped.
+func (db *DB) RunIDsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	pattern := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	var ids []string
+	err := db.each(ctx, `SELECT run_uuid FROM runs WHERE run_uuid LIKE ? ESCAPE '\' ORDER BY run_uuid LIMIT ?`, []any{pattern, limit}, func(s scanner) error {
+		var id string
+		if err := s.Scan(&id); err != nil {
+			return err
+		}
+		// LIKE ignores case in SQLite; run IDs compare exactly.
+		if strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("find runs by prefix", err)
+	}
+	return ids, nil
 }
 
 // loadRunData fills params, tags, latest metrics and inputs of runs.

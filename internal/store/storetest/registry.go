@@ -32,6 +32,7 @@ func RunRegistry(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"SearchModelsPages", testRegSearchModelsPages},
 		{"VersionNumbering", testRegVersionNumbering},
 		{"VersionFields", testRegVersionFields},
+		{"SamePackageTwice", testRegSamePackageTwice},
 		{"DeleteVersion", testRegDeleteVersion},
 		{"VersionTags", testRegVersionTags},
 		{"SearchVersions", testRegSearchVersions},
@@ -638,5 +639,31 @@ func testRegVersionTags(t *testing.T, f *regFixture) {
 				t.Fatalf("the model got tags %v", got)
 			}
 		})
+	}
+}
+
+// testRegSamePackageTwice: versions of a model may share a package digest and
+// its stored copy — registering the same package again is a new version, as
+// in MLflow — and a search by digest finds them all.
+func testRegSamePackageTwice(t *testing.T, f *regFixture) {
+	f.model("churn")
+	v1 := f.version("churn")
+	same := func(v *registry.Version) {
+		v.ModelDigest, v.StorageURI, v.Source = v1.ModelDigest, v1.StorageURI, v1.Source
+	}
+	v2 := f.version("churn", same)
+	v3 := f.version("churn", same)
+	if v2.Version != 2 || v3.Version != 3 || v2.ModelDigest != v1.ModelDigest || v3.StorageURI != v1.StorageURI {
+		t.Fatalf("versions of one package = %+v, %+v", v2, v3)
+	}
+	vs, _, err := f.s.SearchVersions(f.ctx, registry.VersionQuery{Name: "churn", Digest: v1.ModelDigest})
+	must(t, err)
+	if got := fmt.Sprint(versionRefs(vs)); got != "[churn/1 churn/2 churn/3]" {
+		t.Fatalf("search by digest = %s", got)
+	}
+	// Another model may hold the same package too.
+	f.model("fraud")
+	if v := f.version("fraud", same); v.Version != 1 {
+		t.Fatalf("fraud version %d", v.Version)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,10 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 		{"SearchRuns", testSearchRuns},
 		{"SearchRunsOrderAndPages", testSearchRunsOrderAndPages},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"LoggedModels", testLoggedModels},
+		{"LoggedModelTagsAndParams", testLoggedModelTagsAndParams},
+		{"SearchLoggedModels", testSearchLoggedModels},
+		{"LogOutputs", testLogOutputs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +51,73 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 			}
 			tt.fn(t, s)
 		})
+	}
+	t.Run("RunIDPrefixes", func(t *testing.T) { testRunIDPrefixes(t, open(t)) })
+}
+
+// testRunIDPrefixes: runs are found by a unique prefix of their ID of at
+// least tracking.MinRunIDPrefix characters, as git finds commits; the store
+// is given chosen IDs so that prefixes collide.
+func testRunIDPrefixes(t *testing.T, store tracking.Store) {
+	ctx := context.Background()
+	s := tracking.NewService(store, tracking.Options{})
+	if err := s.EnsureDefaultExperiment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{
+		"0123456789abcdef0123456789abcdef",
+		"0123456789abcdef0123456789abcd00", // shares 30 characters with the first
+		"abcdef0123456789abcdef0123456789",
+		"abcdef01ffffffffffffffffffffffff", // shares 8 with the one above
+		"a_cdef01ffffffffffffffffffffffff", // LIKE's wildcard, stored literally
+	}
+	for _, id := range ids {
+		run := tracking.Run{Info: tracking.RunInfo{RunID: id, ExperimentID: tracking.DefaultExperimentID, Status: tracking.StatusRunning,
+			StartTime: 1, ArtifactURI: "mlflow-artifacts:/0/" + id + "/artifacts", LifecycleStage: tracking.StageActive, RunName: "r-" + id[:4]}}
+		if err := store.CreateRun(ctx, run); err != nil {
+			t.Fatalf("CreateRun(%s): %v", id, err)
+		}
+	}
+	if err := s.DeleteRun(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, ref, want, code, msg string
+	}{
+		{name: "full id", ref: ids[0], want: ids[0]},
+		{name: "unique prefix", ref: "0123456789abcdef0123456789abcde", want: ids[0]},
+		{name: "deleted run", ref: "abcdef0123", want: ids[2]},
+		{name: "eight characters", ref: "abcdef01f", want: ids[3]},
+		{name: "ambiguous", ref: "0123456789abcdef", code: ferry.EINVALID, msg: "matches runs " + ids[1] + ", " + ids[0]},
+		{name: "ambiguous at eight", ref: "abcdef01", code: ferry.EINVALID, msg: "ambiguous"},
+		{name: "too short", ref: "0123456", code: ferry.EINVALID, msg: "at least 8 characters"},
+		{name: "no match", ref: "ffffffff", code: ferry.ENOTFOUND},
+		{name: "upper case: left to the lookup", ref: "0123456789ABCDEF", want: "0123456789ABCDEF"},
+		{name: "wildcards are literal", ref: "a%cdef01", want: "a%cdef01"},
+		{name: "not hex: left to the lookup", ref: "run-1", want: "run-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ResolveRunID(ctx, tt.ref)
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				if !strings.Contains(ferry.ErrorMessage(err), tt.msg) {
+					t.Fatalf("message %q lacks %q", ferry.ErrorMessage(err), tt.msg)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ResolveRunID(%q) = %q, %v; want %q", tt.ref, got, err, tt.want)
+			}
+		})
+	}
+	// The store matches its prefix literally, wildcards included.
+	got, err := store.RunIDsWithPrefix(ctx, "a_cdef01", 10)
+	if err != nil || fmt.Sprint(got) != "["+ids[4]+"]" {
+		t.Fatalf("RunIDsWithPrefix(a_cdef01) = %v, %v", got, err)
+	}
+	if got, err := store.RunIDsWithPrefix(ctx, "0123", 1); err != nil || len(got) != 1 {
+		t.Fatalf("RunIDsWithPrefix with limit 1 = %v, %v", got, err)
 	}
 }
 

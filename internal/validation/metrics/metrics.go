@@ -71,6 +71,34 @@ func Names() []string {
 		PRAUC, LogLoss, Brier, ECE, RMSE, MAE, R2, MAPE, MedianAE}
 }
 
+// NamesFor lists the fixed metric names Evaluate computes for models of task
+// (model.TaskBinary, model.TaskMulticlass or model.TaskRegression), in the
+// order of Names; nil for another task. Classification models also have the
+// per-class metrics (see PerClass) of their class labels.
+func NamesFor(task string) []string {
+	var out []string
+	for _, name := range Names() {
+		if appliesTo(name, task) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// appliesTo reports whether Evaluate computes the fixed metric name for
+// models of task (on rows where it is defined).
+func appliesTo(name, task string) bool {
+	switch name {
+	case RMSE, MAE, R2, MAPE, MedianAE:
+		return task == model.TaskRegression
+	case PRAUC, Brier:
+		return task == model.TaskBinary
+	case ROCAUCWeighted:
+		return task == model.TaskMulticlass
+	}
+	return task == model.TaskBinary || task == model.TaskMulticlass
+}
+
 // MaxCurvePoints bounds the points of each curve in Details and Report.
 const MaxCurvePoints = 200
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/model"
 )
 
 // parityTol is the tolerance of the scikit-learn parity tests: absolute
@@ -391,5 +392,41 @@ func TestThresholdHalfIsNegative(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNamesForMatchesEvaluate: NamesFor lists exactly the fixed metrics
+// Evaluate computes for each task on rows where all of them are defined.
+func TestNamesForMatchesEvaluate(t *testing.T) {
+	for _, tt := range []struct {
+		task    string
+		classes []string
+		y, p    []float64
+	}{
+		{model.TaskBinary, []string{"no", "yes"}, []float64{0, 1, 1, 0}, []float64{0.2, 0.7, 0.4, 0.6}},
+		{model.TaskMulticlass, []string{"a", "b", "c"}, []float64{0, 1, 2, 1}, []float64{
+			0.6, 0.3, 0.1, 0.2, 0.5, 0.3, 0.1, 0.2, 0.7, 0.5, 0.4, 0.1}},
+		{model.TaskRegression, nil, []float64{1, 2, 3}, []float64{1.5, 2, 2}},
+	} {
+		t.Run(tt.task, func(t *testing.T) {
+			m, _, err := Evaluate(tt.task, tt.classes, tt.y, tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for name := range m {
+				if _, perClass := PerClass(name); !perClass {
+					got = append(got, name)
+				}
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(NamesFor(tt.task)))
+			if !slices.Equal(got, want) {
+				t.Fatalf("Evaluate computes %v; NamesFor says %v", got, want)
+			}
+		})
+	}
+	if got := NamesFor("ranking"); got != nil {
+		t.Fatalf("NamesFor(ranking) = %v, want nil", got)
 	}
 }
