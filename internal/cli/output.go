@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,13 +28,15 @@ func (a *app) render(w io.Writer, v any, table func(tw *tabwriter.Writer)) error
 		if err != nil {
 			return err
 		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
 		var generic any
-		if err := json.Unmarshal(raw, &generic); err != nil {
+		if err := dec.Decode(&generic); err != nil {
 			return err
 		}
 		enc := yaml.NewEncoder(w)
 		enc.SetIndent(2)
-		if err := enc.Encode(generic); err != nil {
+		if err := enc.Encode(yamlNumbers(generic)); err != nil {
 			return err
 		}
 		return enc.Close()
@@ -43,6 +46,29 @@ func (a *app) render(w io.Writer, v any, table func(tw *tabwriter.Writer)) error
 		return tw.Flush()
 	}
 	return fmt.Errorf("unknown output format %q: use table, json or yaml", a.output)
+}
+
+// yamlNumbers turns the json.Numbers of a decoded JSON value into int64s
+// where they are integers and float64s otherwise, so that YAML shows
+// 1796685216762, not 1.796685216762e+12.
+func yamlNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = yamlNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = yamlNumbers(e)
+		}
+	}
+	return v
 }
 
 // row writes tab-separated cells and a newline.

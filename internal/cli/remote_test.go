@@ -21,9 +21,8 @@ func normalize(s string, dirs ...string) string {
 		re   *regexp.Regexp
 		with string
 	}{
-		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
+		{regexp.MustCompile(`\b1\d{12}\b`), "<MS>"}, // ms since the epoch
 		{regexp.MustCompile(`sha256:[0-9a-f]{12,64}`), "sha256:<HEX>"},
-		{regexp.MustCompile(`\b\d\.\d+e\+12\b`), "<MS>"},
 		{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},
 		{regexp.MustCompile(`\b[0-9a-f]{12}\b`), "<JOB>"},
 		{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<SHORT>"},
