@@ -1,12 +1,12 @@
 package lightgbm_test
 
-// LightGBM is not packaged for Debian, so these tests cannot ask LightGBM for
-// reference predictions. The models in testdata were written by hand from the
-// text format as LightGBM's Tree::ToString and GBDT::SaveModelToString write
-// it (including correct tree_sizes), and every expected output below was
-// worked out by hand from LightGBM's decision rules (tree.h: NumericalDecision,
+// The models in this file's testdata were written by hand from the text
+// format as LightGBM's Tree::ToString and GBDT::SaveModelToString write it
+// (including correct tree_sizes), and every expected output below was worked
+// out by hand from LightGBM's decision rules (tree.h: NumericalDecision,
 // CategoricalDecision) and output transforms (the objectives' ConvertOutput);
-// the arithmetic is in the comments.
+// the arithmetic is in the comments. They are unit tests of single rules;
+// reference_test.go checks models LightGBM itself trained and predicted.
 
 import (
 	"bytes"

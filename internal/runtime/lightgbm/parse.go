@@ -35,8 +35,9 @@ type Booster struct {
 	// categories ("0:1:5") for a categorical one and "none" for a feature no
 	// tree uses; nil when the file has none.
 	FeatureInfos []string
-	// AverageOutput is set for random forests: the outputs are the mean of the
-	// trees rather than their sum.
+	// AverageOutput is set for random forests: the predictions are the mean
+	// of the trees rather than their sum (the raw scores are still the sum,
+	// as LightGBM's).
 	AverageOutput bool
 	// PandasCategorical holds, for models trained on pandas DataFrames with
 	// category columns, the categories of each categorical feature in feature

@@ -147,10 +147,11 @@ func softmax(out []float64) {
 	}
 }
 
-// PredictRaw writes the raw scores of row — the sum of every tree, or their
-// mean for a random forest — to out. row holds NumFeatures values (NaN for a
-// missing one) and out NumOutputs; it panics, like a slice index, if either
-// is shorter.
+// PredictRaw writes the raw scores of row — the sum of every tree for each
+// output — to out, as LightGBM's predict does with raw_score (for a random
+// forest too: LightGBM averages its trees only in Predict). row holds
+// NumFeatures values (NaN for a missing one) and out NumOutputs; it panics,
+// like a slice index, if either is shorter.
 func (b *Booster) PredictRaw(row, out []float64) {
 	k := b.NumTreePerIteration
 	out = out[:k]
@@ -159,21 +160,23 @@ func (b *Booster) PredictRaw(row, out []float64) {
 	for i := range b.trees {
 		out[i%k] += b.trees[i].predict(row)
 	}
+}
+
+// Predict writes the predictions of row to out, as LightGBM's predict does
+// without raw_score: the raw scores, divided by the number of iterations for
+// a random forest (average_output), transformed by the objective (sigmoid
+// for binary, softmax for multiclass, exp for poisson, gamma and tweedie, and
+// so on). Lengths are as for PredictRaw.
+func (b *Booster) Predict(row, out []float64) {
+	b.PredictRaw(row, out)
+	k := b.NumTreePerIteration
 	if b.AverageOutput {
 		iterations := float64(len(b.trees) / k)
-		for c := range out {
+		for c := range out[:k] {
 			out[c] /= iterations
 		}
 	}
-}
-
-// Predict writes the predictions of row to out: the raw scores transformed
-// by the objective (sigmoid for binary, softmax for multiclass, exp for
-// poisson, gamma and tweedie, and so on), as LightGBM's predict does without
-// raw_score. Lengths are as for PredictRaw.
-func (b *Booster) Predict(row, out []float64) {
-	b.PredictRaw(row, out)
-	b.obj.convert(out[:b.NumTreePerIteration])
+	b.obj.convert(out[:k])
 }
 
 // predict returns the value of the leaf row reaches.
