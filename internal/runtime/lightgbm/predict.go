@@ -179,10 +179,29 @@ func (b *Booster) Predict(row, out []float64) {
 	b.obj.convert(out[:k])
 }
 
-// predict returns the value of the leaf row reaches.
+// predict returns the value of the leaf row reaches: for a linear tree, as
+// LightGBM's Tree::Predict, the leaf's constant plus its linear model of
+// row, or its leaf_value when one of the model's features is NaN.
 func (t *tree) predict(row []float64) float64 {
+	l := t.leaf(row)
+	if t.leafConst == nil {
+		return t.leafValue[l]
+	}
+	v := t.leafConst[l]
+	for i := t.linearStart[l]; i < t.linearStart[l+1]; i++ {
+		x := row[t.leafFeatures[i]]
+		if math.IsNaN(x) {
+			return t.leafValue[l]
+		}
+		v += t.leafCoeff[i] * x
+	}
+	return v
+}
+
+// leaf returns the index of the leaf row reaches.
+func (t *tree) leaf(row []float64) int32 {
 	if len(t.left) == 0 {
-		return t.leafValue[0]
+		return 0
 	}
 	node := int32(0)
 	for node >= 0 {
@@ -200,7 +219,7 @@ func (t *tree) predict(row []float64) float64 {
 			node = t.right[node]
 		}
 	}
-	return t.leafValue[^node]
+	return ^node
 }
 
 // numericalLeft is LightGBM's NumericalDecision: NaN counts as 0 unless the
