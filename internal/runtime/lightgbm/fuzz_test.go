@@ -13,7 +13,7 @@ import (
 )
 
 // FuzzParseLightGBM feeds arbitrary bytes to Parse: it must return a model or
-// an EINVALID (ENOTIMPLEMENTED for linear trees) error, never panic or hang;
+// an EINVALID error, never panic or hang;
 // a model it returns must score rows of awkward values without panicking.
 func FuzzParseLightGBM(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.txt")
@@ -26,11 +26,12 @@ func FuzzParseLightGBM(f *testing.F) {
 	}
 	f.Add([]byte(constantModel("multiclassova num_class:2 sigmoid:1", 2, 0.5, -0.5)))
 	f.Add([]byte(constantModel("", 1, 1)))
+	f.Add([]byte(linearModel))
 	values := []float64{math.NaN(), 0, -1, 0.5, 1e-36, 2, 33, 1e10, math.Inf(-1)}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := lightgbm.Parse(data)
 		if err != nil {
-			if code := ferry.ErrorCode(err); code != ferry.EINVALID && code != ferry.ENOTIMPLEMENTED {
+			if code := ferry.ErrorCode(err); code != ferry.EINVALID {
 				t.Fatalf("code %s: %v", code, err)
 			}
 			return
@@ -60,3 +61,36 @@ func FuzzParseLightGBM(f *testing.F) {
 		}
 	})
 }
+
+// linearModel is a small linear tree (linear_tree=true): leaf 0 is
+// 0.5 + 2·y, leaf 1 is -1 + 0.5·x - 3·y, each its leaf_value when a feature
+// of its model is NaN.
+const linearModel = `tree
+version=v4
+num_class=1
+num_tree_per_iteration=1
+label_index=0
+max_feature_idx=1
+objective=regression
+feature_names=x y
+feature_infos=[0:1] [0:1]
+
+Tree=0
+num_leaves=2
+num_cat=0
+split_feature=0
+threshold=0.5
+decision_type=10
+left_child=-1
+right_child=-2
+leaf_value=1 2
+is_linear=1
+leaf_const=0.5 -1
+num_features=1 2
+leaf_features=1  0 1 
+leaf_coeff=2  0.5 -3 
+shrinkage=1
+
+
+end of trees
+`

@@ -6,10 +6,12 @@
 // It reads the header (num_class, num_tree_per_iteration, max_feature_idx,
 // objective, feature_names, feature_infos, average_output), the trees —
 // numeric splits with LightGBM's three missing-value types, categorical
-// splits on bitsets — and the pandas_categorical line the Python package
-// appends, and applies the objective's output transform. Linear trees
-// (is_linear=1) are refused. Parse checks every index and size, so that a
-// corrupt file is an error and never a panic or an endless loop.
+// splits on bitsets, linear trees (linear_tree=true) — and the
+// pandas_categorical line the Python package appends, and applies the
+// objective's output transform. Parse checks every index and size, so that a
+// corrupt file is an error and never a panic or an endless loop. The tests
+// compare every prediction with LightGBM v4.5.0's own
+// (testdata/reference).
 //
 // Inputs are the model's features, one tensor each, shape [rows] or
 // [rows, 1], named by the package's column signature when it has one column
@@ -81,8 +83,8 @@ var _ fruntime.Model = (*Model)(nil)
 //
 // Errors wrap a *ferry.Error: ENOTFOUND when the package has no lightgbm
 // flavor or the model file is missing, ETOOLARGE for a file over
-// MaxModelSize, ENOTIMPLEMENTED for a pickled scikit-learn model (model.pkl)
-// or linear trees, EINVALID for a file that is not a valid text model.
+// MaxModelSize, ENOTIMPLEMENTED for a pickled scikit-learn model
+// (model.pkl), EINVALID for a file that is not a valid text model.
 func Load(ctx context.Context, pkg *model.Package) (fruntime.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

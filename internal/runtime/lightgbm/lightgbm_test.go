@@ -1,12 +1,12 @@
 package lightgbm_test
 
-// LightGBM is not packaged for Debian, so these tests cannot ask LightGBM for
-// reference predictions. The models in testdata were written by hand from the
-// text format as LightGBM's Tree::ToString and GBDT::SaveModelToString write
-// it (including correct tree_sizes), and every expected output below was
-// worked out by hand from LightGBM's decision rules (tree.h: NumericalDecision,
+// The models in this file's testdata were written by hand from the text
+// format as LightGBM's Tree::ToString and GBDT::SaveModelToString write it
+// (including correct tree_sizes), and every expected output below was worked
+// out by hand from LightGBM's decision rules (tree.h: NumericalDecision,
 // CategoricalDecision) and output transforms (the objectives' ConvertOutput);
-// the arithmetic is in the comments.
+// the arithmetic is in the comments. They are unit tests of single rules;
+// reference_test.go checks models LightGBM itself trained and predicted.
 
 import (
 	"bytes"
@@ -530,7 +530,7 @@ func TestCorruptModels(t *testing.T) {
 		{"categorical without bitsets", binary, "decision_type=10 4", "decision_type=11 4", ferry.EINVALID, "categorical node 0 names bitset"},
 		{"not key=value", binary, "is_linear=0\nshrinkage=1\n", "is_linear=0\nshrinkage\n", ferry.EINVALID, `Tree=0: "shrinkage" is not a key=value line`},
 		{"key twice in a tree", binary, "is_linear=0\nshrinkage=1\n", "is_linear=0\nshrinkage=1\nshrinkage=1\n", ferry.EINVALID, "Tree=0: shrinkage appears twice"},
-		{"linear tree", binary, "is_linear=0\nshrinkage=1\n", "is_linear=1\nshrinkage=1\n", ferry.ENOTIMPLEMENTED, "linear trees"},
+		{"linear tree without its leaf models", binary, "is_linear=0\nshrinkage=1\n", "is_linear=1\nshrinkage=1\n", ferry.EINVALID, "Tree=0): no leaf_const"},
 		{"multiclass trees not a multiple", multi, "Tree=5\n", "Tree=5\nnum_leaves=1\nnum_cat=0\nleaf_value=0\n\nTree=6\n", ferry.EINVALID, "7 trees, not a multiple of num_tree_per_iteration=3"},
 		{"multiclass class mismatch", multi, "objective=multiclass num_class:3", "objective=multiclass num_class:4", ferry.EINVALID, "objective multiclass num_class:4 has 4 classes"},
 		{"binary with several trees per iteration", binary, "num_tree_per_iteration=1", "num_tree_per_iteration=3", ferry.EINVALID, "has one output, but num_tree_per_iteration=3"},
@@ -637,5 +637,27 @@ func TestCRLF(t *testing.T) {
 	want := predict(t, load(t, "multiclass.txt"), in...)
 	if !slices.Equal(got.FP64, want.FP64) {
 		t.Fatalf("CRLF %v, LF %v", got.FP64, want.FP64)
+	}
+}
+
+// TestLinearTree: linearModel (fuzz_test.go) splits on x <= 0.5 (missing
+// NaN, default left); leaf 0 is 0.5 + 2·y, leaf 1 is -1 + 0.5·x - 3·y, and a
+// leaf whose model reads a NaN feature gives its leaf_value (1, 2).
+func TestLinearTree(t *testing.T) {
+	b, err := lightgbm.Parse([]byte(linearModel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := predict(t, lightgbm.New(b), column("x", 0, 1, nan, 1, 0.2, nan), column("y", 1, 2, 0.5, nan, nan, nan))
+	want := []float64{
+		0.5 + 2*1,      // x=0: leaf 0
+		-1 + 0.5 - 3*2, // x=1: leaf 1
+		0.5 + 2*0.5,    // x NaN goes left; leaf 0 reads only y
+		2,              // leaf 1 reads y, NaN: leaf_value
+		1,              // leaf 0 reads y, NaN: leaf_value
+		1,              // NaN, NaN: left, leaf_value
+	}
+	if !near(got.FP64, want) {
+		t.Fatalf("got %v, want %v", got.FP64, want)
 	}
 }

@@ -35,8 +35,9 @@ type Booster struct {
 	// categories ("0:1:5") for a categorical one and "none" for a feature no
 	// tree uses; nil when the file has none.
 	FeatureInfos []string
-	// AverageOutput is set for random forests: the outputs are the mean of the
-	// trees rather than their sum.
+	// AverageOutput is set for random forests: the predictions are the mean
+	// of the trees rather than their sum (the raw scores are still the sum,
+	// as LightGBM's).
 	AverageOutput bool
 	// PandasCategorical holds, for models trained on pandas DataFrames with
 	// category columns, the categories of each categorical feature in feature
@@ -74,6 +75,14 @@ type tree struct {
 	// holding bitset i, 32 categories a word.
 	catBoundaries []int32
 	catThreshold  []uint32
+	// A linear tree (is_linear=1) has, per leaf, a constant and a linear
+	// model: leaf l's features and coefficients are
+	// leafFeatures/leafCoeff[linearStart[l]:linearStart[l+1]]. leafConst is
+	// nil for a tree that is not linear.
+	leafConst    []float64
+	linearStart  []int32
+	leafFeatures []int32
+	leafCoeff    []float64
 }
 
 // Bits of decision_type, as LightGBM's tree.h defines them.
@@ -130,7 +139,7 @@ func (p *parser) peek() (string, bool) {
 // num_cat) declares, split features are below max_feature_idx+1, children
 // form a tree rooted at node 0 reaching every node and leaf once, categorical
 // splits name a bitset that exists. A malformed file is EINVALID, naming the
-// line; linear trees (is_linear=1) are ENOTIMPLEMENTED.
+// line.
 func Parse(data []byte) (*Booster, error) {
 	p := &parser{data: data}
 	first, ok := p.next()
@@ -189,9 +198,6 @@ func Parse(data []byte) (*Booster, error) {
 		t, err := parseTree(kv, b.NumFeatures())
 		if err != nil {
 			return nil, invalidf("line %d (Tree=%d): %s", start, idx, err)
-		}
-		if t == nil {
-			return nil, notImplementedf("line %d (Tree=%d): linear trees (is_linear=1, linear_tree=true) are not supported", start, idx)
 		}
 		b.trees = append(b.trees, *t)
 		for {
@@ -317,8 +323,7 @@ func (b *Booster) check() error {
 	return nil
 }
 
-// parseTree reads one tree's key=value lines. It returns nil, nil for a
-// linear tree.
+// parseTree reads one tree's key=value lines.
 func parseTree(kv map[string]string, numFeatures int) (*tree, error) {
 	numLeaves, err := intField(kv, "num_leaves", 1)
 	if err != nil {
@@ -328,12 +333,14 @@ func parseTree(kv map[string]string, numFeatures int) (*tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, ok := kv["is_linear"]; ok && strings.TrimSpace(v) != "0" {
-		return nil, nil
-	}
 	t := &tree{}
 	if t.leafValue, err = floats(kv, "leaf_value", numLeaves); err != nil {
 		return nil, err
+	}
+	if v, ok := kv["is_linear"]; ok && strings.TrimSpace(v) != "0" {
+		if err := t.parseLinear(kv, numLeaves, numFeatures); err != nil {
+			return nil, err
+		}
 	}
 	if numLeaves == 1 {
 		return t, nil
@@ -407,6 +414,39 @@ func parseTree(kv map[string]string, numFeatures int) (*tree, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// parseLinear reads the linear models of a linear tree's leaves: leaf_const,
+// num_features, and leaf_features and leaf_coeff, which list the features
+// and coefficients of every leaf one after the other.
+func (t *tree) parseLinear(kv map[string]string, numLeaves, numFeatures int) error {
+	var err error
+	if t.leafConst, err = floats(kv, "leaf_const", numLeaves); err != nil {
+		return err
+	}
+	counts, err := int32s(kv, "num_features", numLeaves, 0)
+	if err != nil {
+		return err
+	}
+	t.linearStart = make([]int32, numLeaves+1)
+	total := 0
+	for l, c := range counts {
+		if int(c) > numFeatures {
+			return fmt.Errorf("leaf %d has %d linear features; the model has %d features", l, c, numFeatures)
+		}
+		total += int(c)
+		t.linearStart[l+1] = int32(total)
+	}
+	if t.leafFeatures, err = int32s(kv, "leaf_features", total, 0); err != nil {
+		return err
+	}
+	for i, f := range t.leafFeatures {
+		if int(f) >= numFeatures {
+			return fmt.Errorf("leaf_features value %d is feature %d; the model has %d features", i+1, f, numFeatures)
+		}
+	}
+	t.leafCoeff, err = floats(kv, "leaf_coeff", total)
+	return err
 }
 
 // checkShape checks that the children form one tree rooted at node 0 in

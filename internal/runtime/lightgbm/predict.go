@@ -147,10 +147,11 @@ func softmax(out []float64) {
 	}
 }
 
-// PredictRaw writes the raw scores of row — the sum of every tree, or their
-// mean for a random forest — to out. row holds NumFeatures values (NaN for a
-// missing one) and out NumOutputs; it panics, like a slice index, if either
-// is shorter.
+// PredictRaw writes the raw scores of row — the sum of every tree for each
+// output — to out, as LightGBM's predict does with raw_score (for a random
+// forest too: LightGBM averages its trees only in Predict). row holds
+// NumFeatures values (NaN for a missing one) and out NumOutputs; it panics,
+// like a slice index, if either is shorter.
 func (b *Booster) PredictRaw(row, out []float64) {
 	k := b.NumTreePerIteration
 	out = out[:k]
@@ -159,27 +160,48 @@ func (b *Booster) PredictRaw(row, out []float64) {
 	for i := range b.trees {
 		out[i%k] += b.trees[i].predict(row)
 	}
+}
+
+// Predict writes the predictions of row to out, as LightGBM's predict does
+// without raw_score: the raw scores, divided by the number of iterations for
+// a random forest (average_output), transformed by the objective (sigmoid
+// for binary, softmax for multiclass, exp for poisson, gamma and tweedie, and
+// so on). Lengths are as for PredictRaw.
+func (b *Booster) Predict(row, out []float64) {
+	b.PredictRaw(row, out)
+	k := b.NumTreePerIteration
 	if b.AverageOutput {
 		iterations := float64(len(b.trees) / k)
-		for c := range out {
+		for c := range out[:k] {
 			out[c] /= iterations
 		}
 	}
+	b.obj.convert(out[:k])
 }
 
-// Predict writes the predictions of row to out: the raw scores transformed
-// by the objective (sigmoid for binary, softmax for multiclass, exp for
-// poisson, gamma and tweedie, and so on), as LightGBM's predict does without
-// raw_score. Lengths are as for PredictRaw.
-func (b *Booster) Predict(row, out []float64) {
-	b.PredictRaw(row, out)
-	b.obj.convert(out[:b.NumTreePerIteration])
-}
-
-// predict returns the value of the leaf row reaches.
+// predict returns the value of the leaf row reaches: for a linear tree, as
+// LightGBM's Tree::Predict, the leaf's constant plus its linear model of
+// row, or its leaf_value when one of the model's features is NaN.
 func (t *tree) predict(row []float64) float64 {
+	l := t.leaf(row)
+	if t.leafConst == nil {
+		return t.leafValue[l]
+	}
+	v := t.leafConst[l]
+	for i := t.linearStart[l]; i < t.linearStart[l+1]; i++ {
+		x := row[t.leafFeatures[i]]
+		if math.IsNaN(x) {
+			return t.leafValue[l]
+		}
+		v += t.leafCoeff[i] * x
+	}
+	return v
+}
+
+// leaf returns the index of the leaf row reaches.
+func (t *tree) leaf(row []float64) int32 {
 	if len(t.left) == 0 {
-		return t.leafValue[0]
+		return 0
 	}
 	node := int32(0)
 	for node >= 0 {
@@ -197,7 +219,7 @@ func (t *tree) predict(row []float64) float64 {
 			node = t.right[node]
 		}
 	}
-	return t.leafValue[^node]
+	return ^node
 }
 
 // numericalLeft is LightGBM's NumericalDecision: NaN counts as 0 unless the
