@@ -94,8 +94,9 @@ func TestCrashDuringLogBatch(t *testing.T) {
 	}
 }
 
-// buildFerry builds the ferry binary of this package into a temporary directory.
-func buildFerry(t *testing.T) string {
+// buildFerry builds the ferry binary of this package, with the build tags
+// tags, into a temporary directory.
+func buildFerry(t *testing.T, tags ...string) string {
 	t.Helper()
 	goBin := "go"
 	if root := os.Getenv("GOROOT"); root != "" {
@@ -111,7 +112,11 @@ func buildFerry(t *testing.T) string {
 		goBin = p
 	}
 	bin := filepath.Join(t.TempDir(), "ferry")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command(goBin, append(args, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -435,8 +440,9 @@ func streamUntilKilled(t *testing.T, p *ferryProcess, runID string, first int, a
 
 // checkBatches checks batches 0..last: every acknowledged one is fully
 // present, an in-flight one is fully present or fully absent, and the run's
-// latest value of the metric agrees with its history.
-func checkBatches(t *testing.T, p *ferryProcess, runID string, acked, inflight map[int]bool, last int) {
+// latest value of the metric agrees with its history. It reports whether
+// batch last is fully present.
+func checkBatches(t *testing.T, p *ferryProcess, runID string, acked, inflight map[int]bool, last int) (lastWhole bool) {
 	t.Helper()
 	var hist struct {
 		Metrics []struct {
@@ -483,6 +489,9 @@ func checkBatches(t *testing.T, p *ferryProcess, runID string, acked, inflight m
 	for i := 0; i <= last; i++ {
 		n, hasParam := points[i], params[i]
 		whole := n == crashPointsPerBatch && hasParam
+		if i == last {
+			lastWhole = whole
+		}
 		switch {
 		case acked[i] && !whole:
 			t.Errorf("acknowledged batch %d: %d of %d points, param present %v; want all of it", i, n, crashPointsPerBatch, hasParam)
@@ -514,6 +523,7 @@ func checkBatches(t *testing.T, p *ferryProcess, runID string, acked, inflight m
 	if latest != maxStep {
 		t.Errorf("latest %s is at step %d, but the history ends at step %d", crashMetricKey, latest, maxStep)
 	}
+	return lastWhole
 }
 
 // checkIntegrity runs SQLite's integrity and foreign-key checks on the file of

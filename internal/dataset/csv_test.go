@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
 // readCSVString reads s as a CSV file named x.csv.
@@ -354,17 +355,6 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
-// sharedData returns the path of a file in the shared data folder, skipping
-// the test when it is absent.
-func sharedData(t *testing.T, name string) string {
-	t.Helper()
-	path := filepath.Join("..", "..", "..", "shared", "data", name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s is absent (%v): the shared data folder is not beside the repository", path, err)
-	}
-	return path
-}
-
 func TestReadSharedCSV(t *testing.T) {
 	no := false
 	tests := []struct {
@@ -395,7 +385,7 @@ func TestReadSharedCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := Read(context.Background(), sharedData(t, tt.file), tt.opts)
+			f, err := Read(context.Background(), testenv.SharedData(t, tt.file), tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -406,7 +396,7 @@ func TestReadSharedCSV(t *testing.T) {
 		})
 	}
 	t.Run("breast cancer as is names the ragged line", func(t *testing.T) {
-		_, err := Read(context.Background(), sharedData(t, "breast_cancer.csv"), ReadOptions{})
+		_, err := Read(context.Background(), testenv.SharedData(t, "breast_cancer.csv"), ReadOptions{})
 		wantInvalid(t, err, "breast_cancer.csv line 2: 31 fields, the header has 4")
 	})
 }

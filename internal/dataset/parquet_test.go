@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 )
@@ -282,14 +283,10 @@ func TestReadParquetErrors(t *testing.T) {
 	})
 }
 
-// flightsPath returns the path of the 3M-row flights file or skips.
+// flightsPath returns the path of the 3M-row flights file; see testenv.SharedData.
 func flightsPath(t testing.TB) string {
 	t.Helper()
-	path := "../../../shared/data/flights-3m.parquet"
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s is absent (%v): the shared data folder is not beside the repository", path, err)
-	}
-	return path
+	return testenv.SharedData(t, "flights-3m.parquet")
 }
 
 func TestReadFlights(t *testing.T) {

@@ -6,12 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ferry-ml/ferry/internal/testenv"
 )
 
 func TestDetect(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	testenv.NeedGit(t)
 	dir := t.TempDir()
 	ctx := context.Background()
 	if _, ok := Detect(ctx, dir); ok {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
@@ -335,9 +336,7 @@ func TestRunnerSubmitFailures(t *testing.T) {
 }
 
 func TestRunnerRecordsGitCommit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	testenv.NeedGit(t)
 	e := newRunnerEnv(t)
 	repo := filepath.Join(e.dir, "src")
 	for _, args := range [][]string{

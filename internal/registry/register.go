@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/failpoint"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -235,8 +236,11 @@ func (s *Service) copyOut(ctx context.Context, key, local string) error {
 // upload copies every file under dir to the artifact store under key.
 func (s *Service) upload(ctx context.Context, dir, key string) error {
 	return model.EachFile(dir, func(rel string, r io.Reader) error {
-		_, err := s.artifacts.Put(ctx, key+"/"+rel, r)
-		return err
+		if _, err := s.artifacts.Put(ctx, key+"/"+rel, r); err != nil {
+			return err
+		}
+		failpoint.Hit(failpoint.RegisterPackageFile)
+		return nil
 	})
 }
 

@@ -10,17 +10,19 @@ import (
 	"github.com/ferry-ml/ferry/internal/model"
 	nativemodel "github.com/ferry-ml/ferry/internal/model/native"
 	rtnative "github.com/ferry-ml/ferry/internal/runtime/native"
+	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/train/gbdt"
 	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
-// flightsPath is the 3-million-row flights file of the shared data folder;
-// FERRY_FLIGHTS overrides it.
-func flightsPath() string {
+// flightsPath is the 3-million-row flights file of the shared data folder
+// (see testenv.SharedData); FERRY_FLIGHTS overrides it.
+func flightsPath(b *testing.B) string {
+	b.Helper()
 	if p := os.Getenv("FERRY_FLIGHTS"); p != "" {
 		return p
 	}
-	return "../../../shared/data/flights-3m.parquet"
+	return testenv.SharedData(b, "flights-3m.parquet")
 }
 
 // trainPipeline trains a GBDT on f as `ferry train` would for the flights
@@ -97,10 +99,7 @@ func topValues(c *dataset.Column, k int, name string) *dataset.Column {
 //
 //	go test ./internal/validation -run '^$' -bench ValidateFlights1M -benchtime 5x
 func BenchmarkValidateFlights1M(b *testing.B) {
-	path := flightsPath()
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("%s is absent (set FERRY_FLIGHTS): %v", path, err)
-	}
+	path := flightsPath(b)
 	ctx := context.Background()
 	all, err := dataset.Read(ctx, path, dataset.ReadOptions{MaxRows: 2_000_000})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/failpoint"
 )
 
 // Dialect describes how a SQL backend differs from the common SQL written here.
@@ -72,6 +73,13 @@ func (db *DB) q(query string) string {
 
 // tx runs fn in a write transaction, committing when it returns nil.
 func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.txAt(ctx, "", "", fn)
+}
+
+// txAt is tx with the crash tests' failpoints (package failpoint) named
+// before, hit once fn has written its rows and before COMMIT, and after, hit
+// once COMMIT returned. They do nothing in a normal build.
+func (db *DB) txAt(ctx context.Context, before, after string, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -80,9 +88,11 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
+	failpoint.Hit(before)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	failpoint.Hit(after)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/failpoint"
 	"github.com/ferry-ml/ferry/internal/registry"
 )
 
@@ -264,7 +265,7 @@ func (db *DB) CreateVersion(ctx context.Context, v registry.Version, ev registry
 }
 
 func (db *DB) createVersion(ctx context.Context, v registry.Version, ev registry.AuditEvent) (registry.Version, error) {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.txAt(ctx, failpoint.RegisterBeforeCommit, failpoint.RegisterAfterCommit, func(tx *sql.Tx) error {
 		if err := db.modelExists(ctx, tx, v.Name); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/failpoint"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
 
@@ -483,7 +484,7 @@ func (db *DB) SetRunStage(ctx context.Context, id, stage string, now int64) erro
 
 // LogBatch implements tracking.Store.
 func (db *DB) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.txAt(ctx, failpoint.LogBatchBeforeCommit, failpoint.LogBatchAfterCommit, func(tx *sql.Tx) error {
 		if err := db.activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
