@@ -126,10 +126,12 @@ func sortedStrings(in []string) []string {
 	return out
 }
 
-// parseVersion reads a model version number.
+// parseVersion reads a model version number. Any integer parses, as in
+// MLflow: 0 or a negative number is a version that does not exist, which
+// the registry answers with ENOTFOUND.
 func parseVersion(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 {
+	if err != nil {
 		return 0, ferry.Errorf(ferry.EINVALID, "Invalid model version %q: a version is a positive integer such as 3.", clip(s))
 	}
 	return n, nil
