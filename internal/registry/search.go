@@ -211,7 +211,9 @@ func parseFilter(filter string, allowed map[string][]string) ([]Cond, error) {
 // the rest of s.
 func parseKey(s string) (Cond, string, error) {
 	word := func(s string) int {
-		i := strings.IndexFunc(s, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.' || r == '-') })
+		i := strings.IndexFunc(s, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.' || r == '-')
+		})
 		if i < 0 {
 			return len(s)
 		}
