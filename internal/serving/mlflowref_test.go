@@ -40,8 +40,8 @@ type answer struct {
 // otherwise than MLflow's scoring server, each with its reason; they are
 // still checked, against Ferry's own goldens (TestGoldenMLflow).
 var scoringIntended = map[string]string{
-	"version": "the body is the server's own version.",
-	"no content type": "Ferry reads a body without a Content-Type as JSON, as most JSON APIs do; MLflow refuses it (415). MLflow's clients always send the header.",
+	"version":                         "the body is the server's own version.",
+	"no content type":                 "Ferry reads a body without a Content-Type as JSON, as most JSON APIs do; MLflow refuses it (415). MLflow's clients always send the header.",
 	"dataframe_split without columns": "Ferry takes the columns in the signature's order; MLflow names them 0, 1, ... and then fails its own schema check.",
 	"error: float for a long":         "Ferry refuses 2.5 for a long column; MLflow truncates it to 2 without a word.",
 	"error: csv with a ragged row":    "Ferry refuses a row with more fields than the header; pandas makes the first field the row's index and shifts the others, so MLflow scores other values than were sent.",
