@@ -127,7 +127,10 @@ func (s *Server) listArtifactDir(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, styleMLflow, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]wireFileInfo{"files": files})
+	// MLflow leaves "files" out of the answer when there are none.
+	writeJSON(w, http.StatusOK, struct {
+		Files []wireFileInfo `json:"files,omitempty"`
+	}{files})
 }
 
 // list lists dir in the artifact store, naming each entry with name(key).

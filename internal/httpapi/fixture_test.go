@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ type exchange struct {
 	Path         string          `json:"path"`
 	Request      json.RawMessage `json:"request,omitempty"`
 	BodyText     *string         `json:"body_text,omitempty"`
+	BodyBase64   string          `json:"body_base64,omitempty"` // a body that is not text, sent as is
 	Status       int             `json:"status"`
 	Response     json.RawMessage `json:"response,omitempty"`
 	ResponseText *string         `json:"response_text,omitempty"`
@@ -77,6 +79,12 @@ func send(t testing.TB, client *http.Client, base string, st exchange, vars map[
 	t.Helper()
 	var body io.Reader
 	switch {
+	case st.BodyBase64 != "":
+		raw, err := base64.StdEncoding.DecodeString(st.BodyBase64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(raw)
 	case st.BodyText != nil:
 		body = strings.NewReader(substitute(*st.BodyText, vars))
 	case st.Request != nil:

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -40,10 +42,13 @@ type recorded struct {
 	Path        string          `json:"path"`
 	Request     json.RawMessage `json:"request,omitempty"`
 	BodyText    *string         `json:"body_text,omitempty"`
+	BodyBase64  string          `json:"body_base64,omitempty"`
 	Status      int             `json:"status"`
 	ContentType string          `json:"content_type"`
 	Response    json.RawMessage `json:"response,omitempty"`
 	ResponseTxt *string         `json:"response_text,omitempty"`
+	// ResponseBase64 is a body that is not text.
+	ResponseBase64 string `json:"response_base64,omitempty"`
 	// Captures maps JSON paths of the response to the $name whose value
 	// they hold (an id the server generated).
 	Captures map[string]string `json:"captures,omitempty"`
@@ -91,8 +96,9 @@ var intended = map[string]string{
 // intendedRoutes are path parts of routes MLflow 2.17.2 does not have, with
 // the reason Ferry serves them.
 var intendedRoutes = map[string]string{
-	"/logged-models": "logged models are MLflow 3's API (MLflow 3 clients use them for log_model and register_model); 2.17.2 answers 404.",
-	"/runs/outputs":  "as above: LogOutputs records a run's logged models (MLflow 3).",
+	"/logged-models":                   "logged models are MLflow 3's API (MLflow 3 clients use them for log_model and register_model); 2.17.2 answers 404.",
+	"/runs/outputs":                    "as above: LogOutputs records a run's logged models (MLflow 3).",
+	"/model-versions/get-download-uri": "Ferry serves a version from the registry's own verified copy of the package (clients then download that copy); MLflow hands back the source.",
 }
 
 // intendedFields are response fields compared by JSON type only, each with
@@ -310,7 +316,7 @@ func TestMLflowRecorded(t *testing.T) {
 			srv := newTestServer(t)
 			vars := map[string]string{}
 			for i, r := range rec.Exchanges {
-				st := exchange{Name: r.Name, Method: r.Method, Path: r.Path, Request: r.Request, BodyText: r.BodyText}
+				st := exchange{Name: r.Name, Method: r.Method, Path: r.Path, Request: r.Request, BodyText: r.BodyText, BodyBase64: r.BodyBase64}
 				resp, got := send(t, srv.Client(), srv.URL, st, vars)
 				var have any
 				isJSON := json.Unmarshal(got, &have) == nil
@@ -333,6 +339,12 @@ func TestMLflowRecorded(t *testing.T) {
 					t.Errorf("%s: content type %q, MLflow's %q", where, mt, want)
 				}
 				tr := translator(rec.Vars, vars)
+				if r.ResponseBase64 != "" {
+					if want, _ := base64.StdEncoding.DecodeString(r.ResponseBase64); !bytes.Equal(got, want) {
+						t.Errorf("%s: %d bytes differ from MLflow's %d", where, len(got), len(want))
+					}
+					continue
+				}
 				if r.ResponseTxt != nil {
 					if want := tr(*r.ResponseTxt); string(got) != want {
 						t.Errorf("%s: body %q, MLflow's %q", where, got, want)

@@ -175,7 +175,9 @@ func versionsResp(vs []registry.Version, next string, err error) (any, error) {
 	}
 	resp := mlflowVersionsResp{NextPageToken: next}
 	for _, v := range vs {
-		resp.ModelVersions = append(resp.ModelVersions, toWireModelVersion(v))
+		wv := toWireModelVersion(v)
+		wv.Aliases = nil // MLflow lists aliases with a single version, not in searches
+		resp.ModelVersions = append(resp.ModelVersions, wv)
 	}
 	return resp, nil
 }
