@@ -45,9 +45,11 @@ type exchange struct {
 	ResponseText *string         `json:"response_text,omitempty"`
 }
 
-// TestMLflowFixtures replays testdata/mlflow/*.json, exchanges written from
-// MLflow's service.proto and mlflow_artifacts.proto, against a fresh server
-// each, in order.
+// TestMLflowFixtures replays testdata/mlflow/*.json against a fresh server
+// each, in order. The files are the request scripts the MLflow reference
+// is recorded from (TestRecordMLflowReference); their responses state
+// Ferry's answers, which equal MLflow's recorded ones (TestMLflowRecorded)
+// but where mlflowref_test.go lists an intended difference.
 func TestMLflowFixtures(t *testing.T) {
 	files, err := filepath.Glob("testdata/mlflow/*.json")
 	if err != nil || len(files) == 0 {
