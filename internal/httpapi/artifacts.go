@@ -50,8 +50,35 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) {
 	s.sendArtifact(w, r, key)
 }
 
-// sendArtifact streams the artifact at key with a content type guessed from
-// its extension.
+// textArtifacts are the extensions (or, without one, the file names) that
+// MLflow's server sends as text/plain.
+var textArtifacts = map[string]bool{
+	"txt": true, "log": true, "err": true, "cfg": true, "conf": true, "cnf": true, "cf": true, "ini": true,
+	"properties": true, "prop": true, "hocon": true, "toml": true, "yaml": true, "yml": true, "xml": true,
+	"json": true, "js": true, "py": true, "py3": true, "csv": true, "tsv": true, "md": true, "rst": true,
+	"MLmodel": true, "MLproject": true,
+}
+
+// artifactContentType is the content type MLflow's server sends a file
+// with: text/plain for its text extensions and the MLmodel and MLproject
+// files, else by extension, else application/octet-stream.
+func artifactContentType(key string) string {
+	name := path.Base(key)
+	ext := strings.TrimPrefix(path.Ext(name), ".")
+	if ext == "" {
+		ext = name
+	}
+	if textArtifacts[ext] {
+		return "text/plain"
+	}
+	if ctype := mime.TypeByExtension(path.Ext(name)); ctype != "" {
+		return ctype
+	}
+	return "application/octet-stream"
+}
+
+// sendArtifact streams the artifact at key as an attachment, with the
+// content type MLflow's server gives it.
 func (s *Server) sendArtifact(w http.ResponseWriter, r *http.Request, key string) {
 	rc, info, err := s.artifacts.Get(r.Context(), key)
 	if err != nil {
@@ -59,11 +86,9 @@ func (s *Server) sendArtifact(w http.ResponseWriter, r *http.Request, key string
 		return
 	}
 	defer rc.Close()
-	ctype := mime.TypeByExtension(path.Ext(key))
-	if ctype == "" {
-		ctype = "application/octet-stream"
-	}
-	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Type", artifactContentType(key))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(key)}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	if _, err := io.Copy(w, rc); err != nil {
 		s.log.WarnContext(r.Context(), "artifact download cut short", "key", key, "err", err)
@@ -102,7 +127,10 @@ func (s *Server) listArtifactDir(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, styleMLflow, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]wireFileInfo{"files": files})
+	// MLflow leaves "files" out of the answer when there are none.
+	writeJSON(w, http.StatusOK, struct {
+		Files []wireFileInfo `json:"files,omitempty"`
+	}{files})
 }
 
 // list lists dir in the artifact store, naming each entry with name(key).

@@ -251,7 +251,9 @@ func (s *Server) mlflowCreateRun(ctx context.Context, req *createRunReq) (any, e
 	if err != nil {
 		return nil, err
 	}
-	return runResp{toWireRun(run)}, nil
+	w := toWireRun(run)
+	w.Inputs = nil // MLflow answers a new run without inputs
+	return runResp{w}, nil
 }
 
 // runReq is the common shape of requests that name a run; run_uuid is the

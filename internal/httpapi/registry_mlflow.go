@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/registry"
 )
 
@@ -70,7 +71,7 @@ type mlflowModelReq struct {
 	Description *string   `json:"description"`
 	Tags        []wireTag `json:"tags"`
 	Key         string    `json:"key"`
-	Value       *string   `json:"value"`
+	Value       string    `json:"value"`
 }
 
 type mlflowModelResp struct {
@@ -174,7 +175,9 @@ func versionsResp(vs []registry.Version, next string, err error) (any, error) {
 	}
 	resp := mlflowVersionsResp{NextPageToken: next}
 	for _, v := range vs {
-		resp.ModelVersions = append(resp.ModelVersions, toWireModelVersion(v))
+		wv := toWireModelVersion(v)
+		wv.Aliases = nil // MLflow lists aliases with a single version, not in searches
+		resp.ModelVersions = append(resp.ModelVersions, wv)
 	}
 	return resp, nil
 }
@@ -192,10 +195,7 @@ func (s *Server) mlflowSetModelTag(r *http.Request, req *mlflowModelReq) (any, e
 	if err := requiredAll("name", req.Name, "key", req.Key); err != nil {
 		return nil, err
 	}
-	if req.Value == nil {
-		return nil, required("value", "")
-	}
-	return empty{}, s.models.SetModelTag(ctx, req.Name, registry.Tag{Key: req.Key, Value: *req.Value})
+	return empty{}, s.models.SetModelTag(ctx, req.Name, registry.Tag{Key: req.Key, Value: req.Value})
 }
 
 func (s *Server) mlflowDeleteModelTag(r *http.Request, req *mlflowModelReq) (any, error) {
@@ -203,7 +203,21 @@ func (s *Server) mlflowDeleteModelTag(r *http.Request, req *mlflowModelReq) (any
 	if err := requiredAll("name", req.Name, "key", req.Key); err != nil {
 		return nil, err
 	}
-	return empty{}, s.models.DeleteModelTag(ctx, req.Name, req.Key)
+	err := s.models.DeleteModelTag(ctx, req.Name, req.Key)
+	return empty{}, absentIsDone(err, func() error { _, err := s.models.GetModel(ctx, req.Name); return err })
+}
+
+// absentIsDone makes deleting a tag or alias that is not there succeed, as
+// MLflow's registry does, when exists (the model or version) answers nil;
+// an unknown model or version stays ENOTFOUND.
+func absentIsDone(err error, exists func() error) error {
+	if ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		return err
+	}
+	if exists() == nil {
+		return nil
+	}
+	return err
 }
 
 type mlflowAliasReq struct {
@@ -235,7 +249,8 @@ func (s *Server) mlflowDeleteAlias(r *http.Request, req *mlflowAliasReq) (any, e
 	if err := requiredAll("name", req.Name, "alias", req.Alias); err != nil {
 		return nil, err
 	}
-	return empty{}, s.models.DeleteAlias(ctx, req.Name, req.Alias)
+	err := s.models.DeleteAlias(ctx, req.Name, req.Alias)
+	return empty{}, absentIsDone(err, func() error { _, err := s.models.GetModel(ctx, req.Name); return err })
 }
 
 type mlflowVersionResp struct {
@@ -286,7 +301,7 @@ type mlflowVersionReq struct {
 	Stage                   string   `json:"stage"`
 	ArchiveExistingVersions bool     `json:"archive_existing_versions"`
 	Key                     string   `json:"key"`
-	Value                   *string  `json:"value"`
+	Value                   string   `json:"value"`
 }
 
 // nameVersion checks and returns the request's name and version.
@@ -371,10 +386,7 @@ func (s *Server) mlflowSetVersionTag(r *http.Request, req *mlflowVersionReq) (an
 	if err := required("key", req.Key); err != nil {
 		return nil, err
 	}
-	if req.Value == nil {
-		return nil, required("value", "")
-	}
-	return empty{}, s.models.SetVersionTag(ctx, name, version, registry.Tag{Key: req.Key, Value: *req.Value})
+	return empty{}, s.models.SetVersionTag(ctx, name, version, registry.Tag{Key: req.Key, Value: req.Value})
 }
 
 func (s *Server) mlflowDeleteVersionTag(r *http.Request, req *mlflowVersionReq) (any, error) {
@@ -386,5 +398,6 @@ func (s *Server) mlflowDeleteVersionTag(r *http.Request, req *mlflowVersionReq) 
 	if err := required("key", req.Key); err != nil {
 		return nil, err
 	}
-	return empty{}, s.models.DeleteVersionTag(ctx, name, version, req.Key)
+	err = s.models.DeleteVersionTag(ctx, name, version, req.Key)
+	return empty{}, absentIsDone(err, func() error { _, err := s.models.GetVersion(ctx, name, version); return err })
 }

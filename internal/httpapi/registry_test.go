@@ -184,7 +184,7 @@ func TestRegistryMLflowPromotion(t *testing.T) {
 	mv := obj(created.body, "model_version")
 	for k, want := range map[string]any{
 		"name": "churn", "version": "1", "user_id": "ana", "current_stage": "None", "description": "baseline",
-		"source": "runs:/" + run1 + "/model", "run_id": run1, "status": "READY", "status_message": "", "run_link": "",
+		"source": "runs:/" + run1 + "/model", "run_id": run1, "status": "READY", "status_message": nil, "run_link": "",
 	} {
 		if mv[k] != want {
 			t.Errorf("model_version.%s = %#v, want %#v", k, mv[k], want)
@@ -427,7 +427,8 @@ func TestRegistryBadInput(t *testing.T) {
 		{"unknown model's versions", "GET", "/api/v1/models/nope/versions", "", nil, 404, "ENOTFOUND", "nope"},
 		{"unknown version", "GET", "/api/v1/models/churn/versions/7", "", nil, 404, "ENOTFOUND", "Model Version (name=churn, version=7) not found"},
 		{"version abc", "GET", "/api/v1/models/churn/versions/abc", "", nil, 400, "EINVALID", `Invalid model version "abc"`},
-		{"negative version", "POST", "/api/v1/models/churn/versions/-1/promote", "", map[string]any{"target": "staging"}, 400, "EINVALID", `Invalid model version "-1"`},
+		{"negative version", "POST", "/api/v1/models/churn/versions/-1/promote", "", map[string]any{"target": "staging"}, 404, "ENOTFOUND", `Model Version (name=churn, version=-1) not found`},
+		{"version that is not a number", "POST", "/api/v1/models/churn/versions/one/promote", "", map[string]any{"target": "staging"}, 400, "EINVALID", `Invalid model version "one"`},
 		{"unknown alias", "DELETE", "/api/v1/models/churn/aliases/nobody", "", nil, 404, "ENOTFOUND", "alias nobody not found"},
 		{"alias latest", "PUT", "/api/v1/models/churn/aliases/latest", "", map[string]any{"version": 1}, 400, "EINVALID", "Alias name 'latest' is reserved"},
 		{"alias without version", "PUT", "/api/v1/models/churn/aliases/shadow", "", map[string]any{}, 400, "EINVALID", "'version'"},

@@ -52,7 +52,7 @@ func withRegistry[Req, Resp any](s *Server, fn func(*http.Request, *Req) (Resp, 
 // v1 requests and responses.
 
 type v1ModelsQuery struct {
-	Filter     string    `json:"filter,omitempty" doc:"A filter on the name: \"name LIKE 'churn%'\", \"name ILIKE '%fraud%'\" or \"name = 'churn'\"."`
+	Filter     string    `json:"filter,omitempty" doc:"Conditions joined by AND on the name and tags, with =, !=, LIKE or ILIKE: \"name LIKE 'churn%' AND tags.team = 'growth'\"."`
 	OrderBy    []string  `json:"order_by,omitempty" doc:"Sort keys: name, creation_timestamp or last_updated_timestamp with ASC or DESC; repeat the parameter for several."`
 	MaxResults flexInt64 `json:"max_results,omitempty" doc:"The page size (default 100, at most 1000)."`
 	PageToken  string    `json:"page_token,omitempty" doc:"The next_page_token of the previous page."`

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -31,13 +32,13 @@ type wireModelVersion struct {
 	Version              string    `json:"version"`
 	CreationTimestamp    int64     `json:"creation_timestamp"`
 	LastUpdatedTimestamp int64     `json:"last_updated_timestamp"`
-	UserID               string    `json:"user_id"`
+	UserID               string    `json:"user_id,omitempty"` // who registered it; absent for anonymous, as MLflow's server leaves it unset
 	CurrentStage         string    `json:"current_stage"`
 	Description          string    `json:"description"`
 	Source               string    `json:"source"`
 	RunID                string    `json:"run_id"`
 	Status               string    `json:"status"`
-	StatusMessage        string    `json:"status_message"`
+	StatusMessage        string    `json:"status_message,omitempty"`
 	Tags                 []wireTag `json:"tags,omitempty"`
 	RunLink              string    `json:"run_link"`
 	Aliases              []string  `json:"aliases,omitempty"`
@@ -48,7 +49,7 @@ type wireRegisteredModel struct {
 	Name                 string             `json:"name"`
 	CreationTimestamp    int64              `json:"creation_timestamp"`
 	LastUpdatedTimestamp int64              `json:"last_updated_timestamp"`
-	Description          string             `json:"description"`
+	Description          string             `json:"description,omitempty"`
 	LatestVersions       []wireModelVersion `json:"latest_versions,omitempty"`
 	Tags                 []wireTag          `json:"tags,omitempty"`
 	Aliases              []wireModelAlias   `json:"aliases,omitempty"`
@@ -77,6 +78,9 @@ func fromRegistryTags(in []registry.Tag) []wireTag {
 }
 
 func toWireModelVersion(v registry.Version) wireModelVersion {
+	if v.UserID == auth.Anonymous {
+		v.UserID = ""
+	}
 	return wireModelVersion{
 		Name: v.Name, Version: strconv.Itoa(v.Version), CreationTimestamp: v.CreationTime, LastUpdatedTimestamp: v.LastUpdatedTime,
 		UserID: v.UserID, CurrentStage: v.Stage, Description: v.Description, Source: v.Source, RunID: v.RunID,
@@ -100,7 +104,9 @@ func toWireRegisteredModel(m registry.Model) wireRegisteredModel {
 		Description: m.Description, Tags: fromRegistryTags(m.Tags),
 	}
 	for _, v := range m.Latest {
-		w.LatestVersions = append(w.LatestVersions, toWireModelVersion(v))
+		wv := toWireModelVersion(v)
+		wv.Aliases = nil // MLflow lists a model's aliases once, not in its latest versions
+		w.LatestVersions = append(w.LatestVersions, wv)
 	}
 	for _, a := range sortedAliases(m.Aliases) {
 		w.Aliases = append(w.Aliases, wireModelAlias{Alias: a, Version: strconv.Itoa(m.Aliases[a])})
@@ -126,10 +132,12 @@ func sortedStrings(in []string) []string {
 	return out
 }
 
-// parseVersion reads a model version number.
+// parseVersion reads a model version number. Any integer parses, as in
+// MLflow: 0 or a negative number is a version that does not exist, which
+// the registry answers with ENOTFOUND.
 func parseVersion(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 {
+	if err != nil {
 		return 0, ferry.Errorf(ferry.EINVALID, "Invalid model version %q: a version is a positive integer such as 3.", clip(s))
 	}
 	return n, nil

@@ -88,7 +88,7 @@ type wireRunOutputs struct {
 type wireRun struct {
 	Info    wireRunInfo     `json:"info"`
 	Data    wireRunData     `json:"data"`
-	Inputs  wireRunInputs   `json:"inputs"`
+	Inputs  *wireRunInputs  `json:"inputs,omitempty"`  // nil only in runs/create's answer, which MLflow sends without it
 	Outputs *wireRunOutputs `json:"outputs,omitempty"` // only when the run logged models (MLflow 3)
 }
 
@@ -147,7 +147,7 @@ func toWireRunInfo(in tracking.RunInfo) wireRunInfo {
 }
 
 func toWireRun(r tracking.Run) wireRun {
-	w := wireRun{Info: toWireRunInfo(r.Info)}
+	w := wireRun{Info: toWireRunInfo(r.Info), Inputs: &wireRunInputs{}}
 	for _, m := range r.Data.Metrics {
 		w.Data.Metrics = append(w.Data.Metrics, toWireMetric(m))
 	}

@@ -147,11 +147,19 @@ type Check struct {
 	CreatedAt int64
 }
 
+// Cond is one condition of a registry search, as MLflow's SQL store
+// evaluates it: Field is "name", "run_id" or "tag" (then Key names the tag),
+// Op is "=", "!=", "LIKE" (case-sensitive, % and _ wildcards) or "ILIKE"
+// (case-insensitive). A tag condition holds only for models or versions
+// that have the tag.
+type Cond struct {
+	Field, Key, Op, Value string
+}
+
 // ModelQuery selects registered models. Conditions that are set are ANDed.
 type ModelQuery struct {
 	Name       string // exact name; "" for any
-	NameLike   string // SQL LIKE pattern on the name, case-sensitive; "" for any
-	NameILike  string // SQL LIKE pattern on the name, case-insensitive; "" for any
+	Where      []Cond // conditions on name or tags, all of which must hold
 	MaxResults int
 	PageToken  string   // from EncodePageToken
 	OrderBy    []string // name, creation_timestamp, last_updated_timestamp with ASC/DESC; ties by name
@@ -164,6 +172,7 @@ type VersionQuery struct {
 	Dataset    string // dataset digest in the lineage
 	Stage      string // exact stage
 	Digest     string // the package's ModelDigest
+	Where      []Cond // conditions on name, run_id or tags, all of which must hold
 	MaxResults int
 	PageToken  string // from EncodePageToken
 	// OrderBy are name, version_number, creation_timestamp or

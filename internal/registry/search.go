@@ -25,8 +25,10 @@ const (
 // search_registered_models and search_model_versions take it.
 type Search struct {
 	// Filter is conditions joined by AND, each a key, an operator and a
-	// quoted string. Models: name with =, LIKE (case-sensitive) or ILIKE, at
-	// most one condition. Versions: name and run_id with =.
+	// quoted string, as MLflow's SQL store takes them. Models: name and
+	// tags.<key> with =, !=, LIKE (case-sensitive) or ILIKE. Versions: the
+	// same, and run_id with = or !=. A tag key with other characters than
+	// letters, digits, _, - and . is quoted in backticks: tags.`my key`.
 	Filter string
 	// OrderBy are keys with an optional ASC or DESC. Models: name,
 	// creation_timestamp (or timestamp), last_updated_timestamp. Versions:
@@ -48,28 +50,15 @@ func (s *Service) SearchModels(ctx context.Context, q Search) ([]Model, string, 
 	if err != nil {
 		return nil, "", err
 	}
-	conds, err := parseFilter(q.Filter, map[string][]string{"name": {"=", "LIKE", "ILIKE"}})
+	conds, err := parseFilter(q.Filter, map[string][]string{"name": stringOps, "tag": stringOps})
 	if err != nil {
 		return nil, "", err
-	}
-	if len(conds) > 1 {
-		return nil, "", invalid("Invalid filter %q: give one condition on name.", wirejson.Clip(q.Filter))
 	}
 	order, err := modelOrder(q.OrderBy)
 	if err != nil {
 		return nil, "", err
 	}
-	mq := ModelQuery{MaxResults: size, PageToken: q.PageToken, OrderBy: order}
-	for _, c := range conds {
-		switch c.op {
-		case "=":
-			mq.Name = c.value
-		case "LIKE":
-			mq.NameLike = c.value
-		case "ILIKE":
-			mq.NameILike = c.value
-		}
-	}
+	mq := ModelQuery{Where: conds, MaxResults: size, PageToken: q.PageToken, OrderBy: order}
 	ms, next, err := s.store.SearchModels(ctx, mq)
 	if err != nil {
 		return nil, "", err
@@ -88,7 +77,7 @@ func (s *Service) SearchVersions(ctx context.Context, q Search) ([]Version, stri
 	if err != nil {
 		return nil, "", err
 	}
-	conds, err := parseFilter(q.Filter, map[string][]string{"name": {"="}, "run_id": {"="}})
+	conds, err := parseFilter(q.Filter, map[string][]string{"name": stringOps, "run_id": {"=", "!="}, "tag": stringOps})
 	if err != nil {
 		return nil, "", err
 	}
@@ -96,17 +85,7 @@ func (s *Service) SearchVersions(ctx context.Context, q Search) ([]Version, stri
 	if err != nil {
 		return nil, "", err
 	}
-	vq := VersionQuery{MaxResults: size, PageToken: q.PageToken, OrderBy: order}
-	for _, c := range conds {
-		field := &vq.Name
-		if c.key == "run_id" {
-			field = &vq.RunID
-		}
-		if *field != "" && *field != c.value {
-			return nil, "", nil // two different values: nothing matches
-		}
-		*field = c.value
-	}
+	vq := VersionQuery{Where: conds, MaxResults: size, PageToken: q.PageToken, OrderBy: order}
 	return s.store.SearchVersions(ctx, vq)
 }
 
@@ -140,37 +119,37 @@ func pageSize(n int64, def, max int) (int, error) {
 	return int(n), nil
 }
 
-// filterCond is one "key op 'value'" condition of a search filter.
-type filterCond struct {
-	key, op, value string
-}
+// stringOps are the operators of string fields and tags.
+var stringOps = []string{"=", "!=", "LIKE", "ILIKE"}
 
 // parseFilter reads a filter of conditions joined by AND, each a key from
-// allowed, one of that key's operators, and a quoted string. It is the
-// subset of MLflow's registry search grammar Ferry supports.
-func parseFilter(filter string, allowed map[string][]string) ([]filterCond, error) {
+// allowed ("tag" allows tags.<key>), one of that key's operators, and a
+// quoted string. It is the subset of MLflow's registry search grammar
+// Ferry supports.
+func parseFilter(filter string, allowed map[string][]string) ([]Cond, error) {
 	bad := func(format string, args ...any) error {
 		return invalid("Invalid filter %q: %s", wirejson.Clip(filter), fmt.Sprintf(format, args...))
 	}
-	var conds []filterCond
+	var conds []Cond
 	rest := strings.TrimSpace(filter)
 	for rest != "" {
-		// key
-		i := strings.IndexFunc(rest, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.') })
-		if i < 0 {
-			i = len(rest)
+		c, after, err := parseKey(rest)
+		if err != nil {
+			return nil, bad("%s", err)
 		}
-		key := strings.ToLower(rest[:i])
-		ops, ok := allowed[key]
+		ops, ok := allowed[c.Field]
 		if !ok {
 			keys := make([]string, 0, len(allowed))
 			for k := range allowed {
+				if k == "tag" {
+					k = "tags.<key>"
+				}
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			return nil, bad("only %s can be searched here, not %q.", strings.Join(keys, " and "), wirejson.Clip(rest[:i]))
+			return nil, bad("only %s can be searched here, not %q.", strings.Join(keys, ", "), wirejson.Clip(rest[:len(rest)-len(after)]))
 		}
-		rest = strings.TrimSpace(rest[i:])
+		rest = strings.TrimSpace(after)
 		// operator
 		op := ""
 		for _, o := range []string{"!=", "=", "ILIKE", "LIKE"} {
@@ -179,13 +158,18 @@ func parseFilter(filter string, allowed map[string][]string) ([]filterCond, erro
 				break
 			}
 		}
-		if op == "" || !contains(ops, op) {
-			return nil, bad("%s supports the operator(s) %s.", key, strings.Join(ops, ", "))
+		what := c.Field
+		if c.Field == "tag" {
+			what = "a tag"
 		}
+		if op == "" || !contains(ops, op) {
+			return nil, bad("%s supports the operator(s) %s.", what, strings.Join(ops, ", "))
+		}
+		c.Op = op
 		rest = strings.TrimSpace(rest[len(op):])
 		// 'value'
 		if rest == "" || (rest[0] != '\'' && rest[0] != '"') {
-			return nil, bad("the value compared with %s must be a quoted string, such as '%s'.", key, "churn")
+			return nil, bad("the value compared with %s must be a quoted string, such as '%s'.", what, "churn")
 		}
 		q := rest[0]
 		var val strings.Builder
@@ -204,7 +188,8 @@ func parseFilter(filter string, allowed map[string][]string) ([]filterCond, erro
 		if j >= len(rest) {
 			return nil, bad("a quoted string is not closed.")
 		}
-		conds = append(conds, filterCond{key: key, op: op, value: val.String()})
+		c.Value = val.String()
+		conds = append(conds, c)
 		rest = strings.TrimSpace(rest[j+1:])
 		if rest == "" {
 			break
@@ -218,6 +203,43 @@ func parseFilter(filter string, allowed map[string][]string) ([]filterCond, erro
 		}
 	}
 	return conds, nil
+}
+
+// parseKey reads the key at the start of s: an attribute name (lower-cased,
+// an "attribute." prefix dropped) or tags.<key> / tag.<key>, the key plain
+// or in backticks. It returns the condition with Field (and Key) set and
+// the rest of s.
+func parseKey(s string) (Cond, string, error) {
+	word := func(s string) int {
+		i := strings.IndexFunc(s, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.' || r == '-')
+		})
+		if i < 0 {
+			return len(s)
+		}
+		return i
+	}
+	lower := strings.ToLower(s)
+	for _, p := range []string{"tags.", "tag."} {
+		if !strings.HasPrefix(lower, p) {
+			continue
+		}
+		rest := s[len(p):]
+		if strings.HasPrefix(rest, "`") {
+			end := strings.IndexByte(rest[1:], '`')
+			if end < 0 {
+				return Cond{}, "", fmt.Errorf("a backtick-quoted tag key is not closed.")
+			}
+			return Cond{Field: "tag", Key: rest[1 : end+1]}, rest[end+2:], nil
+		}
+		i := word(rest)
+		if i == 0 {
+			return Cond{}, "", fmt.Errorf("a tag key must follow %q.", p)
+		}
+		return Cond{Field: "tag", Key: rest[:i]}, rest[i:], nil
+	}
+	i := word(s)
+	return Cond{Field: strings.TrimPrefix(strings.TrimPrefix(lower[:i], "attributes."), "attribute.")}, s[i:], nil
 }
 
 func contains(list []string, s string) bool {

@@ -88,7 +88,7 @@ func (s *Schema) newColumns(names []string, ignoreUnknown bool) (*Columns, error
 		if len(c.ignored) > 0 {
 			msg += fmt.Sprintf(" Ignored, as the model does not take them: %s.", quoteList(c.ignored))
 		}
-		return nil, invalidf("%s", msg)
+		return nil, schemaf("%s", msg)
 	}
 	return c, nil
 }
@@ -147,7 +147,7 @@ func (c *Columns) Tensors() ([]runtime.Tensor, int, error) {
 		if rows < 0 {
 			rows, from = c.cols[i].n, c.cols[i].t.Name
 		} else if c.cols[i].n != rows {
-			return nil, 0, invalidf("Columns have different numbers of rows: '%s' has %d, '%s' has %d.", clip(from), rows, clip(c.cols[i].t.Name), c.cols[i].n)
+			return nil, 0, schemaf("Columns have different numbers of rows: '%s' has %d, '%s' has %d.", clip(from), rows, clip(c.cols[i].t.Name), c.cols[i].n)
 		}
 	}
 	if rows < 0 {

@@ -52,12 +52,36 @@ func writeV2Error(w http.ResponseWriter, status int, _, msg string) {
 	writeJSON(w, status, append(b, "}\n"...))
 }
 
+// schemaCode is the error_code MLflow's scoring server gives data that does
+// not fit the model's signature (its schema enforcement failed); other bad
+// requests are BAD_REQUEST.
+const schemaCode = "INVALID_PARAMETER_VALUE"
+
+// schemaf is a client error of data that does not fit the signature: EINVALID
+// (400), answered on /invocations with schemaCode.
+func schemaf(format string, args ...any) error {
+	err := invalidf(format, args...)
+	return &httpmw.StatusError{Status: http.StatusBadRequest, Code: schemaCode, Message: err.(*ferry.Error).Message, Err: err}
+}
+
 // writeMLflowError writes {"error_code": "...", "message": "..."}, the code
-// being the one MLflow's scoring server gives the status.
-func writeMLflowError(w http.ResponseWriter, status int, _, msg string) {
+// being the one MLflow's scoring server gives the status (schemaCode for
+// schemaf's errors). A 415 is plain text, as MLflow's server sends it.
+func writeMLflowError(w http.ResponseWriter, status int, code, msg string) {
+	if status == http.StatusUnsupportedMediaType {
+		h := w.Header()
+		h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+		h["Content-Length"] = []string{strconv.Itoa(len(msg))}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(msg))
+		return
+	}
+	if code != schemaCode {
+		code = mlflowCode(status)
+	}
 	b := make([]byte, 0, len(msg)+64)
 	b = append(b, `{"error_code":`...)
-	b = appendString(b, mlflowCode(status))
+	b = appendString(b, code)
 	b = append(b, `,"message":`...)
 	b = appendString(b, msg)
 	writeJSON(w, status, append(b, "}\n"...))

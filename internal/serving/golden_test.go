@@ -298,6 +298,9 @@ func TestGoldenV1(t *testing.T) {
 	runGolden(t, s.Handler(), "v1", cases)
 }
 
+// TestGoldenMLflow pins Ferry's own answers on the MLflow scoring routes,
+// fake models included; TestMLflowScoringParity checks them against what
+// `mlflow models serve` answered (testdata/mlflowref).
 func TestGoldenMLflow(t *testing.T) {
 	s := goldenServer(t)
 	inv := func(name, body string) exchange {

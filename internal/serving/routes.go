@@ -97,7 +97,8 @@ func (s *Server) routes(mux *http.ServeMux, src modelSource, standalone bool) {
 				})
 		})
 		ok := func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			// MLflow's scoring server labels its "\n" application/json.
+			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte("\n"))
 		}
 		mux.HandleFunc("GET /ping", ok)

@@ -444,7 +444,7 @@ func finishTensors(builders []*jsonTensor) ([]runtime.Tensor, int, error) {
 			return nil, 0, err
 		}
 		if rows >= 0 && b.rows != rows {
-			return nil, 0, invalidf("Inputs have different numbers of rows: '%s' has %d, '%s' has %d.", clip(builders[0].spec.Name), rows, clip(b.spec.Name), b.rows)
+			return nil, 0, schemaf("Inputs have different numbers of rows: '%s' has %d, '%s' has %d.", clip(builders[0].spec.Name), rows, clip(b.spec.Name), b.rows)
 		}
 		rows = b.rows
 		out[i] = t

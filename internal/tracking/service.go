@@ -119,11 +119,9 @@ func (s *Service) RenameExperiment(ctx context.Context, id, name string) error {
 }
 
 // DeleteExperiment marks an experiment and its runs deleted. The Default
-// experiment cannot be deleted.
+// experiment too, as MLflow's SQL store allows: RestoreExperiment brings it
+// back.
 func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
-	if id == DefaultExperimentID {
-		return invalid("Cannot delete the default experiment '%s'. This is an internally reserved experiment.", id)
-	}
 	return s.store.SetExperimentStage(ctx, id, StageDeleted, s.millis())
 }
 

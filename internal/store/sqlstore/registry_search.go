@@ -29,6 +29,43 @@ func orderTerms(in []string, cols map[string]string, what string) ([]string, err
 	return out, nil
 }
 
+// whereConds adds registry search conditions to q: fields over cols, tags
+// as an EXISTS over tagQuery (which ends where the value comparison goes and
+// takes the key as its one argument). LIKE is case-sensitive in both
+// dialects (SQLite runs with case_sensitive_like); ILIKE compares
+// lower-cased. A field or operator outside these is EINVALID.
+func whereConds(q *query, conds []registry.Cond, cols map[string]string, tagQuery string) error {
+	compare := func(col, op string) (string, error) {
+		switch op {
+		case "=", "!=", "LIKE":
+			return col + " " + op + " ?", nil
+		case "ILIKE":
+			return "LOWER(" + col + ") LIKE LOWER(?)", nil
+		}
+		return "", invalid("Invalid search operator %q; use =, !=, LIKE or ILIKE.", op)
+	}
+	for _, c := range conds {
+		if c.Field == "tag" {
+			cmp, err := compare("t.value", c.Op)
+			if err != nil {
+				return err
+			}
+			q.cond("EXISTS ("+tagQuery+cmp+")", c.Key, c.Value)
+			continue
+		}
+		col, ok := cols[c.Field]
+		if !ok {
+			return invalid("Invalid search field %q.", c.Field)
+		}
+		cmp, err := compare(col, c.Op)
+		if err != nil {
+			return err
+		}
+		q.cond(cmp, c.Value)
+	}
+	return nil
+}
+
 // SearchModels implements registry.Store. Pages are offsets into the order,
 // which the (creation_time) and (last_updated_time) indexes serve.
 func (db *DB) SearchModels(ctx context.Context, mq registry.ModelQuery) ([]registry.Model, string, error) {
@@ -40,11 +77,9 @@ func (db *DB) SearchModels(ctx context.Context, mq registry.ModelQuery) ([]regis
 	if mq.Name != "" {
 		q.cond("name = ?", mq.Name)
 	}
-	if mq.NameLike != "" {
-		q.cond("name LIKE ?", mq.NameLike)
-	}
-	if mq.NameILike != "" {
-		q.cond("LOWER(name) LIKE LOWER(?)", mq.NameILike)
+	if err := whereConds(&q, mq.Where, map[string]string{"name": "registered_models.name"},
+		"SELECT 1 FROM registered_model_tags t WHERE t.name = registered_models.name AND t.key = ? AND "); err != nil {
+		return nil, "", err
 	}
 	q.order, err = orderTerms(mq.OrderBy, map[string]string{"name": "name", "creation_timestamp": "creation_time", "last_updated_timestamp": "last_updated_time", "timestamp": "creation_time"},
 		"registered models; use name, creation_timestamp or last_updated_timestamp")
@@ -102,6 +137,10 @@ func (db *DB) SearchVersions(ctx context.Context, vq registry.VersionQuery) ([]r
 	}
 	if vq.Digest != "" {
 		q.cond("v.model_digest = ?", vq.Digest)
+	}
+	if err := whereConds(&q, vq.Where, map[string]string{"name": "v.name", "run_id": "v.run_id"},
+		"SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version AND t.key = ? AND "); err != nil {
+		return nil, "", err
 	}
 	if vq.Dataset != "" {
 		q.cond("EXISTS (SELECT 1 FROM model_version_datasets d WHERE d.name = v.name AND d.version = v.version AND d.digest = ?)", vq.Dataset)

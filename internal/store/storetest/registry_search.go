@@ -19,6 +19,8 @@ func testRegSearchModels(t *testing.T, f *regFixture) {
 		f.model(name)
 	}
 	must(t, f.s.SetModelTag(f.ctx, "fraud", registry.Tag{Key: "team", Value: "risk"}))
+	must(t, f.s.SetModelTag(f.ctx, "churn-a", registry.Tag{Key: "team", Value: "Growth"}))
+	must(t, f.s.SetModelTag(f.ctx, "churn-a", registry.Tag{Key: "tier", Value: "gold"}))
 	f.version("fraud")
 	f.setAlias("fraud", "champion", 1)
 	must(t, f.s.UpdateModel(f.ctx, "churn-b", "touched last", f.now()))
@@ -29,15 +31,24 @@ func testRegSearchModels(t *testing.T, f *regFixture) {
 		want string
 	}{
 		{"all, by name by default", registry.ModelQuery{}, "[chess churn-a churn-b churn_x fraud]"},
-		{"prefix", registry.ModelQuery{NameLike: "churn%", OrderBy: []string{"name ASC"}}, "[churn-a churn-b churn_x]"},
-		{"like is case-sensitive", registry.ModelQuery{NameLike: "CHURN%"}, "[]"},
-		{"single-character wildcard", registry.ModelQuery{NameLike: "ch_ss"}, "[chess]"},
-		{"exact", registry.ModelQuery{NameLike: "fraud"}, "[fraud]"},
-		{"no match", registry.ModelQuery{NameLike: "zzz%"}, "[]"},
-		{"name desc", registry.ModelQuery{NameLike: "%ch%", OrderBy: []string{"name DESC"}}, "[churn_x churn-b churn-a chess]"},
+		{"prefix", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "churn%"}}, OrderBy: []string{"name ASC"}}, "[churn-a churn-b churn_x]"},
+		{"like is case-sensitive", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "CHURN%"}}}, "[]"},
+		{"single-character wildcard", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "ch_ss"}}}, "[chess]"},
+		{"exact", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "fraud"}}}, "[fraud]"},
+		{"no match", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "zzz%"}}}, "[]"},
+		{"name desc", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "%ch%"}}, OrderBy: []string{"name DESC"}}, "[churn_x churn-b churn-a chess]"},
 		{"creation asc", registry.ModelQuery{OrderBy: []string{"creation_timestamp ASC"}}, "[churn-b fraud churn-a chess churn_x]"},
 		{"creation desc", registry.ModelQuery{OrderBy: []string{"creation_timestamp DESC"}}, "[churn_x chess churn-a fraud churn-b]"},
-		{"last updated desc", registry.ModelQuery{NameLike: "churn-%", OrderBy: []string{"last_updated_timestamp DESC"}}, "[churn-b churn-a]"},
+		{"last updated desc", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "churn-%"}}, OrderBy: []string{"last_updated_timestamp DESC"}}, "[churn-b churn-a]"},
+		{"name ilike", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "ILIKE", Value: "CHURN-%"}}}, "[churn-a churn-b]"},
+		{"name not equal", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "!=", Value: "fraud"}}}, "[chess churn-a churn-b churn_x]"},
+		{"tag equal", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "team", Op: "=", Value: "risk"}}}, "[fraud]"},
+		{"tag equal is case-sensitive", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "team", Op: "=", Value: "growth"}}}, "[]"},
+		{"tag not equal needs the tag", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "team", Op: "!=", Value: "risk"}}}, "[churn-a]"},
+		{"tag like", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "team", Op: "LIKE", Value: "%r%"}}}, "[churn-a fraud]"},
+		{"tag ilike", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "team", Op: "ILIKE", Value: "g%"}}}, "[churn-a]"},
+		{"two tags and a name", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "team", Op: "LIKE", Value: "%"}, {Field: "tag", Key: "tier", Op: "=", Value: "gold"}, {Field: "name", Op: "LIKE", Value: "churn%"}}}, "[churn-a]"},
+		{"the tag value is not the key", registry.ModelQuery{Where: []registry.Cond{{Field: "tag", Key: "tier", Op: "=", Value: "risk"}}}, "[]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +63,7 @@ func testRegSearchModels(t *testing.T, f *regFixture) {
 		})
 	}
 	t.Run("results carry tags and aliases", func(t *testing.T) {
-		ms, _, err := f.s.SearchModels(f.ctx, registry.ModelQuery{NameLike: "fraud"})
+		ms, _, err := f.s.SearchModels(f.ctx, registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "fraud"}}})
 		must(t, err)
 		if len(ms) != 1 || tagString(ms[0].Tags) != "[team=risk]" || fmt.Sprint(ms[0].Aliases) != "map[champion:1]" || ms[0].Description != "the fraud model" {
 			t.Fatalf("search result = %+v", ms)
@@ -66,6 +77,8 @@ func testRegSearchModels(t *testing.T, f *regFixture) {
 		{"unknown order column", registry.ModelQuery{OrderBy: []string{"colour ASC"}}},
 		{"bad order direction", registry.ModelQuery{OrderBy: []string{"name SIDEWAYS"}}},
 		{"injection in order", registry.ModelQuery{OrderBy: []string{"name; DROP TABLE registered_models"}}},
+		{"unknown field", registry.ModelQuery{Where: []registry.Cond{{Field: "colour", Op: "=", Value: "x"}}}},
+		{"unknown operator", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "; DROP", Value: "x"}}}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +165,15 @@ func testRegSearchVersions(t *testing.T, f *regFixture) {
 		{"unknown run", registry.VersionQuery{RunID: "runZ"}, "[]"},
 		{"unknown dataset", registry.VersionQuery{Dataset: "sha256:none"}, "[]"},
 		{"dataset is not a pattern", registry.VersionQuery{Dataset: "sha256:%"}, "[]"},
+		{"name like", registry.VersionQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "churn%"}}}, "[churn/1 churn/2 churn2/1]"},
+		{"name like is case-sensitive", registry.VersionQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "CHURN%"}}}, "[]"},
+		{"name ilike", registry.VersionQuery{Where: []registry.Cond{{Field: "name", Op: "ILIKE", Value: "CHURN_"}}}, "[churn2/1]"},
+		{"name not equal", registry.VersionQuery{Where: []registry.Cond{{Field: "name", Op: "!=", Value: "churn"}}}, "[churn2/1 fraud/1]"},
+		{"name like and run", registry.VersionQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "%r%"}, {Field: "run_id", Op: "=", Value: "runA"}}}, "[churn/1 fraud/1]"},
+		{"run not equal", registry.VersionQuery{Where: []registry.Cond{{Field: "run_id", Op: "!=", Value: "runA"}}}, "[churn/2 churn2/1]"},
+		{"tag equal", registry.VersionQuery{Where: []registry.Cond{{Field: "tag", Key: "k", Op: "=", Value: "v"}}}, "[churn/2]"},
+		{"tag not equal needs the tag", registry.VersionQuery{Where: []registry.Cond{{Field: "tag", Key: "k", Op: "!=", Value: "w"}}}, "[churn/2]"},
+		{"tag key is exact", registry.VersionQuery{Where: []registry.Cond{{Field: "tag", Key: "K", Op: "=", Value: "v"}}}, "[]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,11 +374,11 @@ func testRegSearchModelsManyPages(t *testing.T, f *regFixture) {
 		want []string
 	}{
 		{"all by name", registry.ModelQuery{}, selectRows(everything, byName)},
-		{"like, case-sensitive, by creation desc", registry.ModelQuery{NameLike: "alpha-%", OrderBy: []string{"creation_timestamp DESC"}},
+		{"like, case-sensitive, by creation desc", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "LIKE", Value: "alpha-%"}}, OrderBy: []string{"creation_timestamp DESC"}},
 			selectRows(func(n string) bool { return strings.HasPrefix(n, "alpha-") }, func(a, b row) bool { return a.created > b.created })},
-		{"ilike, by name desc", registry.ModelQuery{NameILike: "ALPHA-%", OrderBy: []string{"name DESC"}},
+		{"ilike, by name desc", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "ILIKE", Value: "ALPHA-%"}}, OrderBy: []string{"name DESC"}},
 			selectRows(func(n string) bool { return strings.HasPrefix(strings.ToLower(n), "alpha-") }, func(a, b row) bool { return a.name > b.name })},
-		{"ilike inside, by last update", registry.ModelQuery{NameILike: "%HA-%1", OrderBy: []string{"last_updated_timestamp DESC"}},
+		{"ilike inside, by last update", registry.ModelQuery{Where: []registry.Cond{{Field: "name", Op: "ILIKE", Value: "%HA-%1"}}, OrderBy: []string{"last_updated_timestamp DESC"}},
 			selectRows(func(n string) bool { return strings.Contains(strings.ToLower(n), "ha-") && strings.HasSuffix(n, "1") }, func(a, b row) bool { return a.updated > b.updated })},
 		{"by creation asc", registry.ModelQuery{OrderBy: []string{"creation_timestamp ASC"}}, selectRows(everything, func(a, b row) bool { return a.created < b.created })},
 		{"exact name", registry.ModelQuery{Name: "Alpha-01"}, []string{"Alpha-01"}},

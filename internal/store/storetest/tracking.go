@@ -207,7 +207,13 @@ func testExperimentLifecycle(t *testing.T, s *tracking.Service) {
 	must(t, err)
 	run, err := s.CreateRun(ctx, tracking.RunCreate{ExperimentID: id})
 	must(t, err)
-	wantCode(t, s.DeleteExperiment(ctx, tracking.DefaultExperimentID), ferry.EINVALID)
+	// MLflow's SQL store deletes the Default experiment like any other, and
+	// restores it.
+	must(t, s.DeleteExperiment(ctx, tracking.DefaultExperimentID))
+	if e, _ := s.GetExperiment(ctx, tracking.DefaultExperimentID); e.LifecycleStage != tracking.StageDeleted {
+		t.Fatalf("default experiment stage after delete = %q", e.LifecycleStage)
+	}
+	must(t, s.RestoreExperiment(ctx, tracking.DefaultExperimentID))
 	must(t, s.DeleteExperiment(ctx, id))
 	e, err := s.GetExperiment(ctx, id)
 	must(t, err)
