@@ -83,7 +83,8 @@ def main():
     }
     if a.base_score is not None:
         params["base_score"] = a.base_score
-    booster = xgb.train(params, dtr, a.rounds, evals=[(dtr, "train"), (dva, "valid")], verbose_eval=False)
+    history = {}
+    booster = xgb.train(params, dtr, a.rounds, evals=[(dtr, "train"), (dva, "valid")], evals_result=history, verbose_eval=False)
     train_seconds, train_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
 
     p = booster.predict(dva)
@@ -110,6 +111,7 @@ def main():
             "train_seconds": train_seconds,
             "train_cpu_seconds": train_cpu,
             **scores,
+            "last_train_metric": history["train"][params["eval_metric"]][-1],
             "peak_rss_mb": rss,
         },
         sys.stdout,

@@ -32,20 +32,28 @@ func flightsPath() string {
 const xgbBenchScript = "../../../bench/gbdt/xgb_bench.py"
 
 // TestGBDTQualityVsXGBoost trains Ferry's GBDT and XGBoost 1.7.4
-// (tree_method=hist) with the same settings on the same 200,000-row sample
-// of flights-3m (every 15th row; train January–April, validate May–June)
-// and fails when Ferry's validation quality is measurably worse: ROC AUC
-// more than 0.005 below XGBoost's for delay > 15 min, RMSE more than 0.5 %
-// above XGBoost's for the delay in minutes clipped to [-30, 180] (the 1st
-// to the 99.6th percentile). Both models' validation predictions are scored
-// by internal/validation/metrics; scikit-learn's score of XGBoost's
-// predictions, from the script, is checked against it as well.
+// (tree_method=hist) with the same settings on the same 600,000-row sample
+// of flights-3m (every 5th row; train January–April, 395,789 rows; validate
+// May–June, 204,210 rows) and fails when Ferry's validation quality is
+// worse: ROC AUC more than 0.005 below XGBoost's for delay > 15 min, RMSE
+// more than 0.5 % above XGBoost's for the delay in minutes clipped to
+// [-30, 180] (the 1st to the 99.6th percentile). Both models' validation
+// predictions are scored by internal/validation/metrics; scikit-learn's
+// score of XGBoost's predictions, from the script, must agree with it.
 //
-// Settings (both): depth 8, 200 rounds, learning rate 0.1, 256 bins,
+// Why 600,000 rows: the two trainers make the same first trees and then
+// drift apart where their numeric cuts differ (Ferry's quantile bins are not
+// XGBoost's sketch), and from there on small differences compound. On three
+// disjoint 200,000-row samples the AUC difference ranged from −0.007 to
+// +0.002 — as wide as the bar — while on 600,000-row samples it stays within
+// ±0.004.
+//
+// Settings (both): depth 6, 200 rounds, learning rate 0.1, 256 bins,
 // λ = 1, min child weight 1, 2 threads, origin and destination as
 // categorical features (XGBoost: feature_types "c", enable_categorical), and
 // XGBoost's base_score set to the one Ferry starts from (the training mean)
-// so that the trees alone are compared. It takes about 30 s on 2 cores.
+// so that the trees alone are compared. It takes about a minute or two on
+// 2 cores, most of it XGBoost's.
 func TestGBDTQualityVsXGBoost(t *testing.T) {
 	ci := os.Getenv("CI") != ""
 	if testing.Short() && !ci {
@@ -59,7 +67,7 @@ func TestGBDTQualityVsXGBoost(t *testing.T) {
 		}
 		t.Skipf("%s is absent (set FERRY_FLIGHTS): %v", path, err)
 	}
-	tr, va, err := flights.Load(path, 15)
+	tr, va, err := flights.Load(path, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +90,7 @@ func TestGBDTQualityVsXGBoost(t *testing.T) {
 			train := &Data{Features: tr.Features, Label: tc.label(tr)}
 			valid := &Data{Features: va.Features, Label: tc.label(va)}
 			p := DefaultParams(tc.objective)
-			p.NumRounds, p.MaxDepth, p.LearningRate, p.MaxBins, p.NumThreads = 200, 8, 0.1, 256, 2
+			p.NumRounds, p.MaxDepth, p.LearningRate, p.MaxBins, p.NumThreads = 200, 6, 0.1, 256, 2
 			start := time.Now()
 			m := mustTrain(t, train, nil, p, nil)
 			ferrySeconds := time.Since(start).Seconds()
@@ -100,7 +108,7 @@ func TestGBDTQualityVsXGBoost(t *testing.T) {
 				objective = "regression"
 			}
 			predPath := filepath.Join(dir, "pred.bin")
-			res := runXGBBench(t, "--dir", dir, "--objective", objective, "--rounds", "200", "--depth", "8",
+			res := runXGBBench(t, "--dir", dir, "--objective", objective, "--rounds", "200", "--depth", "6",
 				"--lr", "0.1", "--max-bins", "256", "--threads", "2",
 				"--base-score", strconv.FormatFloat(m.BaseScore, 'g', -1, 64), "--pred", predPath)
 			xgbPred, err := flights.ReadFloat64s(predPath)
