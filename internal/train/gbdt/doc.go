@@ -13,9 +13,8 @@
 // categories by leaf weight −G/(H+λ), 0 when their hessian sum in the node
 // is below MinChildWeight, and try every prefix and suffix of that order of
 // fewer than MaxCatThreshold categories against the rest (XGBoost's
-// partition split, as XGBoost 1.7 orders and counts it); a category not seen
-// in the node goes where its place in the order puts it, categories unseen
-// in training and missing values go to the default side.
+// partition split, as XGBoost 1.7 orders and counts it); categories not seen
+// in the node, unseen in training or missing go to the default side.
 //
 // Not implemented: L1 regularisation (alpha), max_delta_step,
 // scale_pos_weight, monotone or interaction constraints, per-level or

@@ -392,8 +392,10 @@ func (g *grower) evalNumeric(n *growNode, j int, best *splitInfo) {
 // node included, so small and absent categories sit in the middle of the
 // order; ties by lower bin), and tries every set of fewer than
 // MaxCatThreshold categories taken from either end of that order against
-// the rest, with missing values on either side. A category absent from the
-// node goes to the side its place in the order puts it on.
+// the rest, with missing values on either side. Categories absent from the
+// node go to the default side with missing values (XGBoost sends them where
+// their place in the order puts them; that changes no training row's route
+// and keeps the category lists of the model short).
 func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 	f := &g.bf[j]
 	nb := f.numBins
@@ -476,10 +478,18 @@ func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 		if bestDir == 1 {
 			b = cats[m-k]
 		}
-		set(int(b))
+		if h[b].h > 0 {
+			set(int(b))
+		}
 	}
 	if best.defaultLeft {
-		set(nb) // missing values
+		// missing values and categories absent from this node go left
+		set(nb)
+		for b := 0; b < nb; b++ {
+			if h[b].h <= 0 {
+				set(b)
+			}
+		}
 	}
 	best.catLeft = mask
 }
