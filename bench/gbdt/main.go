@@ -5,24 +5,17 @@
 // Task: label delay > 15 minutes; features month, weekday and hour (from
 // date), distance (numeric) and origin, destination (categorical, codes =
 // index in the sorted list of airport codes); train on January–April 2001,
-// validate on May–June. It prints one JSON line: validation ROC AUC and log
+// validate on May–June (internal/train/gbdt/flights reads them). It prints one JSON line: validation ROC AUC and log
 // loss, training wall time, and the process's peak RSS (VmHWM).
 //
 // With -export DIR it instead writes the same features to DIR/train.bin and
-// DIR/valid.bin for xgb_bench.py (an int64 row count, then 6 feature columns
-// and the label, each as n little-endian float32 values), so both trainers
-// see identical inputs and encodings. Python reads them with numpy because
+// DIR/valid.bin for xgb_bench.py (flights.WriteBin), so both trainers see
+// identical inputs and encodings. Python reads them with numpy because
 // Debian 12 packages no Parquet reader for Python (no pyarrow).
-//
-// The Parquet file is read with github.com/parquet-go/parquet-go directly:
-// internal/dataset is being written concurrently and the benchmark should not
-// move with it.
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,17 +26,15 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/model/native"
 	"github.com/ferry-ml/ferry/internal/train/gbdt"
+	"github.com/ferry-ml/ferry/internal/train/gbdt/flights"
 	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
@@ -94,10 +85,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// none: the peak RSS then reflects the data and the trainer
 	debug.FreeOSMemory()
 	if *export != "" {
-		if err := writeBin(filepath.Join(*export, "train.bin"), tr); err != nil {
+		if err := flights.WriteBin(filepath.Join(*export, "train.bin"), tr.Features, tr.Label); err != nil {
 			return err
 		}
-		return writeBin(filepath.Join(*export, "valid.bin"), va)
+		return flights.WriteBin(filepath.Join(*export, "valid.bin"), va.Features, va.Label)
 	}
 
 	p := gbdt.DefaultParams(native.ObjectiveBinary)
@@ -146,162 +137,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
-// load reads the flights file and splits it by month: January–April for
-// training, May–June for validation (the few July rows are dropped).
+// load reads the flights file: January–April for training, May–June for
+// validation, labelled delay > 15 minutes.
 func load(path string) (trainSet, validSet *gbdt.Data, err error) {
-	featureNames := []string{"month", "weekday", "hour", "distance", "origin", "destination"}
-	f, err := os.Open(path)
+	tr, va, err := flights.Load(path, 1)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, fld := range pf.Schema().Fields() {
-		col[fld.Name()] = i
-	}
-	for _, name := range []string{"date", "delay", "distance", "origin", "destination"} {
-		if _, ok := col[name]; !ok {
-			return nil, nil, fmt.Errorf("%s: no column %q", path, name)
-		}
-	}
-	n := int(pf.NumRows())
-	month := make([]int8, 0, n)
-	weekday := make([]int8, 0, n)
-	hour := make([]int8, 0, n)
-	dist := make([]int32, 0, n)
-	late := make([]bool, 0, n)
-	origin := make([]int32, 0, n) // codes in order of first appearance, sorted below
-	dest := make([]int32, 0, n)
-	r := parquet.NewReader(pf)
-	defer r.Close()
-	rows := make([]parquet.Row, 4096)
-	oDict, dDict := map[string]int32{}, map[string]int32{}
-	code := func(dict map[string]int32, v parquet.Value) int32 {
-		c, ok := dict[string(v.ByteArray())]
-		if !ok {
-			c = int32(len(dict))
-			dict[string(v.ByteArray())] = c
-		}
-		return c
-	}
-	for {
-		k, err := r.ReadRows(rows)
-		for _, row := range rows[:k] {
-			vals := [5]parquet.Value{row[col["date"]], row[col["delay"]], row[col["distance"]], row[col["origin"]], row[col["destination"]]}
-			for _, v := range vals {
-				if v.IsNull() {
-					return nil, nil, fmt.Errorf("%s: null values are not expected", path)
-				}
-			}
-			t := time.UnixMicro(vals[0].Int64()).UTC()
-			month = append(month, int8(t.Month()))
-			weekday = append(weekday, int8(t.Weekday()))
-			hour = append(hour, int8(t.Hour()))
-			dist = append(dist, int32(vals[2].Int64()))
-			late = append(late, vals[1].Int64() > 15)
-			origin = append(origin, code(oDict, vals[3]))
-			dest = append(dest, code(dDict, vals[4]))
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	oLevels, oCodes := sortCodes(oDict, origin)
-	dLevels, dCodes := sortCodes(dDict, dest)
-	var trIdx, vaIdx []int
-	for i, mo := range month {
-		switch {
-		case mo <= 4:
-			trIdx = append(trIdx, i)
-		case mo <= 6:
-			vaIdx = append(vaIdx, i)
-		}
-	}
-	build := func(idx []int) *gbdt.Data {
-		d := &gbdt.Data{Label: make([]float64, len(idx))}
-		num := [][]float64{make([]float64, len(idx)), make([]float64, len(idx)), make([]float64, len(idx)), make([]float64, len(idx))}
-		codes := [][]int32{make([]int32, len(idx)), make([]int32, len(idx))}
-		for k, i := range idx {
-			num[0][k], num[1][k], num[2][k], num[3][k] = float64(month[i]), float64(weekday[i]), float64(hour[i]), float64(dist[i])
-			codes[0][k], codes[1][k] = oCodes[i], dCodes[i]
-			if late[i] {
-				d.Label[k] = 1
-			}
-		}
-		for j := range 4 {
-			d.Features = append(d.Features, native.Feature{Name: featureNames[j], Num: num[j]})
-		}
-		d.Features = append(d.Features,
-			native.Feature{Name: featureNames[4], Codes: codes[0], Levels: oLevels},
-			native.Feature{Name: featureNames[5], Codes: codes[1], Levels: dLevels})
-		return d
-	}
-	return build(trIdx), build(vaIdx), nil
-}
-
-// sortCodes renumbers codes given in order of first appearance (dict) so
-// that a code is the index of its string in the sorted list of strings.
-func sortCodes(dict map[string]int32, codes []int32) ([]string, []int32) {
-	levels := make([]string, 0, len(dict))
-	for v := range dict {
-		levels = append(levels, v)
-	}
-	slices.Sort(levels)
-	remap := make([]int32, len(dict))
-	for i, v := range levels {
-		remap[dict[v]] = int32(i)
-	}
-	for i, c := range codes {
-		codes[i] = remap[c]
-	}
-	return levels, codes
-}
-
-func writeBin(path string, d *gbdt.Data) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	n := d.NumRows()
-	if err := binary.Write(w, binary.LittleEndian, int64(n)); err != nil {
-		return err
-	}
-	buf := make([]byte, 4*n)
-	put := func(i int, v float64) { binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(float32(v))) }
-	for _, ft := range d.Features {
-		for i := range n {
-			if ft.Codes != nil {
-				put(i, float64(ft.Codes[i]))
-			} else {
-				put(i, ft.Num[i])
-			}
-		}
-		if _, err := w.Write(buf); err != nil {
-			return err
-		}
-	}
-	for i, y := range d.Label {
-		put(i, y)
-	}
-	if _, err := w.Write(buf); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
+	return &gbdt.Data{Features: tr.Features, Label: tr.Late()}, &gbdt.Data{Features: va.Features, Label: va.Late()}, nil
 }
 
 // cpuSeconds is the user + system CPU time of the process so far.

@@ -1,10 +1,16 @@
-"""XGBoost side of the GBDT benchmark (see run.sh).
+"""XGBoost side of the GBDT benchmark (see run.sh) and of the quality test
+TestGBDTQualityVsXGBoost (internal/train/gbdt).
 
-Reads the features that `gbdt -export DIR` wrote (the same month, weekday,
-hour, distance and origin/destination codes Ferry trains on), trains XGBoost
-with tree_method=hist and the given depth, rounds, learning rate, max_bin and
-nthread, evaluating log loss on the training and validation sets every round
-as Ferry's run does, and prints one JSON line like the Go program's.
+Reads the features that `gbdt -export DIR` (or the test) wrote with
+flights.WriteBin (the same month, weekday, hour, distance and
+origin/destination codes Ferry trains on), trains XGBoost with
+tree_method=hist and the given objective, depth, rounds, learning rate,
+max_bin, nthread and (optionally) base_score, evaluating the metric (log loss
+for binary, RMSE for regression) on the training and validation sets every
+round as Ferry's run does, and prints one JSON line like the Go program's.
+With --pred FILE it also writes the validation predictions (probabilities
+for binary) to FILE as little-endian float64 values, so that the caller can
+score them with the same metrics code as Ferry's own predictions.
 
 origin and destination are passed as categorical features (feature_types
 "c", enable_categorical=True), so XGBoost makes partition-based categorical
@@ -23,7 +29,7 @@ import time
 
 import numpy as np
 import xgboost as xgb
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 
 NAMES = ["month", "weekday", "hour", "distance", "origin", "destination"]
 TYPES = ["q", "q", "q", "q", "c", "c"]
@@ -49,6 +55,9 @@ def main():
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--max-bins", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--objective", choices=["binary", "regression"], default="binary")
+    ap.add_argument("--base-score", type=float, help="XGBoost's default (0.5) when absent")
+    ap.add_argument("--pred", help="write the validation predictions here (float64)")
     a = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -60,25 +69,36 @@ def main():
     dtr = xgb.DMatrix(xtr, ytr, feature_names=NAMES, feature_types=TYPES, enable_categorical=True, nthread=a.threads)
     dva = xgb.DMatrix(xva, yva, feature_names=NAMES, feature_types=TYPES, enable_categorical=True, nthread=a.threads)
     dmatrix_seconds = time.perf_counter() - t0
+    binary = a.objective == "binary"
     params = {
-        "objective": "binary:logistic",
+        "objective": "binary:logistic" if binary else "reg:squarederror",
         "tree_method": "hist",
         "max_depth": a.depth,
         "eta": a.lr,
         "max_bin": a.max_bins,
         "nthread": a.threads,
-        "eval_metric": "logloss",
+        "eval_metric": "logloss" if binary else "rmse",
         "min_child_weight": 1,
         "lambda": 1,
     }
-    booster = xgb.train(params, dtr, a.rounds, evals=[(dtr, "train"), (dva, "valid")], verbose_eval=False)
+    if a.base_score is not None:
+        params["base_score"] = a.base_score
+    history = {}
+    booster = xgb.train(params, dtr, a.rounds, evals=[(dtr, "train"), (dva, "valid")], evals_result=history, verbose_eval=False)
     train_seconds, train_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
 
     p = booster.predict(dva)
+    if a.pred:
+        p.astype("<f8").tofile(a.pred)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if binary:
+        scores = {"valid_auc": roc_auc_score(yva, p), "valid_logloss": log_loss(yva, p.astype(np.float64))}
+    else:
+        scores = {"valid_rmse": mean_squared_error(yva, p.astype(np.float64), squared=False)}
     json.dump(
         {
             "trainer": "xgboost " + xgb.__version__,
+            "objective": a.objective,
             "train_rows": len(ytr),
             "valid_rows": len(yva),
             "rounds": a.rounds,
@@ -90,8 +110,8 @@ def main():
             "dmatrix_seconds": dmatrix_seconds,
             "train_seconds": train_seconds,
             "train_cpu_seconds": train_cpu,
-            "valid_auc": roc_auc_score(yva, p),
-            "valid_logloss": log_loss(yva, p.astype(np.float64)),
+            **scores,
+            "last_train_metric": history["train"][params["eval_metric"]][-1],
             "peak_rss_mb": rss,
         },
         sys.stdout,

@@ -63,7 +63,7 @@ type GBDTParams struct {
 	Subsample       float64 `json:"subsample"`         // row fraction per round, (0, 1]
 	ColSampleByTree float64 `json:"colsample_bytree"`  // feature fraction per tree, (0, 1]
 	MaxBins         int     `json:"max_bins"`          // value bins per numeric feature, 2..256
-	MaxCatThreshold int     `json:"max_cat_threshold"` // most categories on the smaller side of a categorical split
+	MaxCatThreshold int     `json:"max_cat_threshold"` // categories on one side of a categorical split stay fewer than this, as in XGBoost
 	// EarlyStoppingRounds stops training when the validation metric has not
 	// improved for that many rounds and keeps the trees up to the best round.
 	// It needs a validation set; 0 disables it.

@@ -10,10 +10,11 @@
 // missing). Each node's split is searched on gradient/hessian histograms;
 // missing values are tried on both sides of every numeric threshold and the
 // better side is kept (XGBoost's default_left). Categorical splits sort the
-// node's categories by G/(H+λ) and try every prefix and suffix of that order
-// of up to MaxCatThreshold categories against the rest (LightGBM's and
-// XGBoost's partition split); categories not seen in the node, unseen in
-// training or missing go to the default side.
+// categories by leaf weight −G/(H+λ), 0 when their hessian sum in the node
+// is below MinChildWeight, and try every prefix and suffix of that order of
+// fewer than MaxCatThreshold categories against the rest (XGBoost's
+// partition split, as XGBoost 1.7 orders and counts it); categories not seen
+// in the node, unseen in training or missing go to the default side.
 //
 // Not implemented: L1 regularisation (alpha), max_delta_step,
 // scale_pos_weight, monotone or interaction constraints, per-level or

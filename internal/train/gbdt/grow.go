@@ -386,9 +386,16 @@ func (g *grower) evalNumeric(n *growNode, j int, best *splitInfo) {
 	}
 }
 
-// evalCategorical sorts the node's categories by gradient/hessian ratio and
-// tries every set of up to MaxCatThreshold categories taken from either end
-// of that order against the rest, with missing values on either side.
+// evalCategorical is XGBoost's partition split search: it sorts the
+// feature's categories by leaf weight −G/(H+λ), taken as 0 for a category
+// whose hessian sum in the node is below MinChildWeight (one absent from the
+// node included, so small and absent categories sit in the middle of the
+// order; ties by lower bin), and tries every set of fewer than
+// MaxCatThreshold categories taken from either end of that order against
+// the rest, with missing values on either side. Categories absent from the
+// node go to the default side with missing values (XGBoost sends them where
+// their place in the order puts them; that changes no training row's route
+// and keeps the category lists of the model short).
 func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 	f := &g.bf[j]
 	nb := f.numBins
@@ -398,18 +405,19 @@ func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 	lam, mcw := g.p.Lambda, g.p.MinChildWeight
 	parent := G * G / (H + lam)
 	var buf [histStride]uint8
-	cats := buf[:0]
-	for b := 0; b < nb; b++ {
-		if h[b].h > 0 {
-			cats = append(cats, uint8(b))
-		}
+	cats := buf[:nb]
+	for b := range cats {
+		cats[b] = uint8(b)
 	}
-	m := len(cats)
-	if m == 0 {
-		return
+	m := nb
+	weight := func(b uint8) float64 {
+		if h[b].h < mcw || h[b].h <= 0 {
+			return 0
+		}
+		return -h[b].g / (h[b].h + lam)
 	}
 	slices.SortFunc(cats, func(a, b uint8) int {
-		ra, rb := h[a].g/(h[a].h+lam), h[b].g/(h[b].h+lam)
+		ra, rb := weight(a), weight(b)
 		switch {
 		case ra < rb:
 			return -1
@@ -418,7 +426,9 @@ func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 		}
 		return int(a) - int(b)
 	})
-	maxK := min(g.p.MaxCatThreshold, m)
+	// fewer than MaxCatThreshold on one side, as XGBoost; all of them only
+	// against missing values
+	maxK := min(g.p.MaxCatThreshold-1, m)
 	bestDir, bestK := -1, 0
 	for dir := 0; dir < 2; dir++ {
 		var gs, hs float64
@@ -433,18 +443,15 @@ func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 			gs += h[b].g
 			hs += h[b].h
 			// the set left, missing values with the rest
-			if k < m || hm > 0 {
-				gr, hr := G-gs, H-hs
-				if hs >= mcw && hr >= mcw && hr > 0 {
-					gain := gs*gs/(hs+lam) + gr*gr/(hr+lam) - parent
-					if gain > best.gain {
-						dl := false
-						if hm == 0 {
-							dl = hs >= hr
-						}
-						*best = splitInfo{gain: gain, feature: j, defaultLeft: dl, gl: gs, hl: hs}
-						bestDir, bestK = dir, k
+			if gr, hr := G-gs, H-hs; (k < m || hm > 0) && hs >= mcw && hr >= mcw && hr > 0 {
+				gain := gs*gs/(hs+lam) + gr*gr/(hr+lam) - parent
+				if gain > best.gain {
+					dl := false
+					if hm == 0 {
+						dl = hs >= hr
 					}
+					*best = splitInfo{gain: gain, feature: j, defaultLeft: dl, gl: gs, hl: hs}
+					bestDir, bestK = dir, k
 				}
 			}
 			// the set and missing values left
@@ -471,7 +478,9 @@ func (g *grower) evalCategorical(n *growNode, j int, best *splitInfo) {
 		if bestDir == 1 {
 			b = cats[m-k]
 		}
-		set(int(b))
+		if h[b].h > 0 {
+			set(int(b))
+		}
 	}
 	if best.defaultLeft {
 		// missing values and categories absent from this node go left

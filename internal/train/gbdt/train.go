@@ -45,7 +45,8 @@ type Params = native.GBDTParams
 
 // DefaultParams returns XGBoost-like defaults for the objective: 100
 // rounds, learning rate 0.3, depth 6, λ = 1, min child weight 1, 256 bins and
-// at most 64 categories on one side of a categorical split.
+// MaxCatThreshold 64 (fewer than 64 categories on one side of a categorical
+// split, as XGBoost counts them).
 func DefaultParams(objective string) Params {
 	return Params{
 		Objective:       objective,
