@@ -14,17 +14,19 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/model/native"
+	"github.com/ferry-ml/ferry/internal/testenv"
 	"github.com/ferry-ml/ferry/internal/train/gbdt/flights"
 	"github.com/ferry-ml/ferry/internal/validation/metrics"
 )
 
-// flightsPath is ../shared/data/flights-3m.parquet relative to the
-// repository root (see that folder's README); FERRY_FLIGHTS overrides it.
-func flightsPath() string {
+// flightsPath is FERRY_FLIGHTS, else flights-3m.parquet of the shared data
+// (testenv.SharedData: beside the repository, or FERRY_SHARED_DATA; under
+// CI its absence fails the test).
+func flightsPath(t *testing.T) string {
 	if p := os.Getenv("FERRY_FLIGHTS"); p != "" {
 		return p
 	}
-	return "../../../../shared/data/flights-3m.parquet"
+	return testenv.SharedData(t, "flights-3m.parquet")
 }
 
 // xgbBenchScript trains XGBoost on files written by flights.WriteBin; the
@@ -60,13 +62,7 @@ func TestGBDTQualityVsXGBoost(t *testing.T) {
 		t.Skip("-short: skipping the XGBoost quality comparison on flights-3m")
 	}
 	needXGBoost(t)
-	path := flightsPath()
-	if _, err := os.Stat(path); err != nil {
-		if ci {
-			t.Fatalf("CI needs the flights data (../shared/data/flights-3m.parquet beside the repository, or FERRY_FLIGHTS): %v", err)
-		}
-		t.Skipf("%s is absent (set FERRY_FLIGHTS): %v", path, err)
-	}
+	path := flightsPath(t)
 	tr, va, err := flights.Load(path, 5)
 	if err != nil {
 		t.Fatal(err)
