@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
@@ -97,6 +98,18 @@ func TestAssetStore(t *testing.T) {
 func TestRegistryStore(t *testing.T) {
 	url := testURL(t)
 	storetest.RunRegistry(t, func(t *testing.T) registry.Store {
+		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestDeployStore(t *testing.T) {
+	url := testURL(t)
+	storetest.RunDeploy(t, func(t *testing.T) deploy.Store {
 		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
 		if err != nil {
 			t.Fatal(err)

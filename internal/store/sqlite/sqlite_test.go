@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
@@ -68,6 +69,17 @@ func TestAssetStore(t *testing.T) {
 
 func TestRegistryStore(t *testing.T) {
 	storetest.RunRegistry(t, func(t *testing.T) registry.Store {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestDeployStore(t *testing.T) {
+	storetest.RunDeploy(t, func(t *testing.T) deploy.Store {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
 		if err != nil {
 			t.Fatal(err)

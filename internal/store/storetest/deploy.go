@@ -1,0 +1,165 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry"
+	"github.com/ferry-ml/ferry/internal/auth"
+	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/registry"
+)
+
+// aliasResolver resolves models:/NAME@ALIAS and models:/NAME/VERSION from a
+// fixed table; anything else is ENOTFOUND.
+type aliasResolver map[string]registry.Version
+
+func (r aliasResolver) Resolve(_ context.Context, uri string) (registry.Version, error) {
+	v, ok := r[uri]
+	if !ok {
+		return registry.Version{}, ferry.Errorf(ferry.ENOTFOUND, "no model %s", uri)
+	}
+	return v, nil
+}
+
+// RunDeploy runs the conformance suite of deploy.Store, directly and through
+// deploy.Service; open returns an empty store.
+func RunDeploy(t *testing.T, open func(t *testing.T) deploy.Store) {
+	t.Run("crud and serial", func(t *testing.T) { testDeployCRUD(t, open(t)) })
+	t.Run("service", func(t *testing.T) { testDeployService(t, open(t)) })
+}
+
+func testDeployCRUD(t *testing.T, s deploy.Store) {
+	ctx := context.Background()
+	ev := deploy.AuditEvent{Time: 1, Principal: "ana", Action: "create_endpoint", Endpoint: "churn"}
+	if _, err := s.GetEndpoint(ctx, "churn"); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Fatalf("get missing endpoint: %v", err)
+	}
+	if _, err := s.PutDeployment(ctx, deploy.Deployment{Name: "blue", EndpointName: "churn"}, ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Fatalf("deployment without endpoint: %v", err)
+	}
+	serial, err := s.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Description: "d", Tags: map[string]string{"team": "x"}}, ev)
+	must(t, err)
+	if serial != 1 {
+		t.Errorf("serial after create %d, want 1", serial)
+	}
+	d := deploy.Deployment{Name: "blue", EndpointName: "churn", Model: "models:/churn@champion", ModelVersion: "models:/churn/3", InstanceCount: 2,
+		RequestSettings: deploy.RequestSettings{RequestTimeoutMS: 5000}, EnvironmentVariables: map[string]string{"A": "b"},
+		ReadinessProbe: &deploy.Probe{Period: 5}, Rollout: &deploy.Rollout{Strategy: "canary", Steps: []int{10, 100}}}
+	serial, err = s.PutDeployment(ctx, d, ev)
+	must(t, err)
+	if serial != 2 {
+		t.Errorf("serial after deployment %d, want 2", serial)
+	}
+	got, err := s.GetDeployment(ctx, "churn", "blue")
+	must(t, err)
+	if got.ModelVersion != d.ModelVersion || got.InstanceCount != 2 || got.ReadinessProbe == nil || got.ReadinessProbe.Period != 5 || got.Rollout == nil || len(got.Rollout.Steps) != 2 || got.EnvironmentVariables["A"] != "b" {
+		t.Errorf("deployment round trip %+v", got)
+	}
+	serial, err = s.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Traffic: map[string]int{"blue": 100}}, ev)
+	must(t, err)
+	e, err := s.GetEndpoint(ctx, "churn")
+	must(t, err)
+	if serial != 3 || e.Serial != 3 || e.Traffic["blue"] != 100 || e.Description != "" {
+		t.Errorf("after update serial %d, endpoint %+v", serial, e)
+	}
+	_, err = s.PutEndpoint(ctx, deploy.Endpoint{Name: "other"}, ev)
+	must(t, err)
+	es, err := s.ListEndpoints(ctx)
+	must(t, err)
+	if len(es) != 2 || es[0].Name != "churn" || es[1].Name != "other" {
+		t.Errorf("endpoints %+v", es)
+	}
+	if ds, err := s.ListDeployments(ctx, "other"); err != nil || len(ds) != 0 {
+		t.Errorf("deployments of other: %v, %v", ds, err)
+	}
+	if ds, err := s.ListDeployments(ctx, ""); err != nil || len(ds) != 1 {
+		t.Errorf("all deployments: %v, %v", ds, err)
+	}
+	if err := s.DeleteEndpoint(ctx, "churn", ev); ferry.ErrorCode(err) != ferry.ECONFLICT {
+		t.Errorf("delete endpoint with deployments: %v", err)
+	}
+	must(t, s.DeleteDeployment(ctx, "churn", "blue", ev))
+	if err := s.DeleteDeployment(ctx, "churn", "blue", ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Errorf("delete deployment twice: %v", err)
+	}
+	if e, _ := s.GetEndpoint(ctx, "churn"); e.Serial != 4 {
+		t.Errorf("serial after deployment delete %d, want 4", e.Serial)
+	}
+	must(t, s.DeleteEndpoint(ctx, "churn", ev))
+	if err := s.DeleteEndpoint(ctx, "churn", ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Errorf("delete endpoint twice: %v", err)
+	}
+	all, err := s.ListDeployAudit(ctx, "churn")
+	must(t, err)
+	if len(all) != 6 || all[0].Principal != "ana" {
+		t.Errorf("audit %+v", all)
+	}
+}
+
+func testDeployService(t *testing.T, s deploy.Store) {
+	ctx := auth.WithPrincipal(context.Background(), "ana")
+	svc := deploy.NewService(s, aliasResolver{
+		"models:/churn@champion": {Name: "churn", Version: 3},
+		"models:/churn/4":        {Name: "churn", Version: 4},
+	}, nil)
+	desired := deploy.State{
+		Endpoints: []deploy.Endpoint{{Name: "churn", Traffic: map[string]int{"blue": 100}}},
+		Deployments: []deploy.Deployment{
+			{Name: "blue", EndpointName: "churn", Model: "models:/churn@champion"},
+			{Name: "green", EndpointName: "churn", Model: "models:/churn/4"},
+		},
+	}
+	p, err := svc.Apply(ctx, desired, false)
+	must(t, err)
+	if p.Add != 3 || p.Change != 0 {
+		t.Errorf("first apply: %s", p)
+	}
+	d, err := svc.GetDeployment(ctx, "churn", "blue")
+	must(t, err)
+	if d.ModelVersion != "models:/churn/3" || d.Target != deploy.TargetEmbedded || d.RequestSettings.RequestTimeoutMS != 5000 {
+		t.Errorf("blue %+v: want the alias pinned to version 3 and defaults", d)
+	}
+	again, err := svc.Plan(ctx, desired, false)
+	must(t, err)
+	if !again.Empty() {
+		t.Errorf("plan after apply is not empty:\n%s", again)
+	}
+
+	desired.Endpoints[0].Traffic = map[string]int{"green": 100}
+	desired.Deployments = desired.Deployments[1:]
+	p, err = svc.Apply(ctx, desired, true)
+	must(t, err)
+	if got := p.String(); !strings.Contains(got, "~ update endpoint churn: traffic.blue 100 → (none), traffic.green (none) → 100") || !strings.Contains(got, "- delete deployment churn/blue") {
+		t.Errorf("switch plan:\n%s", got)
+	}
+	e, err := svc.GetEndpoint(ctx, "churn")
+	must(t, err)
+	if e.Traffic["green"] != 100 || len(e.Traffic) != 1 {
+		t.Errorf("traffic after switch %v", e.Traffic)
+	}
+
+	if err := svc.DeleteDeployment(ctx, "churn", "green"); ferry.ErrorCode(err) != ferry.ECONFLICT {
+		t.Errorf("delete a deployment with traffic: %v", err)
+	}
+	if _, err := svc.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Traffic: map[string]int{"nosuch": 100}}); ferry.ErrorCode(err) != ferry.EINVALID {
+		t.Errorf("traffic to a missing deployment: %v", err)
+	}
+	if _, err := svc.PutDeployment(ctx, deploy.Deployment{Name: "red", EndpointName: "churn", Model: "models:/churn@nosuch"}); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Errorf("unresolvable model: %v", err)
+	}
+	audit, err := svc.Audit(ctx, "churn")
+	must(t, err)
+	var actions []string
+	for _, a := range audit {
+		if a.Principal != "ana" {
+			t.Errorf("audit principal %q", a.Principal)
+		}
+		actions = append(actions, a.Action)
+	}
+	want := "create_endpoint create_deployment create_deployment update_endpoint update_endpoint delete_deployment"
+	if strings.Join(actions, " ") != want {
+		t.Errorf("audit actions %v, want %s", actions, want)
+	}
+}
