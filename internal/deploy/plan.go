@@ -301,4 +301,3 @@ func joinPath(prefix, k string) string {
 	}
 	return prefix + "." + k
 }
-
