@@ -1,0 +1,69 @@
+package resource
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry"
+)
+
+func TestLoadDirectory(t *testing.T) {
+	set, err := Load("testdata/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := set.Deploy
+	if len(st.Endpoints) != 1 || st.Endpoints[0].Traffic["blue"] != 90 || st.Endpoints[0].AuthMode != "key" {
+		t.Errorf("endpoints %+v", st.Endpoints)
+	}
+	if len(st.Deployments) != 2 {
+		t.Fatalf("deployments %+v", st.Deployments)
+	}
+	blue, green := st.Deployments[0], st.Deployments[1]
+	if blue.InstanceCount != 2 || blue.RequestSettings.RequestTimeoutMS != 3000 || blue.ReadinessProbe == nil || blue.ReadinessProbe.Period != 5 {
+		t.Errorf("blue %+v", blue)
+	}
+	if green.Rollout == nil || green.Rollout.Strategy != "canary" || len(green.Rollout.Steps) != 3 || green.Rollout.StepDuration != "5m" {
+		t.Errorf("green %+v", green)
+	}
+	if src := set.Sources["Deployment/churn/green"]; !strings.HasSuffix(src.File, "deployments.yml") || src.Line != 11 {
+		t.Errorf("green declared at %v, want deployments.yml:11", src)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"typo", "kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/m/1\ninstance_cout: 2\n", `r.yaml: line 5: unknown field "instance_cout"; did you mean "instance_count"?`},
+		{"nested typo", "kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/m/1\nrequest_settings:\n  request_timeout: 1\n", `line 6: unknown field "request_timeout" in request_settings; did you mean "request_timeout_ms"?`},
+		{"second document", "kind: Endpoint\nname: churn\n---\nkind: Endpoint\nname: other\ntrafic: {}\n", `line 6: unknown field "trafic"; did you mean "traffic"?`},
+		{"kind typo", "kind: Endpont\nname: churn\n", `r.yaml:1: kind "Endpont"; did you mean "Endpoint"?`},
+		{"no kind", "name: churn\n", `r.yaml:1: missing kind:`},
+		{"invalid", "kind: Endpoint\nname: churn\n---\nkind: Endpoint\nname: x\n", `r.yaml:4: endpoint name "x"`},
+		{"traffic sum", "kind: Endpoint\nname: churn\ntraffic: {a: 50}\n", `r.yaml:1: endpoint churn: traffic sums to 50`},
+		{"duplicate", "kind: Endpoint\nname: churn\n---\nkind: Endpoint\nname: churn\n", `r.yaml:4: Endpoint/churn is already declared at`},
+		{"wrong type", "kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/m/1\ninstance_count: two\n", "line 5: cannot unmarshal !!str `two` into int"},
+		{"syntax", "kind: [\n", `r.yaml: `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if err == nil || ferry.ErrorCode(err) != ferry.EINVALID || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want EINVALID with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingPath(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope")); ferry.ErrorCode(err) != ferry.EINVALID {
+		t.Errorf("missing path: %v", err)
+	}
+}
