@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/blob/s3"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
@@ -54,6 +55,7 @@ type App struct {
 	Tracking  *tracking.Service
 	Data      *dataset.Registry
 	Registry  *registry.Service
+	Deploy    *deploy.Service
 	Runtimes  runtime.Registry
 	// Models loads registered versions for prediction (serving, validation).
 	Models *runtime.VersionLoader
@@ -94,11 +96,12 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{Config: cfg, Log: log, Store: store, Artifacts: artifacts, Tracking: svc}
 	a.Registry = registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Now: opts.Now, Log: log})
+	a.Deploy = deploy.NewService(store, a.Registry, opts.Now)
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
 	a.API = httpapi.New(httpapi.Options{
-		Tracking: svc, Registry: a.Registry, Data: a.Data, Artifacts: artifacts, Ready: store.Ping,
+		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, Artifacts: artifacts, Ready: store.Ping,
 		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
 	})
 	return a, nil

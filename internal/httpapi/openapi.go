@@ -415,6 +415,9 @@ func routeParamDoc(routePath, name string) (string, error) {
 		}
 		return "The run's ID, or a unique prefix of it of at least 8 characters (an ambiguous one is EINVALID naming the matches).", nil
 	case "name":
+		if strings.HasPrefix(routePath, "/endpoints/") {
+			return "The endpoint's name.", nil
+		}
 		if strings.HasPrefix(routePath, "/models/") {
 			return "The registered model's name, URL-escaped.", nil
 		}
@@ -427,6 +430,8 @@ func routeParamDoc(routePath, name string) (string, error) {
 			return "The data asset version's number, or latest.", nil
 		}
 		return "The model version's number.", nil
+	case "deployment":
+		return "The deployment's name, unique within its endpoint.", nil
 	case "n":
 		return "The part's number, from 1.", nil
 	case "alias":
@@ -457,6 +462,8 @@ func openAPITag(p string) string {
 		return "data"
 	case strings.HasPrefix(p, "/models"), p == "/resolve", p == "/lineage":
 		return "models"
+	case strings.HasPrefix(p, "/endpoints"), strings.HasPrefix(p, "/deployments"):
+		return "deploy"
 	}
 	return "meta"
 }
@@ -471,6 +478,8 @@ func openAPITagDoc(tag string) string {
 		return "Files a run produced, stored by this server."
 	case "data":
 		return "Data assets: immutable, content-addressed versions of data files, uploaded in parts that can each be retried."
+	case "deploy":
+		return "Endpoints and their deployments, in Azure ML CLI v2's vocabulary, and the plan and apply of resource files. Writes act for the principal in the X-Ferry-Principal header (default anonymous) and are audited."
 	case "models":
 		return "The model registry: registered models, immutable versions, aliases, stages, promotions under the policy, the audit trail and lineage. Writes act for the principal in the X-Ferry-Principal header (default anonymous)."
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
+	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/httpmw"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/tracking"
@@ -33,7 +34,9 @@ type Options struct {
 	// Registry serves the model registry routes; nil leaves them out.
 	Registry *registry.Service
 	// Data serves the data asset routes; nil leaves them answering ENOTFOUND.
-	Data      *dataset.Registry
+	Data *dataset.Registry
+	// Deploy serves the endpoint and deployment routes; nil leaves them answering ENOTFOUND.
+	Deploy    *deploy.Service
 	Artifacts blob.Store
 	// Ready reports whether dependencies answer; /readyz fails while it errs.
 	Ready func(ctx context.Context) error
@@ -47,6 +50,7 @@ type Server struct {
 	tracking  *tracking.Service
 	models    *registry.Service // the model registry; nil when not served
 	data      *dataset.Registry // data assets; nil when not served
+	deploy    *deploy.Service   // endpoints and deployments; nil when not served
 	artifacts blob.Store
 	ready     func(ctx context.Context) error
 	maxBody   int64
@@ -59,7 +63,7 @@ type Server struct {
 // New returns a Server with every route registered.
 func New(opts Options) *Server {
 	s := &Server{
-		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, artifacts: opts.Artifacts, ready: opts.Ready,
+		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, deploy: opts.Deploy, artifacts: opts.Artifacts, ready: opts.Ready,
 		maxBody: opts.MaxRequestBytes, log: opts.Log, mux: http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
 	}
