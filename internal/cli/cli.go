@@ -68,7 +68,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	var ce codeError
 	switch {
 	case errors.As(err, &ce):
-		fmt.Fprintf(env.Stderr, "Error: %s\n", userMessage(ce.err))
+		if ce.err != nil {
+			fmt.Fprintf(env.Stderr, "Error: %s\n", userMessage(ce.err))
+		}
 		return ce.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(env.Stderr, "Error: %s\nRun '%s --help' for usage.\n", ue.msg, ue.cmd)
@@ -139,6 +141,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.validateCommand(),
 		a.modelsCommand(),
 		a.jobsCommand(),
+		a.planCommand(), a.applyCommand(),
 		a.configCommand(),
 		a.demoCommand(),
 		a.versionCommand(),

@@ -63,6 +63,15 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 	rows := filepath.Join(work, "rows.csv")
 	must(t, os.WriteFile(rows, []byte("x1,x2\n1,2\n9,0\n16,12\n"), 0o644))
 
+	deployDir := filepath.Join(work, "deploy")
+	must(t, os.MkdirAll(filepath.Join(deployDir, "deployments"), 0o755))
+	must(t, os.WriteFile(filepath.Join(deployDir, "endpoint.yaml"), []byte("$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\nkind: Endpoint\nname: churn\ntraffic: {blue: 100}\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(deployDir, "deployments", "blue.yml"), []byte("kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy@champion\n---\nkind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/toy/1\n"), 0o644))
+	bigger := filepath.Join(work, "bigger.yaml")
+	must(t, os.WriteFile(bigger, []byte("kind: Endpoint\nname: churn\ntraffic: {blue: 90, green: 10}\n---\nkind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy@champion\ninstance_count: 2\n---\nkind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/toy/1\n"), 0o644))
+	typo := filepath.Join(work, "typo.yaml")
+	must(t, os.WriteFile(typo, []byte("kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy/1\ninstance_cout: 2\n"), 0o644))
+
 	serverData := t.TempDir()
 	url, stop := startListening(t, serverData, nil, "server", "--addr", "127.0.0.1:0")
 	defer stop()
@@ -105,6 +114,13 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		{args: []string{"models", "versions", "toy"}},
 		{args: []string{"models", "alias", "toy", "champion", "1"}},
 		{args: []string{"models", "lineage", "models:/toy@champion"}},
+		{args: []string{"plan", "-f", deployDir, "--detailed-exitcode"}, code: 2},
+		{args: []string{"apply", "-f", deployDir}},
+		{args: []string{"plan", "-f", deployDir, "--detailed-exitcode"}},
+		{args: []string{"plan", "-f", bigger, "-o", "json"}},
+		{args: []string{"apply", "-f", bigger}},
+		{args: []string{"plan", "-f", filepath.Join(deployDir, "endpoint.yaml"), "--prune"}, code: 1},
+		{args: []string{"plan", "-f", typo, "--detailed-exitcode"}, code: 1},
 		{args: []string{"validate", "models:/toy@champion", "--dataset", "data:/toy/1", "--out", "$OUT/report"}},
 		{args: []string{"validate", "models:/toy/1", "--dataset", csv, "--baseline", "@nope", "--out", "$OUT/report2"}, code: 2},
 		{args: []string{"models", "check", "toy", "1", "--kind", "review", "--verdict", "pass"}},

@@ -20,13 +20,19 @@ const (
 	validateError  = 2 // the validation could not be done
 )
 
-// codeError carries a specific exit code out of a command; Run exits with it.
+// codeError carries a specific exit code out of a command; Run exits with
+// it, printing err when there is one.
 type codeError struct {
 	code int
 	err  error
 }
 
-func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e codeError) Unwrap() error { return e.err }
 
 func (a *app) validateCommand() *cobra.Command {
