@@ -16,6 +16,7 @@ import (
 //
 //	flights.csv, customers.csv, customers.jsonl, new.csv, confusion.png,
 //	train.yaml, job.yaml, gates.yaml, model/ (a package directory)
+//	deploy/churn.yaml (endpoint churn, deployments blue and green)
 //	data:/flights/1, data:/customers/1
 //	experiment churn with six runs; model churn, versions 1-4 from the
 //	first four, @champion on 2; the fifth and sixth runs are unregistered
@@ -32,6 +33,10 @@ func makeExampleWorld(t *testing.T) exampleWorld {
 	write := func(name, content string) {
 		must(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
+	must(t, os.MkdirAll(filepath.Join(dir, "deploy"), 0o755))
+	write("deploy/churn.yaml", "kind: Endpoint\nname: churn\ntraffic: {blue: 90, green: 10}\n---\n"+
+		"kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/churn@champion\n---\n"+
+		"kind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/churn/3\ninstance_count: 2\n")
 	var flights, customers, jsonl, fresh strings.Builder
 	flights.WriteString("date,delay,distance,origin,destination\n")
 	customers.WriteString("tenure,plan,monthly_charges,churned\n")

@@ -40,7 +40,7 @@ Endpoints and deployments that no file names are kept unless --prune is given.
 With --detailed-exitcode the exit status is 0 for no changes, 2 for changes
 and 1 for an error.`,
 		Example: `  ferry plan -f deploy/
-  ferry plan -f deploy/ --prune --detailed-exitcode
+  ferry plan -f deploy/ --prune --detailed-exitcode   # exits 2
   ferry plan -f deploy/churn.yaml -o json`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
