@@ -7,7 +7,7 @@ import "github.com/spf13/cobra"
 func formatsTopic() *cobra.Command {
 	return &cobra.Command{
 		Use:   "formats",
-		Short: "The YAML files you write: training spec, job spec, promotion policy, validation gates",
+		Short: "The YAML files you write: training spec, job spec, promotion policy, validation gates, resources",
 		Long: `The YAML files you write, each documented field by field, with defaults
 and an example, in the repository's docs/ folder. A field Ferry does not
 know is an error naming the file, the line and the closest valid field.
@@ -36,6 +36,17 @@ Validation gates (ferry validate --policy FILE): docs/gates.md
   thresholds: {roc_auc: ">= 0.70"}
   baseline: {roc_auc: {min_absolute_change: 0.0}}
   data: {max_missing_rate_increase: 0.1}
+
+Resources (ferry plan|apply -f PATH), Azure ML's online endpoints and
+deployments, any number of documents per file: docs/resources.md
+  kind: Endpoint
+  name: churn
+  traffic: {blue: 90, green: 10}
+  ---
+  kind: Deployment
+  name: blue
+  endpoint_name: churn
+  model: models:/churn@champion
 
 The configuration file (--config, ./ferry.yaml): ferry config show prints
 every setting with its value.`,

@@ -45,6 +45,9 @@ func TestFormatDocs(t *testing.T) {
 		{"gates.md", gatesFields, func(p string) error { _, err := validation.LoadPolicy(p); return err }},
 	}
 	_, help, _ := runCLI(t, t.TempDir(), "help", "formats")
+	if !strings.Contains(help, "docs/resources.md") { // its fields are checked in internal/resource
+		t.Error("ferry help formats does not name docs/resources.md")
+	}
 	for _, tt := range tests {
 		t.Run(tt.doc, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("..", "..", "docs", tt.doc))

@@ -1,0 +1,41 @@
+package resource
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ferry-ml/ferry/internal/yamlfile"
+)
+
+// TestDoc: every field of every kind is in docs/resources.md, and the
+// document's example loads.
+func TestDoc(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "resources.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{endpointDoc{}, deploymentDoc{}} {
+		if missing := yamlfile.Undocumented(string(raw), yamlfile.Fields(reflect.TypeOf(v))); len(missing) > 0 {
+			t.Errorf("docs/resources.md does not document %s", strings.Join(missing, ", "))
+		}
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("docs/resources.md has no example")
+	}
+	path := filepath.Join(t.TempDir(), "churn.yaml")
+	if err := os.WriteFile(path, m[1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(path)
+	if err != nil {
+		t.Fatalf("the example does not load: %v", err)
+	}
+	if len(set.Deploy.Endpoints) != 1 || len(set.Deploy.Deployments) != 2 {
+		t.Errorf("example loads as %+v", set.Deploy)
+	}
+}
