@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,7 +125,8 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 // same code and message, so that callers and exit codes treat remote and
 // local errors alike.
 func serverError(err error) error {
-	if ce, ok := err.(*client.Error); ok {
+	var ce *client.Error
+	if errors.As(err, &ce) {
 		return &ferry.Error{Code: ce.Code, Message: ce.Message}
 	}
 	return err

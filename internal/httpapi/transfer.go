@@ -4,15 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/dataset"
-	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/registry"
 )
 
@@ -203,22 +200,31 @@ func (s *Server) v1VersionPackage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, styleFerry, err)
 		return
 	}
-	tmp, err := os.MkdirTemp("", "ferry-export-")
-	if err != nil {
-		writeError(w, r, s.log, styleFerry, err)
-		return
-	}
-	defer os.RemoveAll(tmp)
-	dir := filepath.Join(tmp, "model")
-	if _, err := s.models.FetchVersion(ctx, v, dir); err != nil {
-		writeError(w, r, s.log, styleFerry, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-tar")
-	w.Header().Set("X-Ferry-Model-Digest", v.ModelDigest)
-	if err := model.WriteArchive(ctx, w, dir); err != nil {
+	aw := &archiveWriter{w: w, digest: v.ModelDigest}
+	if err := s.models.ExportVersion(ctx, v, aw); err != nil {
+		if !aw.started { // the fetch failed: answer with the error
+			writeError(w, r, s.log, styleFerry, err)
+			return
+		}
 		s.log.WarnContext(ctx, "package download cut short", "model", v.Name, "version", v.Version, "err", err)
 	}
+}
+
+// archiveWriter sends a package archive's headers with its first bytes, so
+// that an error before any byte is still answered as an error.
+type archiveWriter struct {
+	w       http.ResponseWriter
+	digest  string
+	started bool
+}
+
+func (a *archiveWriter) Write(p []byte) (int, error) {
+	if !a.started {
+		a.started = true
+		a.w.Header().Set("Content-Type", "application/x-tar")
+		a.w.Header().Set("X-Ferry-Model-Digest", a.digest)
+	}
+	return a.w.Write(p)
 }
 
 // registerUpload registers the package directory the upload req names (a tar
@@ -229,16 +235,7 @@ func (s *Server) registerUpload(ctx context.Context, name string, req *v1Registe
 		return registry.Version{}, err
 	}
 	defer src.Close()
-	tmp, err := os.MkdirTemp("", "ferry-register-")
-	if err != nil {
-		return registry.Version{}, err
-	}
-	defer os.RemoveAll(tmp)
-	dir := filepath.Join(tmp, "model")
-	if _, err := model.ExtractArchive(ctx, src, dir); err != nil {
-		return registry.Version{}, err
-	}
-	v, err := s.models.RegisterDir(ctx, name, dir, req.Source, req.Description, toRegistryTags(req.Tags))
+	v, err := s.models.RegisterArchive(ctx, name, src, req.Source, req.Description, toRegistryTags(req.Tags))
 	if err != nil {
 		return v, err
 	}

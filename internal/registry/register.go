@@ -252,3 +252,35 @@ func (s *Service) FetchVersion(ctx context.Context, v Version, dir string) (*mod
 	}
 	return model.Load(ctx, dir)
 }
+
+// RegisterArchive registers the model package in the tar archive r (as
+// model.WriteArchive writes a package directory; a client's upload) as a new
+// version of name, as RegisterDir does; source records where the client had
+// it. The archive is unpacked into a temporary directory, removed afterwards.
+func (s *Service) RegisterArchive(ctx context.Context, name string, r io.Reader, source, description string, tags []Tag) (Version, error) {
+	tmp, err := os.MkdirTemp("", "ferry-register-")
+	if err != nil {
+		return Version{}, fmt.Errorf("registry: register %s: %w", name, err)
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "model")
+	if _, err := model.ExtractArchive(ctx, r, dir); err != nil {
+		return Version{}, err
+	}
+	return s.RegisterDir(ctx, name, dir, source, description, tags)
+}
+
+// ExportVersion writes v's package to w as a tar archive (model.WriteArchive),
+// after fetching it and verifying every digest.
+func (s *Service) ExportVersion(ctx context.Context, v Version, w io.Writer) error {
+	tmp, err := os.MkdirTemp("", "ferry-export-")
+	if err != nil {
+		return fmt.Errorf("registry: export %s v%d: %w", v.Name, v.Version, err)
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "model")
+	if _, err := s.FetchVersion(ctx, v, dir); err != nil {
+		return err
+	}
+	return model.WriteArchive(ctx, w, dir)
+}
