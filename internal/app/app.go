@@ -73,25 +73,26 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.Runtimes.Log == nil {
 		opts.Runtimes.Log = log
 	}
-	store, err := OpenStore(ctx, cfg)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	artifacts, err := OpenArtifacts(ctx, cfg)
-	if err != nil {
+	fail := func(err error) (*App, error) {
 		store.Close()
 		return nil, err
+	}
+	artifacts, err := openArtifacts(ctx, cfg)
+	if err != nil {
+		return fail(err)
 	}
 	svc := tracking.NewService(store, tracking.Options{Log: log})
 	if err := svc.EnsureDefaultExperiment(ctx); err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
 	policy := opts.Policy
 	if policy == nil && cfg.PolicyFile != "" {
 		if policy, err = registry.LoadPolicy(cfg.PolicyFile); err != nil {
-			store.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	a := &App{Config: cfg, Log: log, Store: store, Artifacts: artifacts, Tracking: svc}
@@ -139,8 +140,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return errors.Join(err, closeModels(cctx))
 }
 
-// OpenStore opens the metadata store cfg.StoreURL names.
-func OpenStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+// openStore opens the metadata store cfg.StoreURL names.
+func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
 	switch scheme, _, _ := strings.Cut(cfg.StoreURL, ":"); scheme {
 	case "sqlite":
 		path, ok := config.SQLitePath(cfg.StoreURL)
@@ -154,8 +155,8 @@ func OpenStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
 	return nil, fmt.Errorf("store URL %q: unsupported scheme; use sqlite:///path or postgres://", cfg.Redacted().StoreURL)
 }
 
-// OpenArtifacts opens the artifact store cfg.ArtifactURL names.
-func OpenArtifacts(ctx context.Context, cfg config.Config) (blob.Store, error) {
+// openArtifacts opens the artifact store cfg.ArtifactURL names.
+func openArtifacts(ctx context.Context, cfg config.Config) (blob.Store, error) {
 	u, err := url.Parse(cfg.ArtifactURL)
 	if err != nil {
 		return nil, fmt.Errorf("artifact URL: %w", err)
