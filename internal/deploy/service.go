@@ -74,13 +74,9 @@ func (s *Service) event(ctx context.Context, action, endpoint, deployment, detai
 // as stored.
 func (s *Service) PutEndpoint(ctx context.Context, e Endpoint) (Endpoint, error) {
 	e = e.Normalize()
-	deps, err := s.store.ListDeployments(ctx, e.Name)
+	names, err := s.deploymentNames(ctx, e.Name)
 	if err != nil {
 		return Endpoint{}, err
-	}
-	names := map[string]bool{}
-	for _, d := range deps {
-		names[d.Name] = true
 	}
 	if err := e.Validate(names); err != nil {
 		return Endpoint{}, err
@@ -92,6 +88,35 @@ func (s *Service) PutEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
 		return Endpoint{}, err
 	}
 	serial, err := s.store.PutEndpoint(ctx, e, s.event(ctx, action, e.Name, "", trafficString(e.Traffic)))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e.Serial = serial
+	return e, nil
+}
+
+// SetTraffic sets an endpoint's traffic split (validated as PutEndpoint
+// does), keeping the rest of the endpoint, and audits it as set_traffic
+// with reason (who or what moved it: "ferry endpoints traffic", "rollout
+// green: step 2 of 3"). It returns the endpoint as stored.
+func (s *Service) SetTraffic(ctx context.Context, endpoint string, traffic map[string]int, reason string) (Endpoint, error) {
+	e, err := s.store.GetEndpoint(ctx, endpoint)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e.Traffic = traffic
+	names, err := s.deploymentNames(ctx, endpoint)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if err := e.Validate(names); err != nil {
+		return Endpoint{}, err
+	}
+	detail := trafficString(traffic)
+	if reason != "" {
+		detail += " (" + reason + ")"
+	}
+	serial, err := s.store.PutEndpoint(ctx, e, s.event(ctx, "set_traffic", e.Name, "", detail))
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -209,6 +234,19 @@ func (s *Service) Apply(ctx context.Context, desired State, prune bool) (Plan, e
 		}
 	}
 	return p, nil
+}
+
+// deploymentNames returns the names of endpoint's deployments.
+func (s *Service) deploymentNames(ctx context.Context, endpoint string) (map[string]bool, error) {
+	deps, err := s.store.ListDeployments(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, d := range deps {
+		names[d.Name] = true
+	}
+	return names, nil
 }
 
 func trafficString(t map[string]int) string {
