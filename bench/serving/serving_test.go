@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ferry-ml/ferry/internal/loadgen"
 	"github.com/ferry-ml/ferry/internal/model"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/runtime/native"
@@ -131,21 +132,25 @@ func BenchmarkInfer(b *testing.B) {
 		b.Run(tg.name, func(b *testing.B) {
 			srv := httptest.NewServer(tg.handler) // 127.0.0.1:0
 			defer srv.Close()
-			c := NewClient(Concurrency)
+			cfg := loadgen.Config{
+				Concurrency: Concurrency, Client: loadgen.NewClient(Concurrency),
+				NewRequest: loadgen.Post(srv.URL+"/v2/models/flights/infer", "application/json", []byte(tg.body)),
+			}
 			ctx := context.Background()
-			url := srv.URL + "/v2/models/flights/infer"
-			if r := Load(ctx, c, url, []byte(tg.body), Concurrency, 2000, 0); r.Errors > 0 { // warm up connections
-				b.Fatalf("warm-up: %s", r.FirstFail)
+			cfg.Requests = 2000 // warm up connections
+			if r := loadgen.Run(ctx, cfg); r.Failures+r.ClientErrors > 0 {
+				b.Fatalf("warm-up: %s", r)
 			}
+			cfg.Requests = b.N
 			b.ResetTimer()
-			r := Load(ctx, c, url, []byte(tg.body), Concurrency, b.N, 0)
+			r := loadgen.Run(ctx, cfg)
 			b.StopTimer()
-			if r.Errors > 0 {
-				b.Fatalf("%d errors: %s", r.Errors, r.FirstFail)
+			if r.Failures+r.ClientErrors > 0 {
+				b.Fatal(r)
 			}
-			b.ReportMetric(r.RPS, "req/s")
-			b.ReportMetric(ms(r.P50), "ms-p50")
-			b.ReportMetric(ms(r.P99), "ms-p99")
+			b.ReportMetric(r.Throughput, "req/s")
+			b.ReportMetric(float64(r.Latency.P50)/1e6, "ms-p50")
+			b.ReportMetric(float64(r.Latency.P99)/1e6, "ms-p99")
 		})
 	}
 }

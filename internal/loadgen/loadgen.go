@@ -75,7 +75,8 @@ type Result struct {
 	// ByStatus counts the answers per HTTP status.
 	ByStatus map[int]int64
 	// ByHeader counts requests per value of Config.CountHeader ("" for
-	// answers without it and for requests that got no answer).
+	// answers without it and for requests that got no answer); it is empty
+	// without a CountHeader.
 	ByHeader map[string]Count
 	// Reasons are the failures by reason: "transport", "status 503",
 	// "check", "request", "read body".
@@ -233,7 +234,7 @@ func Start(ctx context.Context, cfg Config) *Load {
 	l.workers = make([]*tally, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for w := range l.workers {
-		l.workers[w] = newTally()
+		l.workers[w] = newTally(cfg.CountHeader != "")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -364,10 +365,11 @@ type tally struct {
 	header                                     map[string]Count
 	reasons                                    map[string]Reason
 	latencies                                  []time.Duration
+	countHeader                                bool // whether header counts values of Config.CountHeader
 }
 
-func newTally() *tally {
-	return &tally{status: map[int]int64{}, header: map[string]Count{}, reasons: map[string]Reason{}, latencies: make([]time.Duration, 0, 1024)}
+func newTally(countHeader bool) *tally {
+	return &tally{countHeader: countHeader, status: map[int]int64{}, header: map[string]Count{}, reasons: map[string]Reason{}, latencies: make([]time.Duration, 0, 1024)}
 }
 
 // outcome is what became of one request.
@@ -408,7 +410,9 @@ func (t *tally) record(o outcome) {
 	case o.client:
 		t.clientErrors++
 	}
-	t.header[o.header] = h
+	if t.countHeader {
+		t.header[o.header] = h
+	}
 }
 
 // work is one worker's closed loop.
