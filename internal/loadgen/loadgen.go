@@ -346,7 +346,7 @@ func quantiles(lat []time.Duration) Latency {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	at := func(q float64) time.Duration {
-		rank := int(math.Ceil(q*float64(len(lat)))) // 1-based
+		rank := int(math.Ceil(q * float64(len(lat)))) // 1-based
 		return lat[min(max(rank, 1), len(lat))-1]
 	}
 	var sum time.Duration
