@@ -36,6 +36,8 @@ type RuntimeConfig struct {
 // onnx tag; without it, its loader says how to get one), and python_function
 // models through a child process: the configured command, or `mlflow models
 // serve` (a package without MLflow installed fails to load, saying so).
+// A failpoint build (-tags failpoint) also has the ferry_fault runtime of the
+// rollout tests (internal/failpoint/fault); a normal build does not.
 func Runtimes(cfg RuntimeConfig) runtime.Registry {
 	log := cfg.Log
 	if log == nil {
@@ -56,5 +58,6 @@ func Runtimes(cfg RuntimeConfig) runtime.Registry {
 		protocol = process.ProtocolMLflow
 	}
 	r[model.FlavorPyFunc] = process.Loader(process.Config{Protocol: protocol, Command: cfg.ProcessCommand, ModelName: name, Log: log})
+	addTestRuntimes(r)
 	return r
 }

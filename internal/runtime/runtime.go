@@ -13,7 +13,9 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/model"
@@ -115,9 +117,16 @@ type Loader func(ctx context.Context, pkg *model.Package) (Model, error)
 type Registry map[string]Loader
 
 // Load loads pkg with the runtime of its preferred flavor that the registry
-// has (ferry, xgboost, lightgbm, onnx, python_function in that order).
+// has (ferry, xgboost, lightgbm, onnx, python_function in that order, then
+// any other flavor the registry has a loader for, by name).
 func (r Registry) Load(ctx context.Context, pkg *model.Package) (Model, error) {
-	for _, flavor := range []string{model.FlavorFerry, model.FlavorXGBoost, model.FlavorLightGBM, model.FlavorONNX, model.FlavorPyFunc} {
+	order := []string{model.FlavorFerry, model.FlavorXGBoost, model.FlavorLightGBM, model.FlavorONNX, model.FlavorPyFunc}
+	for _, name := range slices.Sorted(maps.Keys(r)) {
+		if !slices.Contains(order, name) {
+			order = append(order, name)
+		}
+	}
+	for _, flavor := range order {
 		if _, ok := pkg.Flavor(flavor); !ok {
 			continue
 		}
