@@ -20,7 +20,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,7 +81,7 @@ type Result struct {
 	// "check", "request", "read body".
 	Reasons map[string]Reason
 	// Latency summarises the time from sending a request to reading the
-	// last byte of its answer, over Requests.
+	// last byte of its answer (or failing), over the Requests sent.
 	Latency Latency
 	// Elapsed is the wall time from the start to the last answer.
 	Elapsed time.Duration
@@ -344,7 +343,7 @@ func quantiles(lat []time.Duration) Latency {
 	if len(lat) == 0 {
 		return Latency{}
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	slices.Sort(lat)
 	at := func(q float64) time.Duration {
 		rank := int(math.Ceil(q * float64(len(lat)))) // 1-based
 		return lat[min(max(rank, 1), len(lat))-1]
@@ -381,6 +380,7 @@ type outcome struct {
 	sample   string
 	client   bool // a 4xx
 	canceled bool
+	unsent   bool // NewRequest failed: no latency to record
 }
 
 func (t *tally) record(o outcome) {
@@ -391,7 +391,9 @@ func (t *tally) record(o outcome) {
 		return
 	}
 	t.requests++
-	t.latencies = append(t.latencies, o.latency)
+	if !o.unsent {
+		t.latencies = append(t.latencies, o.latency)
+	}
 	if o.status != 0 {
 		t.status[o.status]++
 	}
@@ -438,7 +440,7 @@ func (l *Load) work(t *tally) {
 func (l *Load) send(i int, body *bytes.Buffer) outcome {
 	req, err := l.cfg.NewRequest(i)
 	if err != nil {
-		return outcome{reason: "request", sample: err.Error()}
+		return outcome{reason: "request", sample: err.Error(), unsent: true}
 	}
 	req = req.WithContext(l.ctx)
 	t0 := time.Now()

@@ -165,6 +165,9 @@ func TestRunClassifies(t *testing.T) {
 			if tt.reason != "" && res.Reasons[tt.reason].Count != 10 {
 				t.Errorf("reasons %v, want %s", res.Reasons, tt.reason)
 			}
+			if tt.reason == "request" && res.Latency != (Latency{}) {
+				t.Errorf("latency %+v of requests never sent", res.Latency)
+			}
 		})
 	}
 }
