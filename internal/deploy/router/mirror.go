@@ -36,20 +36,27 @@ func (r *Router) newMirror(req *http.Request, endpoint, rest string, shadow *pic
 }
 
 // enqueue hands j to the mirror workers, or drops it (counted) when their
-// queue is full or the Router is closing. It never blocks.
+// queue is full or the Router is closed. It never blocks.
 func (r *Router) enqueue(j *mirrorJob) {
-	if r.ctx.Err() == nil {
+	r.mu.RLock()
+	sent := false
+	if !r.closed {
 		select {
 		case r.mirrorq <- j:
-			return
+			sent = true
 		default:
 		}
+	}
+	r.mu.RUnlock()
+	if sent {
+		return
 	}
 	j.shadow.ref.release()
 	r.m.mirrors.WithLabelValues(j.endpoint, j.shadow.name, mirrorDropped).Inc()
 }
 
-// mirrorWorker sends queued mirrored requests until the Router closes.
+// mirrorWorker sends queued mirrored requests until the Router closes,
+// and then those still queued.
 func (r *Router) mirrorWorker() {
 	defer r.workers.Done()
 	for {
@@ -60,7 +67,7 @@ func (r *Router) mirrorWorker() {
 			for {
 				select {
 				case j := <-r.mirrorq:
-					j.shadow.ref.release()
+					r.mirror(j)
 				default:
 					return
 				}
@@ -77,7 +84,7 @@ func (r *Router) mirror(j *mirrorJob) {
 	if timeout <= 0 {
 		timeout = time.Duration(j.shadow.ref.spec.RequestSettings.RequestTimeoutMS) * time.Millisecond
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if id := httpmw.RequestIDFrom(j.req.Context()); id != "" {
 		ctx = httpmw.WithRequestID(ctx, id)

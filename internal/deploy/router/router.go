@@ -454,8 +454,9 @@ func needsReload(old, new deploy.Deployment) bool {
 	return !reflect.DeepEqual(old, new)
 }
 
-// Close closes every backend (after its in-flight requests) and stops the
-// mirror workers. The Router routes nothing afterwards.
+// Close sends the mirrored requests still queued, stops the mirror
+// workers and closes every backend (after its in-flight requests). The
+// Router routes nothing afterwards.
 func (r *Router) Close(ctx context.Context) error {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
