@@ -61,7 +61,9 @@ type Source interface {
 }
 
 type logger interface{ Logs(n int) []string }
-type restarter interface{ Restart(ctx context.Context) error }
+type restarter interface {
+	Restart(ctx context.Context) error
+}
 type failer interface{ Err() error }
 
 // Options configure a Router. The zero value routes with the defaults.
