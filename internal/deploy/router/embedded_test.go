@@ -1,14 +1,12 @@
 package router_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,51 +15,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/deploy/router"
-	"github.com/ferry-ml/ferry/internal/model"
-	nativemodel "github.com/ferry-ml/ferry/internal/model/native"
-	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/testbackend"
-	"github.com/ferry-ml/ferry/internal/train"
-	"github.com/ferry-ml/ferry/internal/train/linear"
 )
-
-// registerToy registers a new version of model name: Ferry's native linear
-// regression y = slope·x + 1, as `ferry train` packages it.
-func registerToy(tb testing.TB, reg *registry.Service, name string, slope float64) registry.Version {
-	tb.Helper()
-	ctx := context.Background()
-	x, y := make([]float64, 20), make([]float64, 20)
-	for i := range x {
-		x[i], y[i] = float64(i), slope*float64(i)+1
-	}
-	f, err := dataset.NewFrame(dataset.NewNumeric("x", x), dataset.NewNumeric("y", y))
-	check(tb, err)
-	specs, err := nativemodel.ParseFeatures(f, []string{"x"}, "y")
-	check(tb, err)
-	feats, err := nativemodel.BuildFeatures(f, specs)
-	check(tb, err)
-	enc := nativemodel.FitEncoder(feats)
-	lin, err := linear.Train(ctx, model.TaskRegression, 0, enc.Encode(feats), y, linear.DefaultParams(), nil)
-	check(tb, err)
-	pipe := &nativemodel.Pipeline{FormatVersion: nativemodel.PipelineFormatVersion, Task: model.TaskRegression, Target: "y",
-		Features: specs, Trainer: train.TrainerLinear, Linear: lin, Encoder: enc}
-	dir := filepath.Join(tb.TempDir(), "model")
-	b, err := model.NewBuilder(ctx, dir)
-	check(tb, err)
-	body, err := pipe.MarshalJSON()
-	check(tb, err)
-	check(tb, b.AddFile(ctx, "model.json", bytes.NewReader(body)))
-	m := &model.Manifest{ArtifactPath: "model", UTCTimeCreated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Metadata: map[string]any{"ferry_task": pipe.Task}}
-	m.SetFlavor(model.FerryFlavor{Trainer: pipe.Trainer, Data: "model.json", FormatVersion: nativemodel.PipelineFormatVersion})
-	_, err = b.Finish(ctx, m, model.FerryInfo{Task: pipe.Task})
-	check(tb, err)
-	v, err := reg.RegisterDir(ctx, name, dir, "", "", nil)
-	check(tb, err)
-	return v
-}
 
 func check(tb testing.TB, err error) {
 	tb.Helper()
@@ -70,7 +27,7 @@ func check(tb testing.TB, err error) {
 	}
 }
 
-const toyRow = `{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[2]}]}`
+const toyRow = testbackend.LinearRow
 
 // deployToy opens Ferry over a temporary directory with two versions of
 // toy (slopes 2 and 3) and endpoint churn whose deployment blue serves
@@ -78,8 +35,8 @@ const toyRow = `{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[2]}
 func deployToy(t *testing.T) *testbackend.Backend {
 	t.Helper()
 	be := testbackend.Open(t, "normal")
-	registerToy(t, be.Registry, "toy", 2)
-	registerToy(t, be.Registry, "toy", 3)
+	be.RegisterLinear(t, "toy", 2)
+	be.RegisterLinear(t, "toy", 3)
 	ctx := context.Background()
 	_, err := be.Deploy.PutEndpoint(ctx, deploy.Endpoint{Name: "churn"})
 	check(t, err)
