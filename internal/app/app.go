@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/deploy/router"
 	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
@@ -61,6 +62,8 @@ type App struct {
 	Models *runtime.VersionLoader
 	// API is the HTTP API over the services.
 	API *httpapi.Server
+	// Router serves the deployed endpoints (/endpoints/NAME/…).
+	Router *router.Router
 }
 
 // Open opens the stores cfg names (cfg must be validated and resolved) and
@@ -105,23 +108,34 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, Artifacts: artifacts, Ready: store.Ping,
 		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
 	})
+	a.Router = router.New(a.Deploy, a.routerTargets(log), router.Options{Log: log, Registerer: a.API.Registerer(), Now: opts.Now})
 	return a, nil
 }
 
-// Close closes the stores.
-func (a *App) Close() error { return a.Store.Close() }
+// Close closes the router (unloading the deployments) and the stores.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return errors.Join(a.Router.Close(ctx), a.Store.Close())
+}
 
-// Handler returns the handler of `ferry server`: the HTTP API, and the
+// Handler returns the handler of `ferry server`: the HTTP API, the
 // registered models served by name, alias or version beside it
 // (/v2/models/NAME@champion/infer, /v1/models/NAME:predict), loaded on
-// demand. Call close after the HTTP server has shut down: it unloads the
-// models.
+// demand, and the deployed endpoints (/endpoints/NAME/…, see Router).
+// Call close after the HTTP server has shut down: it unloads the models
+// (the Router's deployments are unloaded by Serve or Close).
 func (a *App) Handler() (h http.Handler, close func(context.Context) error) {
 	srv := serving.New(serving.Options{MaxRequestBytes: a.Config.Server.MaxRequestBytes, Registerer: a.API.Registerer(), Log: a.Log})
 	inference := srv.RegistryHandler(serving.VersionResolver{Loader: a.Models}, serving.RegistryOptions{})
 	api := a.API.Handler()
+	endpoints := a.endpointsHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
+		if strings.HasPrefix(p, router.Prefix) {
+			endpoints.ServeHTTP(w, r)
+			return
+		}
 		if p == "/v2" || strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, "/v1/models/") {
 			inference.ServeHTTP(w, r)
 			return
@@ -130,14 +144,20 @@ func (a *App) Handler() (h http.Handler, close func(context.Context) error) {
 	}), srv.Close
 }
 
-// Serve serves Handler on ln until ctx ends, then drains requests and
-// unloads the served models.
+// Serve serves Handler on ln until ctx ends, keeping the Router in step
+// with the store meanwhile (Router.Run), then drains requests and unloads
+// the served models and deployments.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	h, closeModels := a.Handler()
+	rctx, stopRouter := context.WithCancel(ctx)
+	routed := make(chan struct{})
+	go func() { defer close(routed); a.Router.Run(rctx) }()
 	err := Serve(ctx, ln, h, a.Config.Server, a.Log)
+	stopRouter()
+	<-routed
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return errors.Join(err, closeModels(cctx))
+	return errors.Join(err, closeModels(cctx), a.Router.Close(cctx))
 }
 
 // openStore opens the metadata store cfg.StoreURL names.

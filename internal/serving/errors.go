@@ -44,6 +44,11 @@ func encoderOf(proto string) httpmw.Encoder {
 	return writeV2Error
 }
 
+// ErrorEncoder is the error body writer of the inference protocol path
+// speaks (MLflow's shape on /invocations, {"error": "..."} elsewhere), for
+// handlers that answer on the server's behalf, such as an endpoint router.
+func ErrorEncoder(path string) httpmw.Encoder { return encoderOf(protocolOf(path)) }
+
 // writeV2Error writes {"error": "..."}.
 func writeV2Error(w http.ResponseWriter, status int, _, msg string) {
 	b := make([]byte, 0, len(msg)+16)

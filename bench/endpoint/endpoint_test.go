@@ -1,0 +1,118 @@
+// Package endpointbench measures what routing through a deployed endpoint
+// costs: one-row Open Inference Protocol V2 /infer requests from 32
+// clients over loopback to the same registered model (Ferry's native
+// linear model of testbackend.RegisterLinear) served directly by a
+// serving.Server (/v2/models/bench/infer) and through `ferry server`'s
+// handler at /endpoints/bench/v2/models/bench/infer — the endpoint
+// router with its embedded target — without and with 50% of the requests
+// mirrored to a shadow deployment of the same model. BenchmarkEndpoint
+// runs the variants side by side in one process:
+//
+//	go test -run '^$' -bench Endpoint -benchtime 20000x -count 3 ./bench/endpoint/
+package endpointbench
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	servingbench "github.com/ferry-ml/ferry/bench/serving"
+	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/serving"
+	"github.com/ferry-ml/ferry/internal/testbackend"
+)
+
+// Concurrency is the number of clients.
+const Concurrency = 32
+
+type variant struct {
+	name    string
+	handler http.Handler
+	path    string
+}
+
+// variants builds Ferry over a temporary directory with the model
+// registered and deployed as endpoint bench (deployment blue at 100%,
+// deployment shadow idle) and returns the three ways of reaching it. The
+// mirrored variant turns mirroring on when it starts.
+func variants(b *testing.B) (*testbackend.Backend, []variant) {
+	be := testbackend.Open(b, "normal")
+	be.RegisterLinear(b, "bench", 2)
+	ctx := context.Background()
+	_, err := be.Deploy.PutEndpoint(ctx, deploy.Endpoint{Name: "bench"})
+	check(b, err)
+	for _, d := range []string{"blue", "shadow"} {
+		_, err = be.Deploy.PutDeployment(ctx, deploy.Deployment{Name: d, EndpointName: "bench", Model: "models:/bench/1"})
+		check(b, err)
+	}
+	_, err = be.Deploy.SetTraffic(ctx, "bench", map[string]int{"blue": 100}, "bench")
+	check(b, err)
+	check(b, be.Router.Refresh(ctx))
+	for _, d := range []string{"blue", "shadow"} {
+		check(b, be.Router.WaitReady(ctx, "bench", d))
+	}
+	l, err := be.Models.LoadVersion(ctx, "models:/bench/1")
+	check(b, err)
+	direct := serving.New(serving.Options{Registerer: prometheus.NewRegistry()})
+	direct.Set("bench", "1", l, l.Signature())
+	b.Cleanup(func() { direct.Close(context.Background()) })
+	h, closeModels := be.Handler()
+	b.Cleanup(func() { closeModels(context.Background()) })
+	return be, []variant{
+		{"direct", direct.Handler(), "/v2/models/bench/infer"},
+		{"endpoint", h, "/endpoints/bench/v2/models/bench/infer"},
+		{"endpoint-mirror50", h, "/endpoints/bench/v2/models/bench/infer"},
+	}
+}
+
+// BenchmarkEndpoint sends b.N requests to each variant and reports req/s
+// and latency percentiles. Use a fixed -benchtime (e.g. 20000x).
+func BenchmarkEndpoint(b *testing.B) {
+	be, vs := variants(b)
+	ctx := context.Background()
+	for _, v := range vs {
+		b.Run(v.name, func(b *testing.B) {
+			if v.name == "endpoint-mirror50" {
+				e, err := be.Deploy.GetEndpoint(ctx, "bench")
+				check(b, err)
+				e.MirrorTraffic = map[string]int{"shadow": 50}
+				_, err = be.Deploy.PutEndpoint(ctx, e)
+				check(b, err)
+				check(b, be.Router.Refresh(ctx))
+				defer func() {
+					e.MirrorTraffic = nil
+					_, err := be.Deploy.PutEndpoint(ctx, e)
+					check(b, err)
+					check(b, be.Router.Refresh(ctx))
+				}()
+			}
+			srv := httptest.NewServer(v.handler)
+			defer srv.Close()
+			c := servingbench.NewClient(Concurrency)
+			url := srv.URL + v.path
+			body := []byte(testbackend.LinearRow)
+			if r := servingbench.Load(ctx, c, url, body, Concurrency, 2000, 0); r.Errors > 0 { // warm up connections
+				b.Fatalf("warm-up: %s", r.FirstFail)
+			}
+			b.ResetTimer()
+			r := servingbench.Load(ctx, c, url, body, Concurrency, b.N, 0)
+			b.StopTimer()
+			if r.Errors > 0 {
+				b.Fatalf("%d errors: %s", r.Errors, r.FirstFail)
+			}
+			b.ReportMetric(r.RPS, "req/s")
+			b.ReportMetric(float64(r.P50)/1e6, "ms-p50")
+			b.ReportMetric(float64(r.P99)/1e6, "ms-p99")
+		})
+	}
+}
+
+func check(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
