@@ -68,8 +68,11 @@ type Probe struct {
 	SuccessThreshold int `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
 }
 
-// Rollout describes how traffic moves to a deployment. It is stored as
-// written; rollouts are carried out by a later step.
+// Rollout describes how traffic moves to a deployment: when an endpoint's
+// traffic moves to it, Apply starts a rollout that the Controller carries
+// out step by step (see RolloutStatus). Stored as written; defaults are
+// strategy canary, steps [10, 50, 100], step_duration 5m and
+// DefaultAnalysis, whose thresholds analysis overrides (see Analysis).
 type Rollout struct {
 	// Strategy is canary or blue_green.
 	Strategy     string         `json:"strategy" yaml:"strategy"`
@@ -191,16 +194,9 @@ func (d Deployment) Validate() error {
 	default:
 		return ferry.Errorf(ferry.EINVALID, "deployment %s: target %q: want embedded, process or kubernetes", id, d.Target)
 	}
-	if r := d.Rollout; r != nil {
-		if r.Strategy != "canary" && r.Strategy != "blue_green" {
-			return ferry.Errorf(ferry.EINVALID, "deployment %s: rollout strategy %q: want canary or blue_green", id, r.Strategy)
-		}
-		last := 0
-		for _, s := range r.Steps {
-			if s <= last || s > 100 {
-				return ferry.Errorf(ferry.EINVALID, "deployment %s: rollout steps must increase within 1..100", id)
-			}
-			last = s
+	if d.Rollout != nil {
+		if _, err := parseRollout(d.Rollout); err != nil {
+			return fmt.Errorf("deployment %s: %w", id, err)
 		}
 	}
 	return nil

@@ -45,6 +45,9 @@ type Change struct {
 	Diffs      []FieldDiff `json:"diffs,omitempty"`
 	Endpoint   *Endpoint   `json:"endpoint,omitempty"`
 	Deployment *Deployment `json:"deployment,omitempty"`
+	// Rollout, on an endpoint update, says that its traffic moves by a
+	// rollout rather than at once: "canary 10→50→100 of green".
+	Rollout string `json:"rollout,omitempty"`
 }
 
 // Plan is the ordered changes that take the current state to the desired
@@ -85,6 +88,9 @@ func (p Plan) String() string {
 				parts[i] = fmt.Sprintf("%s %s → %s", d.Field, orNone(d.Old), orNone(d.New))
 			}
 			b.WriteString(": " + strings.Join(parts, ", "))
+		}
+		if c.Rollout != "" {
+			b.WriteString(" (by rollout: " + c.Rollout + ")")
 		}
 		b.WriteByte('\n')
 	}
@@ -191,7 +197,8 @@ func ComputePlan(desired, current State, prune bool) (Plan, error) {
 			creates = append(creates, Change{Action: Create, Kind: KindEndpoint, Address: n, Endpoint: &e})
 		default:
 			if diffs := diff(old, e); len(diffs) > 0 {
-				updates = append(updates, Change{Action: Update, Kind: KindEndpoint, Address: n, Diffs: diffs, Endpoint: &e})
+				updates = append(updates, Change{Action: Update, Kind: KindEndpoint, Address: n, Diffs: diffs, Endpoint: &e,
+					Rollout: rolloutNote(old, e, endpointDeployments(n, wantD, curD))})
 			} else {
 				p.Unchanged++
 			}

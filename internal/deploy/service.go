@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-ml/ferry"
@@ -13,18 +14,28 @@ import (
 // Service is the only way in to endpoints and deployments. Every change is
 // audited with the principal of its context (auth.PrincipalFrom).
 type Service struct {
-	store  Store
-	models ModelResolver
-	now    func() time.Time
+	store     Store
+	models    ModelResolver
+	now       func() time.Time
+	approvals ApprovalPolicy // nil: no rollout needs an approval
+
+	// rolloutMu serialises the changes of rollouts made in this process
+	// (the Controller's and the API's), each a traffic change and a
+	// rollout update; between servers, a rollout's version does.
+	rolloutMu sync.Mutex
 }
 
 // NewService returns a Service over store, resolving deployment models
 // through models. now is its clock; nil: time.Now.
-func NewService(store Store, models ModelResolver, now func() time.Time) *Service {
+func NewService(store Store, models ModelResolver, now func() time.Time, opts ...ServiceOption) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, models: models, now: now}
+	s := &Service{store: store, models: models, now: now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // GetEndpoint returns one endpoint; ENOTFOUND when it does not exist.
@@ -181,7 +192,9 @@ func (s *Service) Plan(ctx context.Context, desired State, prune bool) (Plan, er
 
 // Apply computes the plan to desired and carries it out in its order,
 // returning it. A new endpoint is created without traffic, which is set
-// once its deployments exist. On an error the changes made so far stay
+// once its deployments exist. Traffic that moves to a deployment whose
+// spec has a rollout is not set but rolled out (see applyEndpoint; the
+// plan's line says so). On an error the changes made so far stay
 // (each is audited) and a new plan shows what remains.
 func (s *Service) Apply(ctx context.Context, desired State, prune bool) (Plan, error) {
 	p, err := s.Plan(ctx, desired, prune)
@@ -205,7 +218,7 @@ func (s *Service) Apply(ctx context.Context, desired State, prune bool) (Plan, e
 			_, err = s.PutDeployment(ctx, *c.Deployment)
 		case c.Kind == KindDeployment:
 			for _, e := range later {
-				if _, err = s.PutEndpoint(ctx, e); err != nil {
+				if err = s.applyEndpoint(ctx, e); err != nil {
 					break
 				}
 			}
@@ -215,7 +228,7 @@ func (s *Service) Apply(ctx context.Context, desired State, prune bool) (Plan, e
 			}
 		default:
 			for _, e := range later {
-				if _, err = s.PutEndpoint(ctx, e); err != nil {
+				if err = s.applyEndpoint(ctx, e); err != nil {
 					break
 				}
 			}
@@ -229,7 +242,7 @@ func (s *Service) Apply(ctx context.Context, desired State, prune bool) (Plan, e
 		}
 	}
 	for _, e := range later {
-		if _, err := s.PutEndpoint(ctx, e); err != nil {
+		if err := s.applyEndpoint(ctx, e); err != nil {
 			return p, fmt.Errorf("update endpoint %s: %w", e.Name, err)
 		}
 	}

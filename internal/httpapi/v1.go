@@ -130,6 +130,7 @@ func (s *Server) v1Routes() []v1Route {
 	routes = append(routes, s.v1RegistryRoutes()...) // registry.go
 	routes = append(routes, s.v1TransferRoutes()...) // transfer.go
 	routes = append(routes, s.v1DeployRoutes()...)   // deploy.go
+	routes = append(routes, s.v1RolloutRoutes()...)  // rollout.go
 	return routes
 }
 

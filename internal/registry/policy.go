@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,11 +27,17 @@ import (
 //	  churn:
 //	    stages:
 //	      Production: {approval: true}
+//	endpoints:
+//	  churn: {approval: true}
+//	  "prod-*": {approval: true}
 //
-// Rules for a model replace the default rule of the same target.
+// Rules for a model replace the default rule of the same target. Endpoint
+// rules say which endpoints' rollouts wait for an approval before their
+// last step moves all traffic (see EndpointApproval).
 type Policy struct {
-	Default Rules            `yaml:"default"`
-	Models  map[string]Rules `yaml:"models"`
+	Default   Rules                   `yaml:"default"`
+	Models    map[string]Rules        `yaml:"models"`
+	Endpoints map[string]EndpointRule `yaml:"endpoints"`
 	// ChangedAt is when the policy last changed, in ms since the Unix epoch:
 	// the latest modification time of the policy file and the gates files
 	// it names (0 when they were not read from files). Validations made
@@ -57,6 +64,38 @@ type Requirement struct {
 	// Validation requires a passing validation of the version made with the
 	// gates file it names; see ValidationRule.
 	Validation *ValidationRule `yaml:"validation"`
+}
+
+// EndpointRule is what moving an endpoint's traffic needs.
+type EndpointRule struct {
+	// Approval makes a rollout wait, before the step that moves the
+	// endpoint's traffic to its goal (100%), for an approval by a principal
+	// other than the one who started it.
+	Approval bool `yaml:"approval"`
+}
+
+// EndpointApproval reports whether rollouts of endpoint need an approval
+// before their last step. The rule keyed by the endpoint's exact name
+// wins; otherwise the first glob key (path.Match syntax, in sorted order)
+// that matches it; no match needs none.
+func (p *Policy) EndpointApproval(endpoint string) bool {
+	if p == nil {
+		return false
+	}
+	if r, ok := p.Endpoints[endpoint]; ok {
+		return r.Approval
+	}
+	keys := make([]string, 0, len(p.Endpoints))
+	for k := range p.Endpoints {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if ok, _ := path.Match(k, endpoint); ok {
+			return p.Endpoints[k].Approval
+		}
+	}
+	return false
 }
 
 // ValidationCheckKind is the kind of check a validation is recorded as
@@ -149,6 +188,11 @@ func ParsePolicy(raw []byte, name string) (*Policy, error) {
 	for m, r := range p.Models {
 		if err := check("models."+m, r); err != nil {
 			return nil, err
+		}
+	}
+	for k := range p.Endpoints {
+		if _, err := path.Match(k, ""); err != nil {
+			return nil, ferry.Errorf(ferry.EINVALID, "policy %s: endpoints: %q is not a name or a glob pattern", name, k)
 		}
 	}
 	p.ChangedAt = gates.changedAt

@@ -232,3 +232,30 @@ func TestValidationRuleParse(t *testing.T) {
 		})
 	}
 }
+
+func TestEndpointApproval(t *testing.T) {
+	p, err := registry.ParsePolicy([]byte("endpoints:\n  churn: {approval: true}\n  \"prod-*\": {approval: true}\n  prod-lab: {approval: false}\n"), "policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		endpoint string
+		want     bool
+	}{{"churn", true}, {"prod-fraud", true}, {"prod-lab", false}, {"staging", false}} {
+		t.Run(tt.endpoint, func(t *testing.T) {
+			if got := p.EndpointApproval(tt.endpoint); got != tt.want {
+				t.Errorf("EndpointApproval(%s) = %v, want %v", tt.endpoint, got, tt.want)
+			}
+		})
+	}
+	var none *registry.Policy
+	if none.EndpointApproval("churn") {
+		t.Error("no policy requires an approval")
+	}
+	if _, err := registry.ParsePolicy([]byte("endpoints:\n  \"[\": {approval: true}\n"), "policy.yaml"); ferry.ErrorCode(err) != ferry.EINVALID {
+		t.Errorf("a bad glob: %v", err)
+	}
+	if _, err := registry.ParsePolicy([]byte("endpoints:\n  churn: {aproval: true}\n"), "policy.yaml"); err == nil || !strings.Contains(err.Error(), "approval") {
+		t.Errorf("a typo: %v", err)
+	}
+}

@@ -200,3 +200,10 @@ func (s *Service) DeleteAlias(ctx context.Context, name, alias string) error {
 	}
 	return s.store.DeleteAlias(ctx, name, alias, s.event(ctx, ActionDeleteAlias, name, 0, "@"+alias, "", ""))
 }
+
+// EndpointApproval reports whether the policy makes rollouts of endpoint
+// wait for an approval by another principal before their last step
+// (Policy.EndpointApproval); deploy.Service consumes it.
+func (s *Service) EndpointApproval(endpoint string) bool {
+	return s.policy.EndpointApproval(endpoint)
+}

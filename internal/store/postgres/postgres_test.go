@@ -8,11 +8,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
+	"github.com/ferry-ml/ferry/internal/store/sqlstore"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -117,4 +119,68 @@ func TestDeployStore(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	})
+}
+
+// TestLeaderLease: of two servers on one database, one holds the lease;
+// when it releases it (or its connection dies), the other takes it over.
+func TestLeaderLease(t *testing.T) {
+	ctx := context.Background()
+	url := freshDatabase(t, testURL(t))
+	open := func() *sqlstore.DB {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open().Leader("deploy"), open().Leader("deploy")
+	lead := func(l *sqlstore.Lease) bool {
+		t.Helper()
+		held, err := l.Lead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	if !lead(a) || !lead(a) {
+		t.Fatal("the first server does not lead")
+	}
+	if lead(b) {
+		t.Fatal("two servers lead at once")
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !lead(b) {
+		t.Fatal("the second server does not take over after a release")
+	}
+	if lead(a) {
+		t.Fatal("the first server leads again while the second holds the lease")
+	}
+
+	// The holder's session dies: it is no longer leader, and the other one takes over.
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := b.Lead(ctx); held || err == nil {
+		t.Fatalf("after its connection died the holder leads: %v, %v", held, err)
+	}
+	// The server frees a dead session's locks as the backend exits, just after.
+	for n, deadline := 1, time.Now().Add(10*time.Second); n > 0; {
+		if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead session's advisory lock is still held after 10s")
+		}
+	}
+	if !lead(a) {
+		t.Fatal("the first server does not take over after the holder's connection died")
+	}
 }

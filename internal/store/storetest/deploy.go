@@ -28,6 +28,68 @@ func (r aliasResolver) Resolve(_ context.Context, uri string) (registry.Version,
 func RunDeploy(t *testing.T, open func(t *testing.T) deploy.Store) {
 	t.Run("crud and serial", func(t *testing.T) { testDeployCRUD(t, open(t)) })
 	t.Run("service", func(t *testing.T) { testDeployService(t, open(t)) })
+	t.Run("rollouts", func(t *testing.T) { testRollouts(t, open(t)) })
+}
+
+func testRollouts(t *testing.T, s deploy.Store) {
+	ctx := context.Background()
+	ev := func(action string) deploy.AuditEvent {
+		return deploy.AuditEvent{Time: 1, Principal: "ana", Action: action, Endpoint: "churn", Deployment: "green"}
+	}
+	if _, err := s.GetRollout(ctx, 1); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Fatalf("get missing rollout: %v", err)
+	}
+	r := deploy.RolloutStatus{Endpoint: "churn", Deployment: "green", Baseline: "blue", Stable: map[string]int{"blue": 100}, Goal: map[string]int{"green": 100},
+		Strategy: "canary", Steps: []int{10, 100}, StepDurationMS: 60000, Analysis: deploy.DefaultAnalysis(), State: deploy.RolloutProgressing, StartedBy: "ana", Created: 5, Updated: 5}
+	id, err := s.CreateRollout(ctx, r, ev("rollout_start"))
+	must(t, err)
+	if _, err := s.CreateRollout(ctx, r, ev("rollout_start")); ferry.ErrorCode(err) != ferry.ECONFLICT {
+		t.Errorf("a second active rollout of one endpoint: %v", err)
+	}
+	got, err := s.GetRollout(ctx, id)
+	must(t, err)
+	if got.ID != id || got.Version != 1 || got.Stable["blue"] != 100 || len(got.Steps) != 2 || got.Analysis.MinRequests != 100 || got.State != deploy.RolloutProgressing {
+		t.Errorf("round trip %+v", got)
+	}
+	got.Step, got.StepStartedAt = 1, 99
+	got.Verdict = &deploy.Verdict{Passed: true, Detail: "ok"}
+	v, err := s.UpdateRollout(ctx, got, deploy.AuditEvent{}) // not audited
+	must(t, err)
+	if v != 2 {
+		t.Errorf("version after update %d, want 2", v)
+	}
+	if _, err := s.UpdateRollout(ctx, got, ev("rollout_step")); ferry.ErrorCode(err) != ferry.ECONFLICT {
+		t.Errorf("update from an old version: %v", err)
+	}
+	got.Version, got.State = v, deploy.RolloutRolledBack
+	_, err = s.UpdateRollout(ctx, got, ev("rollout_rollback"))
+	must(t, err)
+	missing := got
+	missing.ID = id + 100
+	if _, err := s.UpdateRollout(ctx, missing, ev("rollout_step")); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+		t.Errorf("update a missing rollout: %v", err)
+	}
+	if active, err := s.ListRollouts(ctx, "churn", true); err != nil || len(active) != 0 {
+		t.Errorf("active after rollback: %v, %v", active, err)
+	}
+	id2, err := s.CreateRollout(ctx, r, ev("rollout_start"))
+	must(t, err)
+	r.Endpoint = "other"
+	_, err = s.CreateRollout(ctx, r, deploy.AuditEvent{Time: 1, Principal: "ana", Action: "rollout_start", Endpoint: "other"})
+	must(t, err)
+	all, err := s.ListRollouts(ctx, "churn", false)
+	must(t, err)
+	if len(all) != 2 || all[0].ID != id2 || all[1].ID != id || all[1].Verdict == nil || all[1].State != deploy.RolloutRolledBack || all[1].Step != 1 {
+		t.Errorf("rollouts of churn, newest first: %+v", all)
+	}
+	if every, err := s.ListRollouts(ctx, "", true); err != nil || len(every) != 2 {
+		t.Errorf("every active rollout: %d, %v", len(every), err)
+	}
+	audit, err := s.ListDeployAudit(ctx, "churn")
+	must(t, err)
+	if len(audit) != 3 || audit[1].Action != "rollout_rollback" {
+		t.Errorf("audit %+v: want start, rollback, start", audit)
+	}
 }
 
 func testDeployCRUD(t *testing.T, s deploy.Store) {
