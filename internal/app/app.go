@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-ml/ferry/internal/blob"
@@ -43,6 +44,14 @@ type Options struct {
 	Policy *registry.Policy
 	// Now is the services' clock; nil: time.Now.
 	Now func() time.Time
+	// Background makes Serve run the deploy stage's loops for as long as
+	// it serves: the router following the store (Router.Run) and the
+	// rollout controller (under the leader lease). `ferry server` and the
+	// demo set it; a local one-command session leaves it off (its router
+	// still refreshes on its first request, and no rollout advances).
+	Background bool
+	// RolloutTick is the rollout controller's period; 0: deploy.DefaultTick.
+	RolloutTick time.Duration
 }
 
 // App is Ferry built from one configuration: the opened stores and every
@@ -64,6 +73,11 @@ type App struct {
 	API *httpapi.Server
 	// Router serves the deployed endpoints (/endpoints/NAME/…).
 	Router *router.Router
+	// Rollouts advances the rollouts (run by Serve with Options.Background).
+	Rollouts *deploy.Controller
+
+	background bool
+	lease      *sqlstore.Lease
 }
 
 // Open opens the stores cfg names (cfg must be validated and resolved) and
@@ -100,7 +114,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{Config: cfg, Log: log, Store: store, Artifacts: artifacts, Tracking: svc}
 	a.Registry = registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Now: opts.Now, Log: log})
-	a.Deploy = deploy.NewService(store, a.Registry, opts.Now)
+	a.Deploy = deploy.NewService(store, a.Registry, opts.Now, deploy.WithApprovals(a.Registry))
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
@@ -109,6 +123,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
 	})
 	a.Router = router.New(a.Deploy, a.routerTargets(log), router.Options{Log: log, Registerer: a.API.Registerer(), Now: opts.Now})
+	a.background = opts.Background
+	a.lease = store.Leader("deploy-controller")
+	a.Rollouts = deploy.NewController(a.Deploy, a.Router, a.Router, a.lease, deploy.ControllerOptions{Now: opts.Now, Tick: opts.RolloutTick, Log: log})
 	return a, nil
 }
 
@@ -144,20 +161,23 @@ func (a *App) Handler() (h http.Handler, close func(context.Context) error) {
 	}), srv.Close
 }
 
-// Serve serves Handler on ln until ctx ends, keeping the Router in step
-// with the store meanwhile (Router.Run), then drains requests and unloads
-// the served models and deployments.
+// Serve serves Handler on ln until ctx ends, then drains requests and
+// unloads the served models and deployments. With Options.Background it
+// also runs the Router's refresh loop and the rollout controller meanwhile.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	h, closeModels := a.Handler()
-	rctx, stopRouter := context.WithCancel(ctx)
-	routed := make(chan struct{})
-	go func() { defer close(routed); a.Router.Run(rctx) }()
+	bctx, stop := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	if a.background {
+		loops.Go(func() { a.Router.Run(bctx) })
+		loops.Go(func() { a.Rollouts.Run(bctx) })
+	}
 	err := Serve(ctx, ln, h, a.Config.Server, a.Log)
-	stopRouter()
-	<-routed
+	stop()
+	loops.Wait()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return errors.Join(err, closeModels(cctx), a.Router.Close(cctx))
+	return errors.Join(err, a.lease.Release(cctx), closeModels(cctx), a.Router.Close(cctx))
 }
 
 // openStore opens the metadata store cfg.StoreURL names.

@@ -48,7 +48,7 @@ artifact proxy under /api/2.0/mlflow-artifacts, /metrics for Prometheus and
 				return err
 			}
 			ctx := cmd.Context()
-			fa, err := a.open(ctx, cfg, log)
+			fa, err := a.openServer(ctx, cfg, log)
 			if err != nil {
 				return err
 			}

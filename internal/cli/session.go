@@ -68,6 +68,13 @@ func (a *app) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*f
 	return ferryapp.Open(ctx, cfg, ferryapp.Options{Log: log, Runtimes: a.runtimeConfig(log)})
 }
 
+// openServer opens the data directory for a long-running server (ferry
+// server, the demo): the router and the rollout controller run while it
+// serves.
+func (a *app) openServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*ferryapp.App, error) {
+	return ferryapp.Open(ctx, cfg, ferryapp.Options{Log: log, Runtimes: a.runtimeConfig(log), Background: true})
+}
+
 // startLocal opens the local data directory and serves it on a free
 // loopback port.
 func (a *app) startLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*session, error) {
