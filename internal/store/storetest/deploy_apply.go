@@ -222,4 +222,3 @@ func (h *hookStore) PutEndpoint(ctx context.Context, e deploy.Endpoint, ifSerial
 	h.once.Do(h.before)
 	return h.Store.PutEndpoint(ctx, e, ifSerial, ev)
 }
-
