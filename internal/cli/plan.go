@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -84,19 +87,35 @@ func (a *app) applyCommand() *cobra.Command {
 		prune bool
 	)
 	cmd := &cobra.Command{
-		Use:   "apply -f PATH",
+		Use:   "apply -f PATH | apply PLAN.json",
 		Short: "Make the server's endpoints and deployments match the resource files",
 		Long: `Compute the plan (see ferry plan) and carry it out, in an order in which
 every step is valid: new endpoints, new and changed deployments (their model
 aliases resolved and pinned now), traffic changes, then — with --prune only —
 deletions. Every change is audited with the acting principal. Applying the
-same files twice changes nothing the second time.`,
+same files twice changes nothing the second time.
+
+Given a plan file (ferry plan -o json > plan.json) instead of -f, apply carries
+out exactly that plan, and refuses it when an endpoint it read has changed
+since (its serial moved): run ferry plan again. Two applies to one endpoint
+never interleave: the second waits for the first, or fails the same way.`,
 		Example: `  ferry apply -f deploy/
-  ferry apply -f deploy/ --prune`,
-		Args: exactArgs(0, ""),
+  ferry apply -f deploy/ --prune
+  ferry plan -f deploy/ -o json > plan.json && ferry apply plan.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) > 1:
+				return usagef(cmd, "apply takes at most one argument, a plan file (got %d)", len(args))
+			case len(args) == 1 && (path != "" || prune):
+				return usagef(cmd, "give either a plan file or -f PATH (with --prune), not both")
+			case len(args) == 0 && path == "":
+				return usagef(cmd, "name the resource files with -f FILE or DIRECTORY, or give a plan file")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if path == "" {
-				return usagef(cmd, "name the resource files with -f FILE or DIRECTORY")
+			if len(args) == 1 {
+				return a.applyPlanFile(cmd, args[0])
 			}
 			return a.deployRun(cmd.Context(), path, func(s *session, desired client.DeployState) error {
 				p, err := s.client.ApplyDeploy(cmd.Context(), desired, prune)
@@ -111,6 +130,28 @@ same files twice changes nothing the second time.`,
 	f.StringVarP(&path, "file", "f", "", "resource file or directory")
 	f.BoolVar(&prune, "prune", false, "delete endpoints and deployments that no file names")
 	return cmd
+}
+
+// applyPlanFile applies the plan that ferry plan -o json wrote to file.
+func (a *app) applyPlanFile(cmd *cobra.Command, file string) error {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var p client.DeployPlan
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("%s: not a plan written by ferry plan -o json: %w", file, err)
+	}
+	ctx := a.principalContext(cmd.Context(), "")
+	return a.withSession(ctx, func(s *session) error {
+		done, err := s.client.ApplyPlan(ctx, p)
+		if err != nil {
+			return err
+		}
+		return a.printPlan(cmd.OutOrStdout(), done)
+	})
 }
 
 // deployRun loads the resource files at path and calls fn with a session
