@@ -48,6 +48,9 @@ type Change struct {
 	// Rollout, on an endpoint update, says that its traffic moves by a
 	// rollout rather than at once: "canary 10→50→100 of green".
 	Rollout string `json:"rollout,omitempty"`
+	// Drift, when set, is a change made outside apply that this change
+	// undoes (Service.Plan sets it from the audit trail).
+	Drift *Drift `json:"drift,omitempty"`
 }
 
 // Plan is the ordered changes that take the current state to the desired
@@ -60,6 +63,12 @@ type Plan struct {
 	Change    int      `json:"change"`
 	Destroy   int      `json:"destroy"`
 	Unchanged int      `json:"unchanged"`
+	// Serials are the serials of the endpoints the plan read (see
+	// planScope), 0 for one that did not exist; ApplyPlan refuses the plan
+	// once any of them moved.
+	Serials map[string]int64 `json:"serials"`
+	// Time is when Service.Plan made the plan, in Unix milliseconds.
+	Time int64 `json:"time,omitempty"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -76,7 +85,9 @@ func (p Plan) Summary() string {
 
 // String renders the plan as Terraform does: one line per change
 // ("+ create endpoint churn", "~ update deployment churn/green:
-// instance_count 1 → 2", "- delete deployment churn/blue"), then Summary.
+// instance_count 1 → 2", "- delete deployment churn/blue"), each followed
+// by its drift ("  (drift: set by alice 3m ago via ferry endpoints
+// traffic)"), then Summary.
 func (p Plan) String() string {
 	var b strings.Builder
 	sym := map[string]string{Create: "+", Update: "~", Delete: "-"}
@@ -91,6 +102,9 @@ func (p Plan) String() string {
 		}
 		if c.Rollout != "" {
 			b.WriteString(" (by rollout: " + c.Rollout + ")")
+		}
+		if c.Drift != nil {
+			b.WriteString("  (drift: " + c.Drift.describe(p.Time) + ")")
 		}
 		b.WriteByte('\n')
 	}
@@ -111,8 +125,10 @@ func orNone(s string) string {
 // must be valid: names unique, every deployment's endpoint present, traffic
 // and mirror_traffic naming only deployments of their endpoint; otherwise
 // the error is EINVALID.
+//
+// The plan's Serials are those of current's endpoints in planScope.
 func ComputePlan(desired, current State, prune bool) (Plan, error) {
-	var p Plan
+	p := Plan{Serials: map[string]int64{}}
 	curE := map[string]Endpoint{}
 	for _, e := range current.Endpoints {
 		curE[e.Name] = e.Normalize()
@@ -186,6 +202,10 @@ func ComputePlan(desired, current State, prune bool) (Plan, error) {
 		if d := curD[key]; !hasEndpoint(afterE, d.EndpointName) && !prune {
 			return Plan{}, ferry.Errorf(ferry.EINVALID, "deployment %s would lose its endpoint", key)
 		}
+	}
+
+	for _, n := range planScope(desired, current.Endpoints, prune) {
+		p.Serials[n] = curE[n].Serial
 	}
 
 	var creates, depChanges, updates, depDeletes, deletes []Change

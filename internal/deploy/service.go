@@ -13,11 +13,18 @@ import (
 
 // Service is the only way in to endpoints and deployments. Every change is
 // audited with the principal of its context (auth.PrincipalFrom).
+//
+// Apply and ApplyPlan hold a per-endpoint lock, so that applies to one
+// endpoint in one process run one after the other, and make every write
+// conditional on the endpoint's serial, so that a write by anyone else in
+// between (another replica, SetTraffic) makes the apply fail with ECONFLICT
+// rather than leave a mixed state.
 type Service struct {
 	store     Store
 	models    ModelResolver
 	now       func() time.Time
 	approvals ApprovalPolicy // nil: no rollout needs an approval
+	locks     endpointLocks
 
 	// rolloutMu serialises the changes of rollouts made in this process
 	// (the Controller's and the API's), each a traffic change and a
@@ -77,7 +84,7 @@ func (s *Service) State(ctx context.Context) (State, error) {
 }
 
 func (s *Service) event(ctx context.Context, action, endpoint, deployment, detail string) AuditEvent {
-	return AuditEvent{Time: s.now().UnixMilli(), Principal: auth.PrincipalFrom(ctx), Action: action, Endpoint: endpoint, Deployment: deployment, Detail: detail}
+	return AuditEvent{Time: s.now().UnixMilli(), Principal: auth.PrincipalFrom(ctx), Action: action, Endpoint: endpoint, Deployment: deployment, Detail: detail, Via: applyingVia(ctx)}
 }
 
 // PutEndpoint creates e or replaces the stored endpoint of that name, after
@@ -98,10 +105,11 @@ func (s *Service) PutEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
 	} else if err != nil {
 		return Endpoint{}, err
 	}
-	serial, err := s.store.PutEndpoint(ctx, e, s.event(ctx, action, e.Name, "", trafficString(e.Traffic)))
+	serial, err := s.store.PutEndpoint(ctx, e, expectSerial(ctx, e.Name, AnySerial), s.event(ctx, action, e.Name, "", trafficString(e.Traffic)))
 	if err != nil {
 		return Endpoint{}, err
 	}
+	noteSerial(ctx, e.Name, serial)
 	e.Serial = serial
 	return e, nil
 }
@@ -109,7 +117,9 @@ func (s *Service) PutEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
 // SetTraffic sets an endpoint's traffic split (validated as PutEndpoint
 // does), keeping the rest of the endpoint, and audits it as set_traffic
 // with reason (who or what moved it: "ferry endpoints traffic", "rollout
-// green: step 2 of 3"). It returns the endpoint as stored.
+// green: step 2 of 3"), which the audit event records as its Via. It
+// returns the endpoint as stored; ECONFLICT when the endpoint changed
+// between reading and writing it.
 func (s *Service) SetTraffic(ctx context.Context, endpoint string, traffic map[string]int, reason string) (Endpoint, error) {
 	e, err := s.store.GetEndpoint(ctx, endpoint)
 	if err != nil {
@@ -127,7 +137,9 @@ func (s *Service) SetTraffic(ctx context.Context, endpoint string, traffic map[s
 	if reason != "" {
 		detail += " (" + reason + ")"
 	}
-	serial, err := s.store.PutEndpoint(ctx, e, s.event(ctx, "set_traffic", e.Name, "", detail))
+	ev := s.event(ctx, "set_traffic", e.Name, "", detail)
+	ev.Via = reason
+	serial, err := s.store.PutEndpoint(ctx, e, e.Serial, ev)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -137,7 +149,11 @@ func (s *Service) SetTraffic(ctx context.Context, endpoint string, traffic map[s
 
 // DeleteEndpoint deletes an endpoint without deployments.
 func (s *Service) DeleteEndpoint(ctx context.Context, name string) error {
-	return s.store.DeleteEndpoint(ctx, name, s.event(ctx, "delete_endpoint", name, "", ""))
+	if err := s.store.DeleteEndpoint(ctx, name, expectSerial(ctx, name, AnySerial), s.event(ctx, "delete_endpoint", name, "", "")); err != nil {
+		return err
+	}
+	noteSerial(ctx, name, 0)
+	return nil
 }
 
 // PutDeployment creates d or replaces the stored deployment of that name.
@@ -159,9 +175,11 @@ func (s *Service) PutDeployment(ctx context.Context, d Deployment) (Deployment, 
 	} else if err != nil {
 		return Deployment{}, err
 	}
-	if _, err := s.store.PutDeployment(ctx, d, s.event(ctx, action, d.EndpointName, d.Name, d.ModelVersion)); err != nil {
+	serial, err := s.store.PutDeployment(ctx, d, expectSerial(ctx, d.EndpointName, AnySerial), s.event(ctx, action, d.EndpointName, d.Name, d.ModelVersion))
+	if err != nil {
 		return Deployment{}, err
 	}
+	noteSerial(ctx, d.EndpointName, serial)
 	return d, nil
 }
 
@@ -178,29 +196,55 @@ func (s *Service) DeleteDeployment(ctx context.Context, endpoint, name string) e
 	if _, ok := e.MirrorTraffic[name]; ok {
 		return ferry.Errorf(ferry.ECONFLICT, "deployment %s/%s receives mirrored traffic; remove it from mirror_traffic first", endpoint, name)
 	}
-	return s.store.DeleteDeployment(ctx, endpoint, name, s.event(ctx, "delete_deployment", endpoint, name, ""))
+	serial, err := s.store.DeleteDeployment(ctx, endpoint, name, expectSerial(ctx, endpoint, e.Serial), s.event(ctx, "delete_deployment", endpoint, name, ""))
+	if err != nil {
+		return err
+	}
+	noteSerial(ctx, endpoint, serial)
+	return nil
 }
 
-// Plan computes the plan from the stored state to desired.
+// Plan computes the plan from the stored state to desired, with the serials
+// it read, its time, and the drift of each change (see Drift).
 func (s *Service) Plan(ctx context.Context, desired State, prune bool) (Plan, error) {
 	cur, err := s.State(ctx)
 	if err != nil {
 		return Plan{}, err
 	}
-	return ComputePlan(desired, cur, prune)
+	p, err := ComputePlan(desired, cur, prune)
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Time = s.now().UnixMilli()
+	return p, s.markDrift(ctx, &p)
 }
 
 // Apply computes the plan to desired and carries it out in its order,
-// returning it. A new endpoint is created without traffic, which is set
-// once its deployments exist. Traffic that moves to a deployment whose
-// spec has a rollout is not set but rolled out (see applyEndpoint; the
-// plan's line says so). On an error the changes made so far stay
-// (each is audited) and a new plan shows what remains.
+// returning it, holding the lock of every endpoint the plan reads (an
+// apply to the same endpoints waits, then plans against what this one
+// left). A new endpoint is created without traffic, which is set once its
+// deployments exist. Traffic that moves to a deployment whose spec has a
+// rollout is not set but rolled out (see applyEndpoint; the plan's line
+// says so). On an error the changes made so far stay (each is audited) and
+// a new plan shows what remains.
 func (s *Service) Apply(ctx context.Context, desired State, prune bool) (Plan, error) {
+	unlock, err := s.lockScope(ctx, desired, prune)
+	if err != nil {
+		return Plan{}, err
+	}
+	defer unlock()
 	p, err := s.Plan(ctx, desired, prune)
 	if err != nil {
 		return Plan{}, err
 	}
+	return s.applyPlan(ctx, p)
+}
+
+// applyPlan carries out p's changes in their order, each write conditional
+// on the serial p read or the previous write left; the caller holds the
+// locks of p's endpoints.
+func (s *Service) applyPlan(ctx context.Context, p Plan) (Plan, error) {
+	ctx = withApplying(ctx, p.Serials)
 	var later []Endpoint
 	for _, c := range p.Changes {
 		var err error

@@ -3,22 +3,32 @@ package deploy
 import (
 	"context"
 
+	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/registry"
 )
+
+// AnySerial, as a write's ifSerial, makes the write unconditional.
+const AnySerial int64 = -1
 
 // Store keeps endpoints, deployments and their audit trail. Every change
 // writes its audit event in the same transaction. Missing endpoints and
 // deployments are ENOTFOUND *ferry.Error values.
+//
+// Every write takes ifSerial, the endpoint's serial the caller last saw:
+// AnySerial writes unconditionally; 0 means the endpoint must not exist yet
+// (PutEndpoint creates it); n > 0 means its stored serial must still be n.
+// Otherwise the write changes nothing and is ECONFLICT — optimistic
+// concurrency, a conditional UPDATE … WHERE serial = n.
 type Store interface {
 	GetEndpoint(ctx context.Context, name string) (Endpoint, error)
 	// ListEndpoints returns every endpoint, by name.
 	ListEndpoints(ctx context.Context) ([]Endpoint, error)
 	// PutEndpoint creates e (serial 1) or replaces the stored one (serial
 	// incremented) and returns the new serial.
-	PutEndpoint(ctx context.Context, e Endpoint, ev AuditEvent) (int64, error)
+	PutEndpoint(ctx context.Context, e Endpoint, ifSerial int64, ev AuditEvent) (int64, error)
 	// DeleteEndpoint deletes the endpoint; it is ECONFLICT while the
 	// endpoint has deployments.
-	DeleteEndpoint(ctx context.Context, name string, ev AuditEvent) error
+	DeleteEndpoint(ctx context.Context, name string, ifSerial int64, ev AuditEvent) error
 
 	GetDeployment(ctx context.Context, endpoint, name string) (Deployment, error)
 	// ListDeployments returns the deployments of endpoint ("" for all), by
@@ -26,10 +36,10 @@ type Store interface {
 	ListDeployments(ctx context.Context, endpoint string) ([]Deployment, error)
 	// PutDeployment creates or replaces d, increments its endpoint's serial
 	// and returns it; ENOTFOUND when the endpoint does not exist.
-	PutDeployment(ctx context.Context, d Deployment, ev AuditEvent) (int64, error)
-	// DeleteDeployment deletes a deployment and increments its endpoint's
-	// serial.
-	DeleteDeployment(ctx context.Context, endpoint, name string, ev AuditEvent) error
+	PutDeployment(ctx context.Context, d Deployment, ifSerial int64, ev AuditEvent) (int64, error)
+	// DeleteDeployment deletes a deployment, increments its endpoint's
+	// serial and returns it.
+	DeleteDeployment(ctx context.Context, endpoint, name string, ifSerial int64, ev AuditEvent) (int64, error)
 
 	// CreateRollout stores r, active, as a new rollout (version 1) with its
 	// audit event and returns its ID; ECONFLICT when the endpoint already
@@ -63,6 +73,20 @@ type AuditEvent struct {
 	Deployment string `json:"deployment,omitempty"`
 	// Detail is a short description, such as the pinned model version.
 	Detail string `json:"detail,omitempty"`
+	// Via is what made the change: ViaApply for ferry apply, the reason
+	// given to SetTraffic ("ferry endpoints traffic", a rollout step), or
+	// "" for a direct call of the API. A plan shows the last change not
+	// made via apply as drift.
+	Via string `json:"via,omitempty"`
+}
+
+// ViaApply marks the audit events of Apply and ApplyPlan.
+const ViaApply = "ferry apply"
+
+// SerialConflict is the ECONFLICT of a write whose endpoint's serial moved
+// from want to now (0: the endpoint does not exist).
+func SerialConflict(endpoint string, want, now int64) error {
+	return ferry.Errorf(ferry.ECONFLICT, "the state of endpoint %s changed since the plan (serial %d, now %d); run ferry plan again", endpoint, want, now)
 }
 
 // ModelResolver resolves a model URI to one version; registry.Service

@@ -1,13 +1,27 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/deploy"
 )
 
-// The /api/v1 deploy routes: endpoints, deployments, plan and apply.
+// The /api/v1 deploy routes: endpoints, deployments, plan and apply, and
+// the running deployments' status, logs and restarts.
+
+// DeployRuntime is what runs the deployments — the router — as the
+// deploy routes consume it. Its methods are safe for concurrent use.
+type DeployRuntime interface {
+	// Status reports the deployments of endpoint it runs.
+	Status(endpoint string) []deploy.DeploymentStatus
+	// Logs returns the last n log lines of a deployment (n <= 0: all it
+	// keeps).
+	Logs(endpoint, deployment string, n int) ([]string, error)
+	// Restart restarts a deployment's instances.
+	Restart(ctx context.Context, endpoint, deployment string) error
+}
 
 func (s *Server) v1DeployRoutes() []v1Route {
 	return []v1Route{
@@ -20,7 +34,12 @@ func (s *Server) v1DeployRoutes() []v1Route {
 		v1JSON(s, "PUT", "/endpoints/{name}/deployments/{deployment}", "putDeployment", "Create or replace a deployment; its model URI is resolved and pinned now.", http.StatusOK, withDeploy(s, s.v1PutDeployment)),
 		v1JSON(s, "DELETE", "/endpoints/{name}/deployments/{deployment}", "deleteDeployment", "Delete a deployment that takes no traffic.", http.StatusOK, withDeploy(s, s.v1DeleteDeployment)),
 		v1JSON(s, "POST", "/deployments/plan", "planDeploy", "The ordered changes that would take the stored endpoints and deployments to the desired ones.", http.StatusOK, withDeploy(s, s.v1Plan)),
-		v1JSON(s, "POST", "/deployments/apply", "applyDeploy", "Carry out the plan to the desired endpoints and deployments and return it.", http.StatusOK, withDeploy(s, s.v1Apply)),
+		v1JSON(s, "POST", "/deployments/apply", "applyDeploy", "Carry out the plan to the desired endpoints and deployments, or a plan made earlier, and return it.", http.StatusOK, withDeploy(s, s.v1Apply)),
+		v1JSON(s, "POST", "/endpoints/{name}/traffic", "setTraffic", "Set an endpoint's traffic split, audited with a reason; the next plan shows it as drift.", http.StatusOK, withDeploy(s, s.v1SetTraffic)),
+		v1JSON(s, "GET", "/endpoints/{name}/events", "listEndpointEvents", "The audit trail of an endpoint and its deployments, oldest first.", http.StatusOK, withDeploy(s, s.v1EndpointEvents)),
+		v1JSON(s, "GET", "/deployments/status", "getDeploymentStatus", "How the deployments run: ready, traffic and mirror percentages (503 when this server runs no deployments).", http.StatusOK, withRuntime(s, s.v1DeploymentStatus)),
+		v1JSON(s, "GET", "/endpoints/{name}/deployments/{deployment}/logs", "getDeploymentLogs", "The last log lines of a running deployment.", http.StatusOK, withRuntime(s, s.v1DeploymentLogs)),
+		v1JSON(s, "POST", "/endpoints/{name}/deployments/{deployment}/restart", "restartDeployment", "Restart a deployment's instances.", http.StatusOK, withRuntime(s, s.v1RestartDeployment)),
 	}
 }
 
@@ -33,6 +52,18 @@ func withDeploy[Req, Resp any](s *Server, fn func(*http.Request, *Req) (Resp, er
 		}
 		return fn(r, req)
 	}
+}
+
+// withRuntime is withDeploy that also answers EUNAVAILABLE when the server
+// runs no deployments.
+func withRuntime[Req, Resp any](s *Server, fn func(*http.Request, *Req) (Resp, error)) func(*http.Request, *Req) (Resp, error) {
+	return withDeploy(s, func(r *http.Request, req *Req) (Resp, error) {
+		if s.running == nil {
+			var zero Resp
+			return zero, ferry.Errorf(ferry.EUNAVAILABLE, "This server does not run deployments.")
+		}
+		return fn(r, req)
+	})
 }
 
 type v1EndpointList struct {
@@ -56,8 +87,33 @@ type v1DeploymentResponse struct {
 }
 
 type v1PlanRequest struct {
-	Desired deploy.State `json:"desired"`
+	Desired deploy.State `json:"desired,omitempty" doc:"The endpoints and deployments wanted; absent when plan is given."`
 	Prune   bool         `json:"prune,omitempty" doc:"Delete the stored endpoints and deployments that desired does not name."`
+	Plan    *deploy.Plan `json:"plan,omitempty" doc:"Apply only: carry out exactly this plan (as planDeploy returned it), refused with ECONFLICT when the serial of an endpoint it read has moved since."`
+}
+
+type v1TrafficRequest struct {
+	Traffic map[string]int `json:"traffic" doc:"Deployment names to percentages summing to 0 or 100."`
+	Reason  string         `json:"reason,omitempty" doc:"Who or what moves the traffic, recorded in the audit trail and shown as the drift's via."`
+}
+
+type v1EventList struct {
+	Events []v1DeployEvent `json:"events"`
+}
+
+// v1DeployEvent is deploy.AuditEvent, named apart from the registry's.
+type v1DeployEvent deploy.AuditEvent
+
+type v1StatusList struct {
+	Statuses []deploy.DeploymentStatus `json:"statuses"`
+}
+
+type v1LogsQuery struct {
+	Lines flexInt64 `json:"lines,omitempty" doc:"How many of the last lines; absent: all the runtime keeps."`
+}
+
+type v1LogsResponse struct {
+	Lines []string `json:"lines"`
 }
 
 func (s *Server) v1ListEndpoints(r *http.Request, _ *v1NoInput) (v1EndpointList, error) {
@@ -109,5 +165,73 @@ func (s *Server) v1Plan(r *http.Request, req *v1PlanRequest) (deploy.Plan, error
 }
 
 func (s *Server) v1Apply(r *http.Request, req *v1PlanRequest) (deploy.Plan, error) {
+	if req.Plan != nil {
+		if req.Prune || len(req.Desired.Endpoints) > 0 || len(req.Desired.Deployments) > 0 {
+			return deploy.Plan{}, ferry.Errorf(ferry.EINVALID, "Give either plan or desired and prune, not both.")
+		}
+		return s.deploy.ApplyPlan(r.Context(), *req.Plan)
+	}
 	return s.deploy.Apply(r.Context(), req.Desired, req.Prune)
+}
+
+func (s *Server) v1SetTraffic(r *http.Request, req *v1TrafficRequest) (v1EndpointResponse, error) {
+	e, err := s.deploy.SetTraffic(r.Context(), r.PathValue("name"), req.Traffic, req.Reason)
+	return v1EndpointResponse{Endpoint: e}, err
+}
+
+func (s *Server) v1EndpointEvents(r *http.Request, _ *v1NoInput) (v1EventList, error) {
+	name := r.PathValue("name")
+	evs, err := s.deploy.Audit(r.Context(), name)
+	if err == nil && len(evs) == 0 {
+		_, err = s.deploy.GetEndpoint(r.Context(), name)
+	}
+	out := v1EventList{Events: make([]v1DeployEvent, len(evs))}
+	for i, ev := range evs {
+		out.Events[i] = v1DeployEvent(ev)
+	}
+	return out, err
+}
+
+func (s *Server) v1DeploymentStatus(r *http.Request, q *v1DeploymentsQuery) (v1StatusList, error) {
+	names := []string{q.EndpointName}
+	if q.EndpointName == "" {
+		es, err := s.deploy.ListEndpoints(r.Context())
+		if err != nil {
+			return v1StatusList{}, err
+		}
+		names = names[:0]
+		for _, e := range es {
+			names = append(names, e.Name)
+		}
+	} else if _, err := s.deploy.GetEndpoint(r.Context(), q.EndpointName); err != nil {
+		return v1StatusList{}, err
+	}
+	out := v1StatusList{Statuses: []deploy.DeploymentStatus{}}
+	for _, n := range names {
+		for _, st := range s.running.Status(n) {
+			st.Endpoint = n
+			out.Statuses = append(out.Statuses, st)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) v1DeploymentLogs(r *http.Request, q *v1LogsQuery) (v1LogsResponse, error) {
+	endpoint, name := r.PathValue("name"), r.PathValue("deployment")
+	if _, err := s.deploy.GetDeployment(r.Context(), endpoint, name); err != nil {
+		return v1LogsResponse{}, err
+	}
+	lines, err := s.running.Logs(endpoint, name, int(q.Lines))
+	if lines == nil {
+		lines = []string{}
+	}
+	return v1LogsResponse{Lines: lines}, err
+}
+
+func (s *Server) v1RestartDeployment(r *http.Request, _ *v1NoInput) (empty, error) {
+	endpoint, name := r.PathValue("name"), r.PathValue("deployment")
+	if _, err := s.deploy.GetDeployment(r.Context(), endpoint, name); err != nil {
+		return empty{}, err
+	}
+	return empty{}, s.running.Restart(r.Context(), endpoint, name)
 }

@@ -36,8 +36,11 @@ type Options struct {
 	// Data serves the data asset routes; nil leaves them answering ENOTFOUND.
 	Data *dataset.Registry
 	// Deploy serves the endpoint and deployment routes; nil leaves them answering ENOTFOUND.
-	Deploy    *deploy.Service
-	Artifacts blob.Store
+	Deploy *deploy.Service
+	// DeployRuntime runs the deployments: their status, logs and restarts;
+	// nil leaves those routes answering EUNAVAILABLE.
+	DeployRuntime DeployRuntime
+	Artifacts     blob.Store
 	// Ready reports whether dependencies answer; /readyz fails while it errs.
 	Ready func(ctx context.Context) error
 	// MaxRequestBytes bounds JSON bodies; artifact uploads stream unbounded.
@@ -51,6 +54,7 @@ type Server struct {
 	models    *registry.Service // the model registry; nil when not served
 	data      *dataset.Registry // data assets; nil when not served
 	deploy    *deploy.Service   // endpoints and deployments; nil when not served
+	running   DeployRuntime     // the deployments' runtime; nil when this server runs none
 	artifacts blob.Store
 	ready     func(ctx context.Context) error
 	maxBody   int64
@@ -63,7 +67,7 @@ type Server struct {
 // New returns a Server with every route registered.
 func New(opts Options) *Server {
 	s := &Server{
-		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, deploy: opts.Deploy, artifacts: opts.Artifacts, ready: opts.Ready,
+		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, deploy: opts.Deploy, running: opts.DeployRuntime, artifacts: opts.Artifacts, ready: opts.Ready,
 		maxBody: opts.MaxRequestBytes, log: opts.Log, mux: http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
 	}

@@ -62,7 +62,7 @@ func (db *DB) ListEndpoints(ctx context.Context) ([]deploy.Endpoint, error) {
 }
 
 // PutEndpoint implements deploy.Store.
-func (db *DB) PutEndpoint(ctx context.Context, e deploy.Endpoint, ev deploy.AuditEvent) (int64, error) {
+func (db *DB) PutEndpoint(ctx context.Context, e deploy.Endpoint, ifSerial int64, ev deploy.AuditEvent) (int64, error) {
 	e.Serial = 0
 	spec, err := json.Marshal(e)
 	if err != nil {
@@ -70,21 +70,28 @@ func (db *DB) PutEndpoint(ctx context.Context, e deploy.Endpoint, ev deploy.Audi
 	}
 	var serial int64
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE deploy_endpoints SET spec = ?, serial = serial + 1 WHERE name = ?`), string(spec), e.Name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO deploy_endpoints (name, spec, serial) VALUES (?, ?, 1)`), e.Name, string(spec)); err != nil {
-				if db.d.IsUniqueViolation(err) {
-					return ferry.Errorf(ferry.ECONFLICT, "endpoint %s was created concurrently", e.Name)
-				}
+		var n int64
+		if ifSerial != 0 {
+			q, args := `UPDATE deploy_endpoints SET spec = ?, serial = serial + 1 WHERE name = ?`, []any{string(spec), e.Name}
+			if ifSerial > 0 {
+				q, args = q+` AND serial = ?`, append(args, ifSerial)
+			}
+			if n, err = affected(tx.ExecContext(ctx, db.q(q), args...)); err != nil {
 				return err
+			} else if n == 0 && ifSerial > 0 {
+				return db.serialMoved(ctx, tx, e.Name, ifSerial)
 			}
 		}
-		if err := tx.QueryRowContext(ctx, db.q(`SELECT serial FROM deploy_endpoints WHERE name = ?`), e.Name).Scan(&serial); err != nil {
+		if n == 0 {
+			// Create; an endpoint of that name (created concurrently, or
+			// present when ifSerial is 0) is a conflict.
+			if n, err = affected(tx.ExecContext(ctx, db.q(`INSERT INTO deploy_endpoints (name, spec, serial) VALUES (?, ?, 1) ON CONFLICT (name) DO NOTHING`), e.Name, string(spec))); err != nil {
+				return err
+			} else if n == 0 {
+				return db.serialMoved(ctx, tx, e.Name, 0)
+			}
+		}
+		if err := db.readSerial(ctx, tx, e.Name, &serial); err != nil {
 			return err
 		}
 		return db.insertDeployAudit(ctx, tx, ev)
@@ -93,7 +100,7 @@ func (db *DB) PutEndpoint(ctx context.Context, e deploy.Endpoint, ev deploy.Audi
 }
 
 // DeleteEndpoint implements deploy.Store.
-func (db *DB) DeleteEndpoint(ctx context.Context, name string, ev deploy.AuditEvent) error {
+func (db *DB) DeleteEndpoint(ctx context.Context, name string, ifSerial int64, ev deploy.AuditEvent) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM deploy_deployments WHERE endpoint_name = ?`), name).Scan(&n); err != nil {
@@ -102,14 +109,14 @@ func (db *DB) DeleteEndpoint(ctx context.Context, name string, ev deploy.AuditEv
 		if n > 0 {
 			return ferry.Errorf(ferry.ECONFLICT, "endpoint %s has %d deployments; delete them first", name, n)
 		}
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM deploy_endpoints WHERE name = ?`), name)
-		if err != nil {
-			return err
+		q, args := `DELETE FROM deploy_endpoints WHERE name = ?`, []any{name}
+		if ifSerial != deploy.AnySerial {
+			q, args = q+` AND serial = ?`, append(args, ifSerial)
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if deleted, err := affected(tx.ExecContext(ctx, db.q(q), args...)); err != nil {
 			return err
-		} else if n == 0 {
-			return endpointNotFound(name)
+		} else if deleted == 0 {
+			return db.serialMoved(ctx, tx, name, ifSerial)
 		}
 		return db.insertDeployAudit(ctx, tx, ev)
 	})
@@ -157,14 +164,14 @@ func (db *DB) ListDeployments(ctx context.Context, endpoint string) ([]deploy.De
 }
 
 // PutDeployment implements deploy.Store.
-func (db *DB) PutDeployment(ctx context.Context, d deploy.Deployment, ev deploy.AuditEvent) (int64, error) {
+func (db *DB) PutDeployment(ctx context.Context, d deploy.Deployment, ifSerial int64, ev deploy.AuditEvent) (int64, error) {
 	spec, err := json.Marshal(d)
 	if err != nil {
 		return 0, wrap("put deployment", err)
 	}
 	var serial int64
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.bumpSerial(ctx, tx, d.EndpointName, &serial); err != nil {
+		if err := db.bumpSerial(ctx, tx, d.EndpointName, ifSerial, &serial); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE deploy_deployments SET spec = ? WHERE endpoint_name = ? AND name = ?`), string(spec), d.EndpointName, d.Name)
@@ -184,51 +191,78 @@ func (db *DB) PutDeployment(ctx context.Context, d deploy.Deployment, ev deploy.
 }
 
 // DeleteDeployment implements deploy.Store.
-func (db *DB) DeleteDeployment(ctx context.Context, endpoint, name string, ev deploy.AuditEvent) error {
+func (db *DB) DeleteDeployment(ctx context.Context, endpoint, name string, ifSerial int64, ev deploy.AuditEvent) (int64, error) {
+	var serial int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM deploy_deployments WHERE endpoint_name = ? AND name = ?`), endpoint, name)
-		if err != nil {
+		if err := db.bumpSerial(ctx, tx, endpoint, ifSerial, &serial); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if n, err := affected(tx.ExecContext(ctx, db.q(`DELETE FROM deploy_deployments WHERE endpoint_name = ? AND name = ?`), endpoint, name)); err != nil {
 			return err
 		} else if n == 0 {
 			return deploymentNotFound(endpoint, name)
 		}
-		var serial int64
-		if err := db.bumpSerial(ctx, tx, endpoint, &serial); err != nil {
-			return err
-		}
 		return db.insertDeployAudit(ctx, tx, ev)
 	})
-	return wrap("delete deployment", err)
+	return serial, wrap("delete deployment", err)
 }
 
-// bumpSerial increments an endpoint's serial, ENOTFOUND when it does not exist.
-func (db *DB) bumpSerial(ctx context.Context, tx *sql.Tx, endpoint string, serial *int64) error {
-	res, err := tx.ExecContext(ctx, db.q(`UPDATE deploy_endpoints SET serial = serial + 1 WHERE name = ?`), endpoint)
-	if err != nil {
-		return err
+// bumpSerial increments an endpoint's serial when it is ifSerial (or
+// always, for deploy.AnySerial) and stores the new one in serial;
+// ENOTFOUND when the endpoint does not exist.
+func (db *DB) bumpSerial(ctx context.Context, tx *sql.Tx, endpoint string, ifSerial int64, serial *int64) error {
+	q, args := `UPDATE deploy_endpoints SET serial = serial + 1 WHERE name = ?`, []any{endpoint}
+	if ifSerial != deploy.AnySerial {
+		q, args = q+` AND serial = ?`, append(args, ifSerial)
 	}
-	if n, err := res.RowsAffected(); err != nil {
+	if n, err := affected(tx.ExecContext(ctx, db.q(q), args...)); err != nil {
 		return err
 	} else if n == 0 {
-		return endpointNotFound(endpoint)
+		return db.serialMoved(ctx, tx, endpoint, ifSerial)
 	}
+	return db.readSerial(ctx, tx, endpoint, serial)
+}
+
+func (db *DB) readSerial(ctx context.Context, tx *sql.Tx, endpoint string, serial *int64) error {
 	return tx.QueryRowContext(ctx, db.q(`SELECT serial FROM deploy_endpoints WHERE name = ?`), endpoint).Scan(serial)
 }
 
+// serialMoved is the error of a conditional write that matched no row:
+// ENOTFOUND when the endpoint does not exist and ifSerial did not expect
+// it to, otherwise deploy.SerialConflict.
+func (db *DB) serialMoved(ctx context.Context, tx *sql.Tx, endpoint string, ifSerial int64) error {
+	var now int64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT serial FROM deploy_endpoints WHERE name = ?`), endpoint).Scan(&now)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && ifSerial <= 0:
+		return endpointNotFound(endpoint)
+	case errors.Is(err, sql.ErrNoRows):
+		now = 0
+	case err != nil:
+		return err
+	}
+	return deploy.SerialConflict(endpoint, ifSerial, now)
+}
+
+// affected is the number of rows an Exec changed.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (db *DB) insertDeployAudit(ctx context.Context, tx *sql.Tx, ev deploy.AuditEvent) error {
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO deploy_audit (time, principal, action, endpoint, deployment, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		ev.Time, ev.Principal, ev.Action, ev.Endpoint, ev.Deployment, ev.Detail)
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO deploy_audit (time, principal, action, endpoint, deployment, detail, via) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		ev.Time, ev.Principal, ev.Action, ev.Endpoint, ev.Deployment, ev.Detail, ev.Via)
 	return err
 }
 
 // ListDeployAudit implements deploy.Store.
 func (db *DB) ListDeployAudit(ctx context.Context, endpoint string) ([]deploy.AuditEvent, error) {
-	q, args := `SELECT time, principal, action, endpoint, deployment, detail FROM deploy_audit ORDER BY id`, []any{}
+	q, args := `SELECT time, principal, action, endpoint, deployment, detail, via FROM deploy_audit ORDER BY id`, []any{}
 	if endpoint != "" {
-		q, args = db.q(`SELECT time, principal, action, endpoint, deployment, detail FROM deploy_audit WHERE endpoint = ? ORDER BY id`), []any{endpoint}
+		q, args = db.q(`SELECT time, principal, action, endpoint, deployment, detail, via FROM deploy_audit WHERE endpoint = ? ORDER BY id`), []any{endpoint}
 	}
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -238,7 +272,7 @@ func (db *DB) ListDeployAudit(ctx context.Context, endpoint string) ([]deploy.Au
 	out := []deploy.AuditEvent{}
 	for rows.Next() {
 		var ev deploy.AuditEvent
-		if err := rows.Scan(&ev.Time, &ev.Principal, &ev.Action, &ev.Endpoint, &ev.Deployment, &ev.Detail); err != nil {
+		if err := rows.Scan(&ev.Time, &ev.Principal, &ev.Action, &ev.Endpoint, &ev.Deployment, &ev.Detail, &ev.Via); err != nil {
 			return nil, wrap("list deploy audit", err)
 		}
 		out = append(out, ev)

@@ -29,6 +29,9 @@ func RunDeploy(t *testing.T, open func(t *testing.T) deploy.Store) {
 	t.Run("crud and serial", func(t *testing.T) { testDeployCRUD(t, open(t)) })
 	t.Run("service", func(t *testing.T) { testDeployService(t, open(t)) })
 	t.Run("rollouts", func(t *testing.T) { testRollouts(t, open(t)) })
+	t.Run("conditional writes", func(t *testing.T) { testDeployConditional(t, open(t)) })
+	t.Run("plan serials and drift", func(t *testing.T) { testDeployPlanSerials(t, open(t)) })
+	t.Run("concurrent applies", func(t *testing.T) { testDeployConcurrent(t, open) })
 }
 
 func testRollouts(t *testing.T, s deploy.Store) {
@@ -98,10 +101,10 @@ func testDeployCRUD(t *testing.T, s deploy.Store) {
 	if _, err := s.GetEndpoint(ctx, "churn"); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 		t.Fatalf("get missing endpoint: %v", err)
 	}
-	if _, err := s.PutDeployment(ctx, deploy.Deployment{Name: "blue", EndpointName: "churn"}, ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+	if _, err := s.PutDeployment(ctx, deploy.Deployment{Name: "blue", EndpointName: "churn"}, deploy.AnySerial, ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 		t.Fatalf("deployment without endpoint: %v", err)
 	}
-	serial, err := s.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Description: "d", Tags: map[string]string{"team": "x"}}, ev)
+	serial, err := s.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Description: "d", Tags: map[string]string{"team": "x"}}, deploy.AnySerial, ev)
 	must(t, err)
 	if serial != 1 {
 		t.Errorf("serial after create %d, want 1", serial)
@@ -109,7 +112,7 @@ func testDeployCRUD(t *testing.T, s deploy.Store) {
 	d := deploy.Deployment{Name: "blue", EndpointName: "churn", Model: "models:/churn@champion", ModelVersion: "models:/churn/3", InstanceCount: 2,
 		RequestSettings: deploy.RequestSettings{RequestTimeoutMS: 5000}, EnvironmentVariables: map[string]string{"A": "b"},
 		ReadinessProbe: &deploy.Probe{Period: 5}, Rollout: &deploy.Rollout{Strategy: "canary", Steps: []int{10, 100}}}
-	serial, err = s.PutDeployment(ctx, d, ev)
+	serial, err = s.PutDeployment(ctx, d, deploy.AnySerial, ev)
 	must(t, err)
 	if serial != 2 {
 		t.Errorf("serial after deployment %d, want 2", serial)
@@ -119,14 +122,14 @@ func testDeployCRUD(t *testing.T, s deploy.Store) {
 	if got.ModelVersion != d.ModelVersion || got.InstanceCount != 2 || got.ReadinessProbe == nil || got.ReadinessProbe.Period != 5 || got.Rollout == nil || len(got.Rollout.Steps) != 2 || got.EnvironmentVariables["A"] != "b" {
 		t.Errorf("deployment round trip %+v", got)
 	}
-	serial, err = s.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Traffic: map[string]int{"blue": 100}}, ev)
+	serial, err = s.PutEndpoint(ctx, deploy.Endpoint{Name: "churn", Traffic: map[string]int{"blue": 100}}, deploy.AnySerial, ev)
 	must(t, err)
 	e, err := s.GetEndpoint(ctx, "churn")
 	must(t, err)
 	if serial != 3 || e.Serial != 3 || e.Traffic["blue"] != 100 || e.Description != "" {
 		t.Errorf("after update serial %d, endpoint %+v", serial, e)
 	}
-	_, err = s.PutEndpoint(ctx, deploy.Endpoint{Name: "other"}, ev)
+	_, err = s.PutEndpoint(ctx, deploy.Endpoint{Name: "other"}, deploy.AnySerial, ev)
 	must(t, err)
 	es, err := s.ListEndpoints(ctx)
 	must(t, err)
@@ -139,18 +142,19 @@ func testDeployCRUD(t *testing.T, s deploy.Store) {
 	if ds, err := s.ListDeployments(ctx, ""); err != nil || len(ds) != 1 {
 		t.Errorf("all deployments: %v, %v", ds, err)
 	}
-	if err := s.DeleteEndpoint(ctx, "churn", ev); ferry.ErrorCode(err) != ferry.ECONFLICT {
+	if err := s.DeleteEndpoint(ctx, "churn", deploy.AnySerial, ev); ferry.ErrorCode(err) != ferry.ECONFLICT {
 		t.Errorf("delete endpoint with deployments: %v", err)
 	}
-	must(t, s.DeleteDeployment(ctx, "churn", "blue", ev))
-	if err := s.DeleteDeployment(ctx, "churn", "blue", ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+	_, err = s.DeleteDeployment(ctx, "churn", "blue", deploy.AnySerial, ev)
+	must(t, err)
+	if _, err := s.DeleteDeployment(ctx, "churn", "blue", deploy.AnySerial, ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 		t.Errorf("delete deployment twice: %v", err)
 	}
 	if e, _ := s.GetEndpoint(ctx, "churn"); e.Serial != 4 {
 		t.Errorf("serial after deployment delete %d, want 4", e.Serial)
 	}
-	must(t, s.DeleteEndpoint(ctx, "churn", ev))
-	if err := s.DeleteEndpoint(ctx, "churn", ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
+	must(t, s.DeleteEndpoint(ctx, "churn", deploy.AnySerial, ev))
+	if err := s.DeleteEndpoint(ctx, "churn", deploy.AnySerial, ev); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 		t.Errorf("delete endpoint twice: %v", err)
 	}
 	all, err := s.ListDeployAudit(ctx, "churn")
