@@ -113,6 +113,9 @@ func (d *Deployment) spawn(idx int) (*instance, error) {
 	if n := d.spec.RequestSettings.MaxConcurrentRequestsPerInstance; n > 0 {
 		args = append(args, "--max-in-flight", strconv.Itoa(n))
 	}
+	if n := d.spec.RequestSettings.MaxBatchSize; n > 1 {
+		args = append(args, "--batch-max", strconv.Itoa(n))
+	}
 	cmd := exec.Command(d.opts.Command[0], args...)
 	cmd.Dir = d.workDir
 	cmd.Env = os.Environ()
@@ -285,7 +288,8 @@ func (d *Deployment) probe(in *instance, p deploy.Probe, path string, report fun
 		if in.draining.Load() {
 			return
 		}
-		if !report(d.check(in, path, time.Duration(p.Timeout)*time.Second)) {
+		ok := d.check(in, path, time.Duration(p.Timeout)*time.Second)
+		if d.ctx.Err() != nil || !report(ok) {
 			return
 		}
 		t.Reset(time.Duration(p.Period) * time.Second)

@@ -6,15 +6,21 @@
 // The version's package is fetched once per deployment into a directory under
 // Options.Dir, and every instance runs
 //
-//	COMMAND... DIR --name ENDPOINT --addr 127.0.0.1:0 --timeout T [--max-in-flight N]
+//	COMMAND... DIR --name ENDPOINT --addr 127.0.0.1:0 --timeout T [--max-in-flight N] [--batch-max B]
 //
-// with FERRY_MODEL_VERSION and the deployment's environment_variables set.
+// (T is request_settings.request_timeout_ms, N its
+// max_concurrent_requests_per_instance, B its max_batch_size) with Ferry's
+// environment, FERRY_MODEL_VERSION and the deployment's environment_variables.
 // The child picks its own port and reports it on its first line of standard
 // output, as `ferry serve` does: "Serving NAME version V (PLATFORM) on
 // http://ADDR". The readiness probe (GET /v2/health/ready) decides when an
 // instance gets requests; the liveness probe (GET /v2/health/live) and the
 // process exiting make the supervisor restart it, with an exponential
-// backoff.
+// backoff (500 ms doubling up to 30 s; a run of a minute resets it). Probe
+// fields left zero default to: readiness period 1 s, timeout 2 s, failure
+// threshold 3, success threshold 1; liveness period 10 s, timeout 2 s,
+// failure threshold 3; no initial delay (a child reports its address once it
+// serves).
 package process
 
 import (

@@ -194,7 +194,9 @@ func do(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 // are spread over both; environment_variables reach the children.
 func TestServes(t *testing.T) {
 	e := newEnv(t)
-	d := e.start(deploy.Deployment{InstanceCount: 2, EnvironmentVariables: map[string]string{"FERRY_LOG_LEVEL": "debug", "FERRY_LOG_FORMAT": "text"}})
+	e.opts.MaxRequestBytes = 1024
+	d := e.start(deploy.Deployment{InstanceCount: 2, EnvironmentVariables: map[string]string{"FERRY_LOG_LEVEL": "debug", "FERRY_LOG_FORMAT": "text"},
+		RequestSettings: deploy.RequestSettings{RequestTimeoutMS: 3000, MaxConcurrentRequestsPerInstance: 8, MaxBatchSize: 4}})
 	waitFor(t, 60*time.Second, "both instances are ready", func() bool { return allReady(d, 2) })
 	if !d.Ready() {
 		t.Fatal("Ready() = false with two ready instances")
@@ -240,6 +242,12 @@ func TestServes(t *testing.T) {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	})
+	t.Run("too large", func(t *testing.T) {
+		big := `{"inputs":[{"name":"x","datatype":"FP64","shape":[1],"data":[1]}],"pad":"` + strings.Repeat("x", 2048) + `"}`
+		if rec := do(d, "POST", "/v2/models/toy/infer", big); rec.Code != 413 || !strings.Contains(rec.Body.String(), "limit of 1024 bytes") {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
 	t.Run("logs", func(t *testing.T) {
 		// Each child logs its requests at debug level (FERRY_LOG_LEVEL from
 		// environment_variables): both instances took some.
@@ -249,7 +257,7 @@ func TestServes(t *testing.T) {
 				strings.Count(logs, "path=/v2/models/toy/infer") >= 2
 		})
 		logs := d.Logs(0)
-		for _, want := range []string{"[0] supervisor: started pid", "[1] Serving toy version 1 (ferry_native) on http://127.0.0.1:", "supervisor: pid"} {
+		for _, want := range []string{"[0] supervisor: started pid", " --name toy --addr 127.0.0.1:0 --timeout 3s --max-in-flight 8 --batch-max 4\n", "[1] Serving toy version 1 (ferry_native) on http://127.0.0.1:", "supervisor: pid"} {
 			if !strings.Contains(strings.Join(logs, "\n"), want) {
 				t.Errorf("logs lack %q:\n%s", want, strings.Join(logs, "\n"))
 			}
