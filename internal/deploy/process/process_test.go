@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,6 +36,9 @@ import (
 var ferryBin string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeEnv); mode != "" {
+		os.Exit(fakeServe(mode, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "ferry-process-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -497,4 +501,84 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fakeEnv makes the test binary a fake `ferry serve` of the mode it names
+// (see fakeServe); the tests set it through environment_variables.
+const fakeEnv = "FERRY_PROCESS_TEST_FAKE"
+
+// fakeServe behaves as `ferry serve` with --addr in args, but:
+//   - "silent" never reports its address;
+//   - "dead" is ready but fails its liveness probe;
+//   - "slow" answers inference only when the request is cancelled.
+func fakeServe(mode string, args []string) int {
+	addr := ""
+	for i, a := range args {
+		if a == "--addr" && i+1 < len(args) {
+			addr = args[i+1]
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		return 1
+	}
+	if mode != "silent" {
+		fmt.Printf("Serving toy version 1 (fake) on http://%s\n", ln.Addr())
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) {
+		if mode == "dead" {
+			http.Error(w, "dead", http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("POST /v2/models/toy/infer", func(w http.ResponseWriter, r *http.Request) {
+		if mode == "slow" {
+			<-r.Context().Done()
+		}
+	})
+	fmt.Fprintln(os.Stderr, "Error:", http.Serve(ln, mux))
+	return 1
+}
+
+// TestProbes runs fake children: one that fails its liveness probe is
+// killed and restarted; one that never reports its address is killed after
+// StartTimeout; a request an instance does not answer within
+// request_timeout_ms is answered 504.
+func TestProbes(t *testing.T) {
+	exe, err := os.Executable()
+	must(t, err)
+	e := newEnv(t)
+	e.opts.Command = []string{exe}
+	e.opts.StartTimeout = 300 * time.Millisecond
+	fake := func(mode string) map[string]string { return map[string]string{fakeEnv: mode} }
+	t.Run("liveness", func(t *testing.T) {
+		d := e.start(deploy.Deployment{EnvironmentVariables: fake("dead"), LivenessProbe: &deploy.Probe{Period: 1, FailureThreshold: 2}})
+		waitFor(t, 30*time.Second, "the instance is restarted", func() bool { return d.Restarts() >= 1 })
+		logs := strings.Join(d.Logs(0), "\n")
+		for _, want := range []string{"ready on 127.0.0.1:", "failed its liveness probe 2 times in a row; killing it", "exited (signal: killed)", "restarting in 500ms"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("logs lack %q:\n%s", want, logs)
+			}
+		}
+	})
+	t.Run("start timeout", func(t *testing.T) {
+		d := e.start(deploy.Deployment{EnvironmentVariables: fake("silent")})
+		waitFor(t, 30*time.Second, "the instance is restarted", func() bool { return d.Restarts() >= 1 })
+		if logs := strings.Join(d.Logs(0), "\n"); !strings.Contains(logs, "did not report its address within 300ms; killing it") {
+			t.Errorf("logs:\n%s", logs)
+		}
+		if d.Ready() {
+			t.Error("Ready() = true")
+		}
+	})
+	t.Run("request timeout", func(t *testing.T) {
+		d := e.start(deploy.Deployment{EnvironmentVariables: fake("slow"), RequestSettings: deploy.RequestSettings{RequestTimeoutMS: 200}})
+		waitFor(t, 30*time.Second, "the instance is ready", d.Ready)
+		rec := do(d, "POST", "/v2/models/toy/infer", v2Body)
+		if rec.Code != 504 || !strings.Contains(rec.Body.String(), "request timeout of 200ms") {
+			t.Errorf("%d %s", rec.Code, rec.Body)
+		}
+	})
 }
