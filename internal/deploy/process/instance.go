@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/deploy"
 )
 
@@ -80,7 +79,16 @@ type instance struct {
 	status   string                 // how it exited; read after exited
 }
 
-func (in *instance) routable() bool { return in.ready.Load() && !in.draining.Load() }
+// routable reports whether requests may go to in: it is ready, not being
+// stopped, and has not exited.
+func (in *instance) routable() bool {
+	select {
+	case <-in.exited:
+		return false
+	default:
+		return in.ready.Load() && !in.draining.Load()
+	}
+}
 
 func (in *instance) address() string {
 	if a := in.addr.Load(); a != nil {
@@ -150,7 +158,7 @@ func (d *Deployment) spawn(idx int) (*instance, error) {
 	if err != nil {
 		outR.Close()
 		errR.Close()
-		return nil, ferry.Errorf(ferry.EINVALID, "cannot start %s: %v", d.opts.Command[0], err)
+		return nil, fmt.Errorf("cannot start %s: %w", d.opts.Command[0], err)
 	}
 	in := &instance{
 		idx: idx, proc: cmd.Process, pid: cmd.Process.Pid, started: d.opts.Now(),

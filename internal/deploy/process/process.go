@@ -41,16 +41,29 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/runtime"
 )
 
 // Fetcher writes a registered version's package into a directory. In the
-// server it resolves uri with the registry and fetches the version
-// (registry.Service's Resolve and FetchVersion).
+// server it is FromVersions(registry service).
 type Fetcher interface {
 	// Fetch writes the package of uri (models:/NAME/VERSION) into dir,
 	// which does not exist yet, every file checked against its digest.
 	// Unknown versions are ENOTFOUND.
 	Fetch(ctx context.Context, uri, dir string) error
+}
+
+// FromVersions returns the Fetcher that resolves uri and fetches the
+// version's package through s (registry.Service in the server).
+func FromVersions(s runtime.VersionSource) Fetcher {
+	return FetchFunc(func(ctx context.Context, uri, dir string) error {
+		v, err := s.Resolve(ctx, uri)
+		if err != nil {
+			return err
+		}
+		_, err = s.FetchVersion(ctx, v, dir)
+		return err
+	})
 }
 
 // FetchFunc is a function that is a Fetcher.
@@ -322,6 +335,16 @@ func (d *Deployment) Close(ctx context.Context) error {
 	}
 }
 
+// describe is err for the log lines: a *ferry.Error's message, else its
+// text.
+func describe(err error) string {
+	var fe *ferry.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
+}
+
 func errClosed(id string) error {
 	return ferry.Errorf(ferry.EUNAVAILABLE, "deployment %s is stopped", id)
 }
@@ -364,7 +387,7 @@ func (d *Deployment) supervise(s *slot) {
 		var err error
 		if cur, err = d.spawn(s.idx); err != nil {
 			cur = nil
-			d.event(s.idx, "%v", err)
+			d.event(s.idx, "%s", describe(err))
 			retryLater()
 		}
 	}
@@ -404,7 +427,7 @@ func (d *Deployment) supervise(s *slot) {
 				}
 			}
 			if err != nil {
-				d.event(s.idx, "restart failed: %v", err)
+				d.event(s.idx, "restart failed: %s", describe(err))
 				r.done <- err
 				continue
 			}
@@ -428,9 +451,9 @@ func (d *Deployment) awaitReady(ctx context.Context, in *instance) error {
 	case <-in.becameReady:
 		return nil
 	case <-in.exited:
-		return ferry.Errorf(ferry.EUNAVAILABLE, "%s", in.exitReport())
+		return ferry.Errorf(ferry.EUNAVAILABLE, "deployment %s instance %d: %s", d.id, in.idx, in.exitReport())
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("pid %d was not ready: %w", in.pid, ctx.Err())
 	case <-d.ctx.Done():
 		return errClosed(d.id)
 	}

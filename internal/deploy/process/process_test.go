@@ -75,14 +75,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.opts = process.Options{
-		Fetcher: process.FetchFunc(func(ctx context.Context, uri, dir string) error {
-			v, err := b.Registry.Resolve(ctx, uri)
-			if err != nil {
-				return err
-			}
-			_, err = b.Registry.FetchVersion(ctx, v, dir)
-			return err
-		}),
+		Fetcher:   process.FromVersions(b.Registry),
 		Command:   []string{ferryBin, "serve"},
 		Dir:       t.TempDir(),
 		StopGrace: 5 * time.Second,
@@ -426,7 +419,8 @@ func TestChildCannotStart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.Restart(ctx); err == nil || !strings.Contains(err.Error(), "before it was ready") {
+	if err := d.Restart(ctx); ferry.ErrorCode(err) != ferry.EUNAVAILABLE || !strings.HasPrefix(ferry.ErrorMessage(err), "deployment toy/blue instance 0: pid ") ||
+		!strings.Contains(ferry.ErrorMessage(err), "before it was ready; its last output: Error: no MLmodel file in") {
 		t.Errorf("Restart = %v, want the child's failure", err)
 	}
 }
@@ -571,6 +565,17 @@ func TestProbes(t *testing.T) {
 		}
 		if d.Ready() {
 			t.Error("Ready() = true")
+		}
+	})
+	t.Run("no such command", func(t *testing.T) {
+		e := newEnv(t)
+		e.opts.Command = []string{filepath.Join(t.TempDir(), "ferry"), "serve"}
+		d := e.start(deploy.Deployment{})
+		waitFor(t, 10*time.Second, "the failure is logged", func() bool {
+			return strings.Contains(strings.Join(d.Logs(0), "\n"), "[0] supervisor: restarting in 500ms")
+		})
+		if logs := strings.Join(d.Logs(0), "\n"); !strings.Contains(logs, "[0] supervisor: cannot start "+e.opts.Command[0]) {
+			t.Errorf("logs:\n%s", logs)
 		}
 	})
 	t.Run("request timeout", func(t *testing.T) {
