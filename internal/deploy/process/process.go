@@ -80,6 +80,10 @@ const (
 	DefaultLogLines        = 1000
 )
 
+// maxLogFile is the size beyond which a deployment's log file is rotated
+// when the deployment starts.
+const maxLogFile = 10 << 20
+
 // Restart backoff: the first restart after a crash waits minBackoff, each
 // further one in a row twice as long, up to maxBackoff. An instance that ran
 // for backoffReset before it exited starts the series again.
@@ -97,7 +101,8 @@ type Options struct {
 	// package directory; default: this executable and "serve".
 	Command []string
 	// Dir holds the packages (removed at Close) and the logs
-	// (ENDPOINT/DEPLOYMENT.log, appended to, kept); default: the system's
+	// (ENDPOINT/DEPLOYMENT.log, appended to and kept; a start finding it
+	// over 10 MiB moves it to DEPLOYMENT.log.1 first); default: the system's
 	// temporary directory's ferry-deployments.
 	Dir string
 	// MaxRequestBytes bounds a request body, which is buffered so that a
@@ -236,7 +241,11 @@ func start(ctx context.Context, opts Options, endpoint string, spec deploy.Deplo
 		_ = os.RemoveAll(d.workDir)
 		return nil, fmt.Errorf("process: %s: fetch %s: %w", d.id, uri, err)
 	}
-	if d.logFile, err = os.OpenFile(filepath.Join(logDir, spec.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	logPath := filepath.Join(logDir, spec.Name+".log")
+	if fi, err := os.Stat(logPath); err == nil && fi.Size() > maxLogFile {
+		_ = os.Rename(logPath, logPath+".1")
+	}
+	if d.logFile, err = os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		_ = os.RemoveAll(d.workDir)
 		return nil, fmt.Errorf("process: %s: %w", d.id, err)
 	}
@@ -262,7 +271,9 @@ func (d *Deployment) Ready() bool { return d.pick(nil) != nil }
 
 // Logs returns the last n lines (all that are kept when n <= 0) of the
 // deployment's log, oldest first: its children's standard output and error
-// and the supervisor's events, each line "TIME [INDEX] TEXT".
+// and the supervisor's events, each line "TIME [INDEX] TEXT" (INDEX is the
+// instance's, "-" for the deployment's own events; the supervisor's TEXT
+// starts with "supervisor: ").
 func (d *Deployment) Logs(n int) []string { return d.logs.last(n) }
 
 // Restarts returns how many times instances were restarted after they
