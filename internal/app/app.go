@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ferry-ml/ferry/internal/blob"
 	"github.com/ferry-ml/ferry/internal/blob/file"
 	"github.com/ferry-ml/ferry/internal/blob/s3"
@@ -52,6 +54,10 @@ type Options struct {
 	Background bool
 	// RolloutTick is the rollout controller's period; 0: deploy.DefaultTick.
 	RolloutTick time.Duration
+	// ServeCommand is the program and arguments that start an instance of
+	// a process-target deployment, before the package directory and flags;
+	// nil: this executable's "serve". Tests give a built ferry binary's.
+	ServeCommand []string
 }
 
 // App is Ferry built from one configuration: the opened stores and every
@@ -118,11 +124,12 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
+	metrics := prometheus.NewRegistry()
+	a.Router = router.New(a.Deploy, a.routerTargets(metrics, opts.ServeCommand, log, opts.Now), router.Options{Log: log, Registerer: metrics, Now: opts.Now})
 	a.API = httpapi.New(httpapi.Options{
-		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, Artifacts: artifacts, Ready: store.Ping,
-		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log,
+		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, DeployRuntime: a.Router, Artifacts: artifacts, Ready: store.Ping,
+		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log, Metrics: metrics,
 	})
-	a.Router = router.New(a.Deploy, a.routerTargets(log), router.Options{Log: log, Registerer: a.API.Registerer(), Now: opts.Now})
 	a.background = opts.Background
 	a.lease = store.Leader("deploy-controller")
 	a.Rollouts = deploy.NewController(a.Deploy, a.Router, a.Router, a.lease, deploy.ControllerOptions{Now: opts.Now, Tick: opts.RolloutTick, Log: log})

@@ -1,21 +1,40 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/deploy/process"
 	"github.com/ferry-ml/ferry/internal/deploy/router"
 	"github.com/ferry-ml/ferry/internal/httpmw"
 	"github.com/ferry-ml/ferry/internal/serving"
 )
 
-// routerTargets are the deployment targets this server runs, by name.
-func (a *App) routerTargets(log *slog.Logger) map[string]router.Target {
+// routerTargets are the deployment targets this server runs, by name:
+// embedded (in this process) and process (supervised `ferry serve`
+// children of this executable, or of Options.ServeCommand).
+func (a *App) routerTargets(metrics prometheus.Registerer, serve []string, log *slog.Logger, now func() time.Time) map[string]router.Target {
+	children := process.Target(process.Options{
+		Fetcher: process.FromVersions(a.Registry), Command: serve,
+		Dir: filepath.Join(a.Config.DataDir, "deployments"), MaxRequestBytes: a.Config.Server.MaxRequestBytes, Log: log, Now: now,
+	})
 	return map[string]router.Target{
 		deploy.TargetEmbedded: router.Embedded(a.Models, router.EmbeddedOptions{
-			Registerer: a.API.Registerer(), MaxRequestBytes: a.Config.Server.MaxRequestBytes, Log: log,
+			Registerer: metrics, MaxRequestBytes: a.Config.Server.MaxRequestBytes, Log: log,
 		}),
+		deploy.TargetProcess: func(ctx context.Context, endpoint string, d deploy.Deployment) (router.Backend, error) {
+			b, err := children(ctx, endpoint, d)
+			if err != nil {
+				return nil, err // not a typed nil Backend
+			}
+			return b, nil
+		},
 	}
 }
 

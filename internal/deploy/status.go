@@ -13,4 +13,9 @@ type DeploymentStatus struct {
 	// Traffic and Mirror are the percentages the router sends it.
 	Traffic int `json:"traffic"`
 	Mirror  int `json:"mirror"`
+	// Pending is the version of a replacement that is loading, while the
+	// current one keeps serving.
+	Pending string `json:"pending,omitempty"`
+	// Error says why the deployment is not ready, when known.
+	Error string `json:"error,omitempty"`
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// MaxRequestBytes bounds JSON bodies; artifact uploads stream unbounded.
 	MaxRequestBytes int64
 	Log             *slog.Logger
+	// Metrics is the registry behind /metrics, shared with the handlers
+	// served beside the API; nil: a new one.
+	Metrics *prometheus.Registry
 }
 
 // Server is the HTTP API. Its Handler is safe for concurrent use.
@@ -69,7 +72,10 @@ func New(opts Options) *Server {
 	s := &Server{
 		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, deploy: opts.Deploy, running: opts.DeployRuntime, artifacts: opts.Artifacts, ready: opts.Ready,
 		maxBody: opts.MaxRequestBytes, log: opts.Log, mux: http.NewServeMux(),
-		registry: prometheus.NewRegistry(),
+		registry: opts.Metrics,
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxRequestBytes

@@ -92,23 +92,6 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DeploymentStatus is what the Router knows about one deployment.
-type DeploymentStatus struct {
-	Deployment string `json:"deployment"`
-	Target     string `json:"target"`
-	// ModelVersion is the version the deployment serves now (or will,
-	// once loaded).
-	ModelVersion string `json:"model_version"`
-	Ready        bool   `json:"ready"`
-	Traffic      int    `json:"traffic"`
-	Mirror       int    `json:"mirror"`
-	// Pending is the version of a replacement that is loading, while the
-	// current backend keeps serving.
-	Pending string `json:"pending,omitempty"`
-	// Error says why the deployment is not ready, when known.
-	Error string `json:"error,omitempty"`
-}
-
 // Router routes /endpoints/NAME/… to deployments. All methods are safe
 // for concurrent use.
 type Router struct {
@@ -524,17 +507,17 @@ func (r *Router) Ready(endpoint, deployment string) bool {
 
 // Status returns the deployments of endpoint by name; nil for an unknown
 // endpoint.
-func (r *Router) Status(endpoint string) []DeploymentStatus {
+func (r *Router) Status(endpoint string) []deploy.DeploymentStatus {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	es := r.endpoints[endpoint]
 	if es == nil {
 		return nil
 	}
-	out := make([]DeploymentStatus, 0, len(es.names))
+	out := make([]deploy.DeploymentStatus, 0, len(es.names))
 	for _, name := range es.names {
 		d := es.deps[name]
-		s := DeploymentStatus{Deployment: name, Target: d.spec.Target, ModelVersion: d.spec.ModelVersion,
+		s := deploy.DeploymentStatus{Endpoint: endpoint, Deployment: name, Target: d.spec.Target, ModelVersion: d.spec.ModelVersion,
 			Traffic: es.ep.Traffic[name], Mirror: es.ep.MirrorTraffic[name]}
 		err := d.lastErr
 		if d.cur != nil {
