@@ -5,11 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/deploy/kube"
 	"github.com/ferry-ml/ferry/internal/resource"
 )
 
@@ -80,8 +86,9 @@ and 1 for an error.`,
 
 func (a *app) applyCommand() *cobra.Command {
 	var (
-		path  string
-		prune bool
+		path, target, out string
+		prune             bool
+		kopts             kube.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f PATH",
@@ -90,13 +97,36 @@ func (a *app) applyCommand() *cobra.Command {
 every step is valid: new endpoints, new and changed deployments (their model
 aliases resolved and pinned now), traffic changes, then — with --prune only —
 deletions. Every change is audited with the acting principal. Applying the
-same files twice changes nothing the second time.`,
+same files twice changes nothing the second time.
+
+With --target kubernetes --render DIR nothing on the server changes: each
+deployment's model is resolved and pinned through the server, and the
+endpoints and deployments are written to DIR as Kubernetes manifests —
+--format deployment (a Deployment, Service and HorizontalPodAutoscaler per
+deployment and a Service per endpoint) or kserve (a KServe InferenceService
+per endpoint, canaryTrafficPercent from the traffic split) — running the
+images 'ferry models package --image' builds, pushed to --image-repository
+as REPOSITORY/MODEL:VERSION. Apply them with kubectl; Ferry does not talk to
+clusters itself.`,
 		Example: `  ferry apply -f deploy/
-  ferry apply -f deploy/ --prune`,
+  ferry apply -f deploy/ --prune
+  ferry apply -f deploy/ --target kubernetes --render k8s/ --image-repository registry.example.com/team`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
 				return usagef(cmd, "name the resource files with -f FILE or DIRECTORY")
+			}
+			switch {
+			case target == "" && out != "":
+				return usagef(cmd, "--render writes Kubernetes manifests: add --target kubernetes")
+			case target != "" && target != deploy.TargetKubernetes:
+				return usagef(cmd, "--target %q: only kubernetes renders manifests (embedded and process deployments are applied without --target)", target)
+			case target != "" && out == "":
+				return usagef(cmd, "Ferry does not talk to Kubernetes clusters itself yet: write the manifests with --render DIR and apply them with kubectl apply --server-side -f DIR")
+			case target != "" && prune:
+				return usagef(cmd, "--prune deletes from the server; --render changes nothing there")
+			case target != "":
+				return a.renderKube(cmd, path, out, kopts)
 			}
 			return a.deployRun(cmd.Context(), path, func(s *session, desired client.DeployState) error {
 				p, err := s.client.ApplyDeploy(cmd.Context(), desired, prune)
@@ -110,7 +140,58 @@ same files twice changes nothing the second time.`,
 	f := cmd.Flags()
 	f.StringVarP(&path, "file", "f", "", "resource file or directory")
 	f.BoolVar(&prune, "prune", false, "delete endpoints and deployments that no file names")
+	f.StringVar(&target, "target", "", "kubernetes: write manifests (with --render) instead of applying to the server")
+	f.StringVar(&out, "render", "", "directory to write the Kubernetes manifests to")
+	f.StringVar(&kopts.Format, "format", kube.FormatDeployment, "manifests to render: deployment or kserve")
+	f.StringVar(&kopts.ImageRepository, "image-repository", "", "registry repository the packaged model images are pushed to (REPOSITORY/MODEL:VERSION)")
+	f.StringVar(&kopts.Namespace, "namespace", "", "Kubernetes namespace of the manifests (default: kubectl's)")
 	return cmd
+}
+
+// renderResult is what ferry apply --render reports.
+type renderResult struct {
+	Directory string            `json:"directory"`
+	Files     []string          `json:"files"`
+	Pinned    map[string]string `json:"pinned"` // ENDPOINT/DEPLOYMENT → models:/NAME/VERSION
+}
+
+// renderKube resolves the models of the resource files at path through the
+// server, renders them as Kubernetes manifests and writes them to dir.
+func (a *app) renderKube(cmd *cobra.Command, path, dir string, opts kube.Options) error {
+	ctx := cmd.Context()
+	return a.deployRun(ctx, path, func(s *session, desired client.DeployState) error {
+		res := renderResult{Directory: dir, Pinned: map[string]string{}}
+		for i, d := range desired.Deployments {
+			v, err := s.client.Resolve(ctx, d.Model)
+			if err != nil {
+				return fmt.Errorf("deployment %s/%s: %w", d.EndpointName, d.Name, err)
+			}
+			desired.Deployments[i].ModelVersion = fmt.Sprintf("models:/%s/%d", v.Name, v.Version)
+			res.Pinned[d.EndpointName+"/"+d.Name] = desired.Deployments[i].ModelVersion
+		}
+		files, err := kube.RenderState(desired, opts)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+				return err
+			}
+			res.Files = append(res.Files, f.Name)
+		}
+		return a.render(cmd.OutOrStdout(), res, func(tw *tabwriter.Writer) {
+			for _, k := range slices.Sorted(maps.Keys(res.Pinned)) {
+				fmt.Fprintf(tw, "Pinned %s to %s\n", k, res.Pinned[k])
+			}
+			for _, f := range res.Files {
+				fmt.Fprintf(tw, "Wrote %s\n", filepath.Join(dir, f))
+			}
+			fmt.Fprintf(tw, "Apply them with: kubectl apply --server-side -f %s\n", dir)
+		})
+	})
 }
 
 // deployRun loads the resource files at path and calls fn with a session

@@ -329,3 +329,41 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// RenderState renders every endpoint of s with its deployments (Render
+// each), endpoints in name order. Every deployment must have its model
+// pinned and its endpoint in s, and declare target kubernetes or none.
+// Errors are EINVALID *ferry.Error, among them two endpoints rendering an
+// object of the same kind and name.
+func RenderState(s deploy.State, opts Options) ([]File, error) {
+	byEndpoint := map[string][]deploy.Deployment{}
+	for _, d := range s.Deployments {
+		if d.Target != "" && d.Target != deploy.TargetKubernetes {
+			return nil, ferry.Errorf(ferry.EINVALID, "deployment %s/%s declares target %s; only deployments with target kubernetes (or none) render as manifests", d.EndpointName, d.Name, d.Target)
+		}
+		byEndpoint[d.EndpointName] = append(byEndpoint[d.EndpointName], d)
+	}
+	endpoints := append([]deploy.Endpoint(nil), s.Endpoints...)
+	sort.Slice(endpoints, func(i, j int) bool { return endpoints[i].Name < endpoints[j].Name })
+	var files []File
+	from := map[string]string{} // file name → endpoint
+	for _, e := range endpoints {
+		fs, err := Render(e, byEndpoint[e.Name], opts)
+		if err != nil {
+			return nil, err
+		}
+		delete(byEndpoint, e.Name)
+		for _, f := range fs {
+			if other, ok := from[f.Name]; ok {
+				return nil, ferry.Errorf(ferry.EINVALID, "endpoints %s and %s both render %s; rename one", other, e.Name, f.Name)
+			}
+			from[f.Name] = e.Name
+		}
+		files = append(files, fs...)
+	}
+	for _, name := range sortedKeys(byEndpoint) {
+		d := byEndpoint[name][0]
+		return nil, ferry.Errorf(ferry.EINVALID, "deployment %s/%s: endpoint %s is not declared; rendering needs the endpoint and its traffic", d.EndpointName, d.Name, name)
+	}
+	return files, nil
+}

@@ -421,3 +421,38 @@ func TestKubeName(t *testing.T) {
 		t.Errorf("long names %q and %q: want distinct and 63 long", a, b)
 	}
 }
+
+func TestRenderState(t *testing.T) {
+	e, deps := fixture()
+	other := deploy.Endpoint{Name: "churn-blue", Traffic: map[string]int{"main": 100}}
+	main := deploy.Deployment{Name: "main", EndpointName: "churn-blue", Model: "models:/x/1", ModelVersion: "models:/x/1"}
+	tests := []struct {
+		name  string
+		state deploy.State
+		files int
+		want  string
+	}{
+		{"two endpoints", deploy.State{Endpoints: []deploy.Endpoint{e, {Name: "fraud"}}, Deployments: deps}, 8, ""},
+		{"endpoint missing", deploy.State{Deployments: deps}, 0, "endpoint churn is not declared"},
+		{"other target", deploy.State{Endpoints: []deploy.Endpoint{e}, Deployments: append(deps[:1:1], func() deploy.Deployment {
+			d := deps[1]
+			d.Target = deploy.TargetProcess
+			return d
+		}())}, 0, "declares target process"},
+		{"objects collide across endpoints", deploy.State{Endpoints: []deploy.Endpoint{e, other}, Deployments: append(deps, main)}, 0, "both render churn-blue.service.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := RenderState(tt.state, Options{ImageRepository: repo})
+			if tt.want != "" {
+				if ferry.ErrorCode(err) != ferry.EINVALID || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %v; want EINVALID containing %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil || len(files) != tt.files {
+				t.Fatalf("%d files, %v; want %d", len(files), err, tt.files)
+			}
+		})
+	}
+}
