@@ -107,7 +107,7 @@ deployment and a Service per endpoint) or kserve (a KServe InferenceService
 per endpoint, canaryTrafficPercent from the traffic split) — running the
 images 'ferry models package --image' builds, pushed to --image-repository
 as REPOSITORY/MODEL:VERSION. Apply them with kubectl; Ferry does not talk to
-clusters itself.`,
+clusters itself. See docs/kubernetes.md.`,
 		Example: `  ferry apply -f deploy/
   ferry apply -f deploy/ --prune
   ferry apply -f deploy/ --target kubernetes --render k8s/ --image-repository registry.example.com/team`,
@@ -116,15 +116,20 @@ clusters itself.`,
 			if path == "" {
 				return usagef(cmd, "name the resource files with -f FILE or DIRECTORY")
 			}
+			rendering := out != "" || cmd.Flags().Changed("format") || cmd.Flags().Changed("image-repository") || cmd.Flags().Changed("namespace")
 			switch {
-			case target == "" && out != "":
-				return usagef(cmd, "--render writes Kubernetes manifests: add --target kubernetes")
+			case target == "" && rendering:
+				return usagef(cmd, "--render, --format, --image-repository and --namespace write Kubernetes manifests: add --target kubernetes")
 			case target != "" && target != deploy.TargetKubernetes:
 				return usagef(cmd, "--target %q: only kubernetes renders manifests (embedded and process deployments are applied without --target)", target)
 			case target != "" && out == "":
 				return usagef(cmd, "Ferry does not talk to Kubernetes clusters itself yet: write the manifests with --render DIR and apply them with kubectl apply --server-side -f DIR")
 			case target != "" && prune:
 				return usagef(cmd, "--prune deletes from the server; --render changes nothing there")
+			case target != "" && kopts.Format != kube.FormatDeployment && kopts.Format != kube.FormatKServe:
+				return usagef(cmd, "--format %q: want deployment or kserve", kopts.Format)
+			case target != "" && kopts.ImageRepository == "":
+				return usagef(cmd, "name the registry repository the packaged model images are pushed to with --image-repository (e.g. registry.example.com/team)")
 			case target != "":
 				return a.renderKube(cmd, path, out, kopts)
 			}
