@@ -27,6 +27,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,10 +124,10 @@ func (o Options) check() error {
 	if o.ImageRepository == "" {
 		return ferry.Errorf(ferry.EINVALID, "no image repository: name the registry repository the packaged model images are pushed to (e.g. registry.example.com/team)")
 	}
-	if _, err := name.NewRepository(o.ImageRepository + "/model"); err != nil {
+	if _, err := name.NewRepository(strings.TrimSuffix(o.ImageRepository, "/") + "/model"); err != nil {
 		return ferry.Errorf(ferry.EINVALID, "image repository %q: %v", o.ImageRepository, err)
 	}
-	if o.Namespace != "" && dnsLabel(o.Namespace) != o.Namespace {
+	if o.Namespace != "" && (len(o.Namespace) > 63 || !dns1123Label.MatchString(o.Namespace)) {
 		return ferry.Errorf(ferry.EINVALID, "namespace %q: want a DNS label (lowercase letters, digits and '-', at most 63)", o.Namespace)
 	}
 	if o.MaxReplicas < 0 {
@@ -300,6 +301,8 @@ func kubeName(parts ...string) string {
 	sum := sha256.Sum256([]byte(joined))
 	return strings.TrimRight(s[:54], "-") + "-" + hex.EncodeToString(sum[:4])
 }
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // dnsLabel is s lowercased with trailing '-' trimmed; uncut.
 func dnsLabel(s string) string { return strings.TrimRight(strings.ToLower(s), "-") }

@@ -355,7 +355,8 @@ func TestRenderErrors(t *testing.T) {
 		{"no image repository", func(_ *deploy.Endpoint, _ []deploy.Deployment, o *Options) { o.ImageRepository = "" }, "no image repository"},
 		{"bad image repository", func(_ *deploy.Endpoint, _ []deploy.Deployment, o *Options) { o.ImageRepository = "Registry/UPPER" }, "image repository"},
 		{"bad format", func(_ *deploy.Endpoint, _ []deploy.Deployment, o *Options) { o.Format = "helm" }, "want deployment or kserve"},
-		{"bad namespace", func(_ *deploy.Endpoint, _ []deploy.Deployment, o *Options) { o.Namespace = "ML_prod" }, "namespace"},
+		{"bad namespace", func(_ *deploy.Endpoint, _ []deploy.Deployment, o *Options) { o.Namespace = "ml_prod" }, "namespace"},
+
 		{"unpinned model", func(_ *deploy.Endpoint, d []deploy.Deployment, _ *Options) { d[0].ModelVersion = "" }, "not pinned"},
 		{"other endpoint", func(_ *deploy.Endpoint, d []deploy.Deployment, _ *Options) { d[0].EndpointName = "fraud" }, "not a deployment of endpoint churn"},
 		{"traffic to a missing deployment", func(e *deploy.Endpoint, _ []deploy.Deployment, _ *Options) { e.Traffic = map[string]int{"red": 100} }, "not a deployment"},
@@ -380,6 +381,19 @@ func TestRenderErrors(t *testing.T) {
 				t.Fatalf("error %v; want EINVALID containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRenderImageRepositoryTrailingSlash(t *testing.T) {
+	e, deps := fixture()
+	files, err := Render(e, deps, Options{ImageRepository: repo + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	decodeStrict(t, byName(files)["churn-blue.deployment.yaml"], &d)
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != repo+"/churn:3" {
+		t.Fatalf("image %q", got)
 	}
 }
 
