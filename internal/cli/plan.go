@@ -7,12 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ml/ferry/client"
+	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/deploy/kube"
 	"github.com/ferry-ml/ferry/internal/resource"
 )
 
@@ -103,8 +108,9 @@ func writePlan(file string, p client.DeployPlan) error {
 
 func (a *app) applyCommand() *cobra.Command {
 	var (
-		path  string
-		prune bool
+		path, target, out string
+		prune             bool
+		kopts             kube.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f PATH | apply PLAN.json",
@@ -118,10 +124,21 @@ same files twice changes nothing the second time.
 Given a plan file (ferry plan -o json > plan.json) instead of -f, apply carries
 out exactly that plan, and refuses it when an endpoint it read has changed
 since (its serial moved): run ferry plan again. Two applies to one endpoint
-never interleave: the second waits for the first, or fails the same way.`,
+never interleave: the second waits for the first, or fails the same way.
+
+With --target kubernetes --render DIR nothing on the server changes: each
+deployment's model is resolved and pinned through the server, and the
+endpoints and deployments are written to DIR as Kubernetes manifests —
+--format deployment (a Deployment, Service and HorizontalPodAutoscaler per
+deployment and a Service per endpoint) or kserve (a KServe InferenceService
+per endpoint, canaryTrafficPercent from the traffic split) — running the
+images 'ferry models package --image' builds, pushed to --image-repository
+as REPOSITORY/MODEL:VERSION. Apply them with kubectl; Ferry does not talk to
+clusters itself. See docs/kubernetes.md.`,
 		Example: `  ferry apply plan.json   # the plan ferry plan -f deploy/ --out plan.json saved
   ferry apply -f deploy/
-  ferry apply -f deploy/ --prune`,
+  ferry apply -f deploy/ --prune
+  ferry apply -f deploy/ --target kubernetes --render k8s/ --image-repository registry.example.com/team`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) > 1:
@@ -137,6 +154,23 @@ never interleave: the second waits for the first, or fails the same way.`,
 			if len(args) == 1 {
 				return a.applyPlanFile(cmd, args[0])
 			}
+			rendering := out != "" || cmd.Flags().Changed("format") || cmd.Flags().Changed("image-repository") || cmd.Flags().Changed("namespace")
+			switch {
+			case target == "" && rendering:
+				return usagef(cmd, "--render, --format, --image-repository and --namespace write Kubernetes manifests: add --target kubernetes")
+			case target != "" && target != deploy.TargetKubernetes:
+				return usagef(cmd, "--target %q: only kubernetes renders manifests (embedded and process deployments are applied without --target)", target)
+			case target != "" && out == "":
+				return usagef(cmd, "Ferry does not talk to Kubernetes clusters itself yet: write the manifests with --render DIR and apply them with kubectl apply --server-side -f DIR")
+			case target != "" && prune:
+				return usagef(cmd, "--prune deletes from the server; --render changes nothing there")
+			case target != "" && kopts.Format != kube.FormatDeployment && kopts.Format != kube.FormatKServe:
+				return usagef(cmd, "--format %q: want deployment or kserve", kopts.Format)
+			case target != "" && kopts.ImageRepository == "":
+				return usagef(cmd, "name the registry repository the packaged model images are pushed to with --image-repository (e.g. registry.example.com/team)")
+			case target != "":
+				return a.renderKube(cmd, path, out, kopts)
+			}
 			return a.deployRun(cmd.Context(), path, func(s *session, desired client.DeployState) error {
 				p, err := s.client.ApplyDeploy(cmd.Context(), desired, prune)
 				if err != nil {
@@ -149,6 +183,11 @@ never interleave: the second waits for the first, or fails the same way.`,
 	f := cmd.Flags()
 	f.StringVarP(&path, "file", "f", "", "resource file or directory")
 	f.BoolVar(&prune, "prune", false, "delete endpoints and deployments that no file names")
+	f.StringVar(&target, "target", "", "kubernetes: write manifests (with --render) instead of applying to the server")
+	f.StringVar(&out, "render", "", "directory to write the Kubernetes manifests to")
+	f.StringVar(&kopts.Format, "format", kube.FormatDeployment, "manifests to render: deployment or kserve")
+	f.StringVar(&kopts.ImageRepository, "image-repository", "", "registry repository the packaged model images are pushed to (REPOSITORY/MODEL:VERSION)")
+	f.StringVar(&kopts.Namespace, "namespace", "", "Kubernetes namespace of the manifests (default: kubectl's)")
 	return cmd
 }
 
@@ -171,6 +210,52 @@ func (a *app) applyPlanFile(cmd *cobra.Command, file string) error {
 			return err
 		}
 		return a.printPlan(cmd.OutOrStdout(), done)
+	})
+}
+
+// renderResult is what ferry apply --render reports.
+type renderResult struct {
+	Directory string            `json:"directory"`
+	Files     []string          `json:"files"`
+	Pinned    map[string]string `json:"pinned"` // ENDPOINT/DEPLOYMENT → models:/NAME/VERSION
+}
+
+// renderKube resolves the models of the resource files at path through the
+// server, renders them as Kubernetes manifests and writes them to dir.
+func (a *app) renderKube(cmd *cobra.Command, path, dir string, opts kube.Options) error {
+	ctx := cmd.Context()
+	return a.deployRun(ctx, path, func(s *session, desired client.DeployState) error {
+		res := renderResult{Directory: dir, Pinned: map[string]string{}}
+		for i, d := range desired.Deployments {
+			v, err := s.client.Resolve(ctx, d.Model)
+			if err != nil {
+				return fmt.Errorf("deployment %s/%s: %w", d.EndpointName, d.Name, err)
+			}
+			desired.Deployments[i].ModelVersion = fmt.Sprintf("models:/%s/%d", v.Name, v.Version)
+			res.Pinned[d.EndpointName+"/"+d.Name] = desired.Deployments[i].ModelVersion
+		}
+		files, err := kube.RenderState(desired, opts)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+				return err
+			}
+			res.Files = append(res.Files, f.Name)
+		}
+		return a.render(cmd.OutOrStdout(), res, func(tw *tabwriter.Writer) {
+			for _, k := range slices.Sorted(maps.Keys(res.Pinned)) {
+				fmt.Fprintf(tw, "Pinned %s to %s\n", k, res.Pinned[k])
+			}
+			for _, f := range res.Files {
+				fmt.Fprintf(tw, "Wrote %s\n", filepath.Join(dir, f))
+			}
+			fmt.Fprintf(tw, "Apply them with: kubectl apply --server-side -f %s\n", dir)
+		})
 	})
 }
 

@@ -157,6 +157,14 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 	steps = append(steps, []step{
 		{args: []string{"plan", "-f", filepath.Join(deployDir, "endpoint.yaml"), "--prune"}, code: 1},
 		{args: []string{"plan", "-f", typo, "--detailed-exitcode"}, code: 1},
+		// --target kubernetes --render pins through the server and writes manifests.
+		{args: []string{"apply", "-f", deployDir, "--target", "kubernetes", "--render", "$OUT/k8s", "--image-repository", "registry.example.com/team"}},
+		{args: []string{"apply", "-f", bigger, "--target", "kubernetes", "--render", "$OUT/kserve", "--format", "kserve", "--image-repository", "registry.example.com/team", "--namespace", "ml", "-o", "json"}},
+		{args: []string{"apply", "-f", deployDir, "--target", "kubernetes"}, code: 2},
+		{args: []string{"apply", "-f", deployDir, "--target", "kubernetes", "--render", "$OUT/k8s"}, code: 2},
+		{args: []string{"apply", "-f", deployDir, "--target", "process", "--render", "$OUT/k8s"}, code: 2},
+		{args: []string{"apply", "-f", deployDir, "--render", "$OUT/k8s"}, code: 2},
+		{args: []string{"apply", "-f", bigger, "--target", "kubernetes", "--render", "$OUT/none", "--format", "helm", "--image-repository", "registry.example.com/team"}, code: 2},
 		{args: []string{"validate", "models:/toy@champion", "--dataset", "data:/toy/1", "--out", "$OUT/report"}},
 		{args: []string{"validate", "models:/toy/1", "--dataset", csv, "--baseline", "@nope", "--out", "$OUT/report2"}, code: 2},
 		{args: []string{"models", "check", "toy", "1", "--kind", "review", "--verdict", "pass"}},
@@ -213,7 +221,7 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 			t.Fatalf("%s: serve exited %d: %s", mode.name, c, errs)
 		}
 		outputs[m] = append(outputs[m], strconv.Itoa(code)+" "+answer)
-		for _, f := range []string{"notes/notes.txt", "mlmodel/MLmodel", "scored.csv", "report/report.md"} {
+		for _, f := range []string{"notes/notes.txt", "mlmodel/MLmodel", "scored.csv", "report/report.md", "k8s/churn-blue.deployment.yaml", "k8s/churn.service.yaml", "kserve/churn.inferenceservice.yaml"} {
 			b, err := os.ReadFile(filepath.Join(out, f))
 			if err != nil {
 				t.Fatalf("%s: %v", mode.name, err)

@@ -278,6 +278,15 @@ var refUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
 
 // imageRef is the reference an image archive is tagged with: the model name
 // made a valid repository name, and the version as tag — "fraud-detector:3".
+// ImageName is the short reference, NAME:VERSION, that WriteImage gives the
+// image of version of model (docker load and podman load tag the image with
+// it): NAME is the model name lowercased, every run of characters other than
+// a-z and 0-9 replaced by '-', trimmed of '-' ("model" when that leaves
+// nothing or more than 128 characters).
+func ImageName(model string, version int) string {
+	return shortRef(imageRef(Meta{Name: model, Version: version}))
+}
+
 func imageRef(meta Meta) name.Tag {
 	repo := strings.Trim(refUnsafe.ReplaceAllString(strings.ToLower(meta.Name), "-"), "-")
 	if repo == "" || len(repo) > 128 {
