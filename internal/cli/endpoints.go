@@ -33,7 +33,7 @@ and move their traffic by hand — a change the next ferry plan shows as drift.`
 		Example: `  ferry endpoints list
   ferry endpoints traffic churn blue=90 green=10`,
 	}
-	cmd.AddCommand(a.endpointsList(), a.endpointsGet(), a.endpointsInvoke(), a.endpointsTraffic(), a.endpointsLogs())
+	cmd.AddCommand(a.endpointsList(), a.endpointsGet(), a.endpointsInvoke(), a.endpointsTraffic(), a.endpointsLogs(), a.rolloutCommand())
 	return cmd
 }
 

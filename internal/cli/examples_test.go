@@ -34,6 +34,15 @@ func makeExampleWorld(t *testing.T) exampleWorld {
 		must(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
 	must(t, os.MkdirAll(filepath.Join(dir, "deploy"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(dir, "rollout"), 0o755))
+	write("rollout/churn.yaml", "kind: Endpoint\nname: churn\ntraffic: {green: 100}\n---\n"+
+		"kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/churn@champion\n---\n"+
+		"kind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/churn/3\ninstance_count: 2\n"+
+		"rollout: {strategy: canary, steps: [10, 50, 100], step_duration: 1h}\n")
+	write("request.json", `{"dataframe_records": [{"tenure": 14, "plan": "basic", "monthly_charges": 29.5}]}`)
+	write("infer.json", `{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1], "data": [14]}, `+
+		`{"name": "plan", "datatype": "BYTES", "shape": [1], "data": ["basic"]}, `+
+		`{"name": "monthly_charges", "datatype": "FP64", "shape": [1], "data": [29.5]}]}`)
 	write("deploy/churn.yaml", "kind: Endpoint\nname: churn\ntraffic: {blue: 90, green: 10}\n---\n"+
 		"kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/churn@champion\n---\n"+
 		"kind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/churn/3\ninstance_count: 2\n")
@@ -108,27 +117,29 @@ var exampleSetup = map[string][]string{
 	"ferry models reject":  {"policy", "ferry models promote churn 3 --to production --as data-scientist   # exits 1", "ferry models promote churn 3 --to @champion --as data-scientist   # exits 1"},
 	"ferry models verify":  {"ferry models package models:/churn@champion -O churn.tar.gz --image churn-oci/"},
 	// Endpoint churn applied from deploy/churn.yaml; for apply, a saved plan.
-	"ferry apply":             {"ferry plan -f deploy/ --out plan.json"},
-	"ferry endpoints":         {"ferry apply -f deploy/"},
-	"ferry endpoints list":    {"ferry apply -f deploy/"},
-	"ferry endpoints get":     {"ferry apply -f deploy/"},
-	"ferry endpoints traffic": {"ferry apply -f deploy/"},
-	"ferry endpoints logs":    {"ferry apply -f deploy/"},
-	"ferry deployments":       {"ferry apply -f deploy/"},
-	"ferry deployments list":  {"ferry apply -f deploy/"},
-	"ferry deployments get":   {"ferry apply -f deploy/"},
+	"ferry apply":               {"ferry plan -f deploy/ --out plan.json"},
+	"ferry endpoints":           {"ferry apply -f deploy/"},
+	"ferry endpoints list":      {"ferry apply -f deploy/"},
+	"ferry endpoints get":       {"ferry apply -f deploy/"},
+	"ferry endpoints traffic":   {"ferry apply -f deploy/"},
+	"ferry endpoints logs":      {"ferry apply -f deploy/"},
+	"ferry deployments":         {"ferry apply -f deploy/"},
+	"ferry deployments list":    {"ferry apply -f deploy/"},
+	"ferry deployments get":     {"ferry apply -f deploy/"},
+	"ferry endpoints invoke":    {"ferry apply -f deploy/"},
+	"ferry deployments logs":    {"ferry apply -f deploy/"},
+	"ferry deployments restart": {"ferry apply -f deploy/"},
+	// A canary of green in progress (nothing advances it in local mode).
+	"ferry endpoints rollout":          {"ferry apply -f deploy/", "ferry apply -f rollout/"},
+	"ferry endpoints rollout status":   {"ferry apply -f deploy/", "ferry apply -f rollout/"},
+	"ferry endpoints rollout pause":    {"ferry apply -f deploy/", "ferry apply -f rollout/"},
+	"ferry endpoints rollout resume":   {"ferry apply -f deploy/", "ferry apply -f rollout/", "ferry endpoints rollout pause churn"},
+	"ferry endpoints rollout promote":  {"ferry apply -f deploy/", "ferry apply -f rollout/"},
+	"ferry endpoints rollout rollback": {"ferry apply -f deploy/", "ferry apply -f rollout/"},
 }
 
 // exampleNotRun are example lines that need what a test cannot have here.
 var exampleNotRun = map[string]string{
-	// LEAD: these need the router (internal/deploy/router) serving
-	// /endpoints/NAME/… and wired as httpapi.Options.DeployRuntime; run them
-	// (with request.json and infer.json in the example world) once it is.
-	"ferry endpoints invoke churn -f request.json":                                                           "needs the router",
-	"ferry endpoints invoke churn -f request.json --deployment green":                                        "needs the router",
-	"ferry endpoints invoke churn -f infer.json --protocol v2 -o json":                                       "needs the router",
-	"ferry deployments logs churn/blue --lines 20":                                                           "needs the router",
-	"ferry deployments restart churn/blue":                                                                   "needs the router",
 	"ferry server --addr 0.0.0.0:5000 --store postgres://ferry@db/ferry --artifacts s3://ml-artifacts/ferry": "needs a PostgreSQL server and an S3 bucket (the store and blob suites test both)",
 }
 

@@ -31,7 +31,6 @@ one who started the rollout.`,
 		Example: `  ferry endpoints rollout status churn
   ferry endpoints rollout pause churn
   ferry endpoints rollout resume churn
-  ferry endpoints rollout promote churn     # skip the analysis; approves a waiting step
   ferry endpoints rollout rollback churn -o json`,
 	}
 	type action struct {
@@ -48,7 +47,7 @@ one who started the rollout.`,
 		cmd.AddCommand(&cobra.Command{
 			Use:     act.use + " ENDPOINT",
 			Short:   act.short,
-			Example: fmt.Sprintf("  ferry endpoints rollout %s churn\n  ferry endpoints rollout %s churn -o yaml", act.use, act.use),
+			Example: fmt.Sprintf("  ferry endpoints rollout %s churn -o yaml", act.use),
 			Args:    exactArgs(1, "ENDPOINT"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return a.withSession(cmd.Context(), func(s *session) error {

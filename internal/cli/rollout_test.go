@@ -106,7 +106,7 @@ func TestRolloutCommand(t *testing.T) {
 		t.Errorf("status -o json: %v, %+v", err, r)
 	}
 	help, _ := runRollout(t, data, "--help")
-	if !strings.Contains(help, "ferry endpoints rollout promote churn") {
+	if !strings.Contains(help, "ferry endpoints rollout rollback churn") {
 		t.Errorf("help has no examples:\n%s", help)
 	}
 }

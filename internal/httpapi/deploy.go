@@ -14,6 +14,10 @@ import (
 // DeployRuntime is what runs the deployments — the router — as the
 // deploy routes consume it. Its methods are safe for concurrent use.
 type DeployRuntime interface {
+	// Refresh brings the runtime to the stored state (another replica,
+	// or this server a moment ago, may have changed it); cheap when
+	// nothing changed.
+	Refresh(ctx context.Context) error
 	// Status reports the deployments of endpoint it runs.
 	Status(endpoint string) []deploy.DeploymentStatus
 	// Logs returns the last n log lines of a deployment (n <= 0: all it
@@ -61,6 +65,10 @@ func withRuntime[Req, Resp any](s *Server, fn func(*http.Request, *Req) (Resp, e
 		if s.running == nil {
 			var zero Resp
 			return zero, ferry.Errorf(ferry.EUNAVAILABLE, "This server does not run deployments.")
+		}
+		if err := s.running.Refresh(r.Context()); err != nil {
+			var zero Resp
+			return zero, ferry.Errorf(ferry.EUNAVAILABLE, "The deployments could not be read: %v.", err)
 		}
 		return fn(r, req)
 	})

@@ -63,6 +63,8 @@ func TestV1Deploy(t *testing.T) {
 // ready and records restarts.
 type fakeRuntime struct{ restarted []string }
 
+func (f *fakeRuntime) Refresh(context.Context) error { return nil }
+
 func (f *fakeRuntime) Status(endpoint string) []deploy.DeploymentStatus {
 	if endpoint != "churn" {
 		return nil

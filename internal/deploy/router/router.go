@@ -110,6 +110,9 @@ type Router struct {
 	closing sync.WaitGroup // backends being closed
 
 	refreshMu sync.Mutex
+	// lastMiss is when a request for an unknown endpoint or deployment
+	// last refreshed (Unix nanoseconds), limiting those refreshes.
+	lastMiss atomic.Int64
 	refreshed atomic.Bool
 
 	mu        sync.RWMutex
@@ -128,7 +131,8 @@ type endpointState struct {
 type deploymentState struct {
 	endpoint string
 	spec     deploy.Deployment // as stored
-	cur      *backendRef       // nil when none could be built
+	cur      *backendRef       // nil until built, or when none could be
+	added    time.Time         // when the Router first saw it
 	pending  *backendRef       // a replacement, not yet ready
 	retryAt  time.Time         // when building a backend failed: next attempt
 	failures int
@@ -283,7 +287,7 @@ func (r *Router) reconcile(e deploy.Endpoint, deps []deploy.Deployment) {
 		}
 		switch {
 		case d == nil:
-			d = &deploymentState{endpoint: e.Name, spec: spec, latency: r.m.latency.WithLabelValues(e.Name, spec.Name)}
+			d = &deploymentState{endpoint: e.Name, spec: spec, added: time.Now(), latency: r.m.latency.WithLabelValues(e.Name, spec.Name)}
 			d.events.add(now, "created: "+spec.ModelVersion+" on target "+spec.Target)
 		case needsReload(d.spec, spec):
 			d.events.add(now, "changed: "+spec.ModelVersion+" is to replace "+d.spec.ModelVersion)
@@ -503,6 +507,36 @@ func (r *Router) Ready(endpoint, deployment string) bool {
 	defer r.mu.RUnlock()
 	_, d, err := r.deploymentLocked(endpoint, deployment)
 	return err == nil && d.cur != nil && d.cur.b.Ready()
+}
+
+// Started refreshes the Router if it never was (a server whose Run has not
+// ticked yet, a command in local mode, which runs no Run); cheap once
+// done. An error is EUNAVAILABLE.
+func (r *Router) Started(ctx context.Context) error {
+	if r.refreshed.Load() {
+		return nil
+	}
+	if err := r.Refresh(ctx); err != nil {
+		return ferry.Errorf(ferry.EUNAVAILABLE, "The endpoints could not be read: %v.", err)
+	}
+	return nil
+}
+
+// missRefreshEvery limits the refreshes that requests for unknown
+// endpoints or deployments cause (so that a new endpoint answers at once
+// rather than at the next Run tick, and a flood of wrong names costs at
+// most one store query per period).
+const missRefreshEvery = 250 * time.Millisecond
+
+// refreshOnMiss refreshes after a request named an unknown endpoint or
+// deployment, at most once per missRefreshEvery; it reports whether it did.
+func (r *Router) refreshOnMiss(ctx context.Context) bool {
+	now := time.Now().UnixNano()
+	last := r.lastMiss.Load()
+	if now-last < int64(missRefreshEvery) || !r.lastMiss.CompareAndSwap(last, now) {
+		return false
+	}
+	return r.Refresh(ctx) == nil
 }
 
 // Status returns the deployments of endpoint by name; nil for an unknown

@@ -270,7 +270,7 @@ func TestRouting(t *testing.T) {
 	})
 	t.Run("status", func(t *testing.T) {
 		got := fmt.Sprintf("%+v", e.r.Status("half"))
-		want := "[{Deployment:blue Target:embedded ModelVersion:models:/m/1 Ready:true Traffic:50 Mirror:0 Pending: Error:} {Deployment:grey Target:embedded ModelVersion:models:/m/2 Ready:false Traffic:50 Mirror:0 Pending: Error:}]"
+		want := "[{Endpoint:half Deployment:blue Target:embedded ModelVersion:models:/m/1 Ready:true Traffic:50 Mirror:0 Pending: Error:} {Endpoint:half Deployment:grey Target:embedded ModelVersion:models:/m/2 Ready:false Traffic:50 Mirror:0 Pending: Error:}]"
 		if got != want {
 			t.Errorf("status\n%s\nwant\n%s", got, want)
 		}

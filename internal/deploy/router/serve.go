@@ -32,14 +32,16 @@ const maxCapture = 1 << 20
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	name, rest := splitPath(req.URL.Path)
-	if !r.refreshed.Load() {
-		if err := r.Refresh(req.Context()); err != nil {
-			r.refuse(w, req, "", rest, ferry.Errorf(ferry.EUNAVAILABLE, "The endpoints could not be read: %v.", err))
-			return
-		}
+	if err := r.Started(req.Context()); err != nil {
+		r.refuse(w, req, "", rest, err)
+		return
 	}
 	pinned := req.Header.Get(Header)
 	live, shadow, err := r.route(req, name, pinned)
+	if ferry.ErrorCode(err) == ferry.ENOTFOUND && r.refreshOnMiss(req.Context()) {
+		// Created since the last refresh (by this server or another)?
+		live, shadow, err = r.route(req, name, pinned)
+	}
 	if err != nil {
 		label := name
 		if ferry.ErrorCode(err) == ferry.ENOTFOUND {
@@ -203,9 +205,12 @@ func (d *deploymentState) ready() bool {
 }
 
 // startingUntil is when waiting for d to load for the first time should
-// stop; zero unless d's backend is younger than wait, has never been ready
-// and has not failed.
+// stop; zero unless d's first backend is being built, or is younger than
+// wait, has never been ready and has not failed.
 func (d *deploymentState) startingUntil(wait time.Duration) time.Time {
+	if wait >= 0 && d.cur == nil && d.lastErr == nil {
+		return d.added.Add(wait) // its first backend is being built
+	}
 	if wait < 0 || d.cur == nil || d.cur.everReady.Load() {
 		return time.Time{}
 	}
