@@ -19,8 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	servingbench "github.com/ferry-ml/ferry/bench/serving"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/loadgen"
 	"github.com/ferry-ml/ferry/internal/serving"
 	"github.com/ferry-ml/ferry/internal/testbackend"
 )
@@ -91,21 +91,23 @@ func BenchmarkEndpoint(b *testing.B) {
 			}
 			srv := httptest.NewServer(v.handler)
 			defer srv.Close()
-			c := servingbench.NewClient(Concurrency)
-			url := srv.URL + v.path
-			body := []byte(testbackend.LinearRow)
-			if r := servingbench.Load(ctx, c, url, body, Concurrency, 2000, 0); r.Errors > 0 { // warm up connections
-				b.Fatalf("warm-up: %s", r.FirstFail)
+			c := loadgen.NewClient(Concurrency)
+			load := func(n int) loadgen.Result {
+				return loadgen.Run(ctx, loadgen.Config{Concurrency: Concurrency, Requests: n, Client: c,
+					NewRequest: loadgen.Post(srv.URL+v.path, "application/json", []byte(testbackend.LinearRow))})
+			}
+			if r := load(2000); r.Failures > 0 { // warm up connections
+				b.Fatalf("warm-up: %s", r)
 			}
 			b.ResetTimer()
-			r := servingbench.Load(ctx, c, url, body, Concurrency, b.N, 0)
+			r := load(b.N)
 			b.StopTimer()
-			if r.Errors > 0 {
-				b.Fatalf("%d errors: %s", r.Errors, r.FirstFail)
+			if r.Failures > 0 {
+				b.Fatalf("%s", r)
 			}
-			b.ReportMetric(r.RPS, "req/s")
-			b.ReportMetric(float64(r.P50)/1e6, "ms-p50")
-			b.ReportMetric(float64(r.P99)/1e6, "ms-p99")
+			b.ReportMetric(r.Throughput, "req/s")
+			b.ReportMetric(float64(r.Latency.P50)/1e6, "ms-p50")
+			b.ReportMetric(float64(r.Latency.P99)/1e6, "ms-p99")
 		})
 	}
 }

@@ -112,7 +112,7 @@ type Router struct {
 	refreshMu sync.Mutex
 	// lastMiss is when a request for an unknown endpoint or deployment
 	// last refreshed (Unix nanoseconds), limiting those refreshes.
-	lastMiss atomic.Int64
+	lastMiss  atomic.Int64
 	refreshed atomic.Bool
 
 	mu        sync.RWMutex
