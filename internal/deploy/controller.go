@@ -19,7 +19,10 @@ type StatsSource interface {
 
 // Readiness reports whether a deployment can take traffic now.
 type Readiness interface {
-	Ready(endpoint, deployment string) bool
+	// Serves reports whether d, as specified (its pinned model version
+	// and settings), has a backend ready for requests: a backend still
+	// serving an earlier spec of d does not count.
+	Serves(d Deployment) bool
 }
 
 // Leader is a lease that one server at a time holds. Lead tries to take it
@@ -148,7 +151,8 @@ func (c *Controller) advance(ctx context.Context, id int64) error {
 func (c *Controller) next(ctx context.Context, r *RolloutStatus) (bool, error) {
 	s := c.svc
 	now := c.opts.Now()
-	if _, err := s.store.GetDeployment(ctx, r.Endpoint, r.Deployment); ferry.ErrorCode(err) == ferry.ENOTFOUND {
+	d, err := s.store.GetDeployment(ctx, r.Endpoint, r.Deployment)
+	if ferry.ErrorCode(err) == ferry.ENOTFOUND {
 		return false, c.abort(ctx, r, fmt.Sprintf("deployment %s was deleted", r.Deployment))
 	} else if err != nil {
 		return false, err
@@ -165,7 +169,7 @@ func (c *Controller) next(ctx context.Context, r *RolloutStatus) (bool, error) {
 	step := fmt.Sprintf("step %d/%d", r.Step+1, len(r.Steps))
 
 	if r.StepStartedAt == 0 { // set the step's traffic
-		if !c.ready.Ready(r.Endpoint, r.Deployment) {
+		if !c.ready.Serves(d) {
 			return false, c.note(ctx, r, fmt.Sprintf("waiting for %s to be ready", r.Deployment))
 		}
 		if r.Steps[r.Step] == 100 && s.needsApproval(r.Endpoint) && r.ApprovedBy == "" {

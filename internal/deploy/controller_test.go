@@ -45,8 +45,8 @@ func (f *fakeStats) Stats(endpoint, deployment string, since time.Time) deploy.S
 // fakeReady is ready for every deployment it does not name false.
 type fakeReady map[string]bool
 
-func (f fakeReady) Ready(endpoint, deployment string) bool {
-	ready, ok := f[deployment]
+func (f fakeReady) Serves(d deploy.Deployment) bool {
+	ready, ok := f[d.Name]
 	return !ok || ready
 }
 

@@ -509,6 +509,16 @@ func (r *Router) Ready(endpoint, deployment string) bool {
 	return err == nil && d.cur != nil && d.cur.b.Ready()
 }
 
+// Serves reports whether d, as specified, has a ready backend: one built
+// from d's current spec (a backend of an earlier model version, still
+// serving while its replacement loads, does not count).
+func (r *Router) Serves(d deploy.Deployment) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ds, err := r.deploymentLocked(d.EndpointName, d.Name)
+	return err == nil && ds.cur != nil && ds.cur.b.Ready() && !needsReload(ds.cur.spec, d.Normalize())
+}
+
 // Started refreshes the Router if it never was (a server whose Run has not
 // ticked yet, a command in local mode, which runs no Run); cheap once
 // done. An error is EUNAVAILABLE.

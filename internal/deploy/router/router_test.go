@@ -449,11 +449,17 @@ func TestRefresh(t *testing.T) {
 	t.Run("a new model version replaces the backend once ready", func(t *testing.T) {
 		var notReady *fake
 		e.fakes.setup = func(f *fake) { f.ready.Store(false); notReady = f }
-		_, err := e.svc.PutDeployment(e.ctx, deploy.Deployment{Name: "blue", EndpointName: "churn", Model: "models:/m/2"})
+		d2, err := e.svc.PutDeployment(e.ctx, deploy.Deployment{Name: "blue", EndpointName: "churn", Model: "models:/m/2"})
 		e.must(err)
+		if !e.r.Ready("churn", "blue") || e.r.Serves(d2) {
+			t.Error("before a refresh: want blue ready, but not serving version 2")
+		}
 		e.must(e.r.Refresh(e.ctx))
 		if w := e.infer("{}"); !strings.Contains(w.Body.String(), `"model_version":"models:/m/1"`) {
 			t.Fatalf("answered %s while the replacement loads; want the old version", w.Body)
+		}
+		if e.r.Serves(d2) {
+			t.Error("Serves the new spec while its backend loads: a rollout would analyse the old model")
 		}
 		if s := e.r.Status("churn")[0]; s.ModelVersion != "models:/m/1" || s.Pending != "models:/m/2" || !s.Ready {
 			t.Errorf("status %+v", s)
@@ -462,6 +468,9 @@ func TestRefresh(t *testing.T) {
 		e.must(e.r.Refresh(e.ctx))
 		if w := e.infer("{}"); !strings.Contains(w.Body.String(), `"model_version":"models:/m/2"`) {
 			t.Fatalf("answered %s; want the new version", w.Body)
+		}
+		if !e.r.Serves(d2) {
+			t.Error("does not Serve the new spec once its backend took over")
 		}
 		if !v1.waitClosed() {
 			t.Error("the old backend was not closed")
