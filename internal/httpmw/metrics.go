@@ -1,6 +1,7 @@
 package httpmw
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,4 +50,21 @@ func (m *Metrics) Middleware(route func(r *http.Request) string) Middleware {
 			next.ServeHTTP(rec, r)
 		})
 	}
+}
+
+// Register registers c on reg, or returns the collector already registered
+// there under its name, so that several servers or routers on one registry
+// share their series. Any other registration error is a programming error
+// (conflicting definitions) and panics.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic("register metrics: " + err.Error())
+	}
+	return c
 }

@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,27 +39,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ferry_serving_model_loads_total", Help: "Registered model versions loaded on demand, by model and outcome (ok, error).",
 		}, []string{"model", "outcome"}),
 	}
-	m.requests = register(reg, m.requests)
-	m.errors = register(reg, m.errors)
-	m.latency = register(reg, m.latency)
-	m.batchSize = register(reg, m.batchSize)
-	m.loads = register(reg, m.loads)
+	m.requests = httpmw.Register(reg, m.requests)
+	m.errors = httpmw.Register(reg, m.errors)
+	m.latency = httpmw.Register(reg, m.latency)
+	m.batchSize = httpmw.Register(reg, m.batchSize)
+	m.loads = httpmw.Register(reg, m.loads)
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a second Server on the same registry shares the series).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic("serving: register metrics: " + err.Error())
-	}
-	return c
 }
 
 // entryMetrics are the series of one model version, resolved once.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/ferry-ml/ferry/internal/httpmw"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -45,10 +46,10 @@ func newMetrics(reg prometheus.Registerer, r *Router) *metrics {
 		}, []string{"endpoint", "deployment"}),
 		ready: prometheus.NewDesc("ferry_endpoint_deployment_ready", "1 when the deployment's backend is ready to take requests, else 0.", []string{"endpoint", "deployment"}, nil),
 	}
-	m.requests = register(reg, m.requests)
-	m.latency = register(reg, m.latency)
-	m.mirrors = register(reg, m.mirrors)
-	m.disagreements = register(reg, m.disagreements)
+	m.requests = httpmw.Register(reg, m.requests)
+	m.latency = httpmw.Register(reg, m.latency)
+	m.mirrors = httpmw.Register(reg, m.mirrors)
+	m.disagreements = httpmw.Register(reg, m.disagreements)
 	if err := reg.Register(readyCollector{m.ready, r}); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if !errors.As(err, &are) {
@@ -58,21 +59,6 @@ func newMetrics(reg prometheus.Registerer, r *Router) *metrics {
 		// deployments are in its Status.
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a second Router on the same registry shares the series).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic("router: register metrics: " + err.Error())
-	}
-	return c
 }
 
 // readyCollector reports ferry_endpoint_deployment_ready at scrape time
