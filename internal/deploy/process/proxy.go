@@ -3,17 +3,16 @@ package process
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"strings"
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/httpmw"
+	"github.com/ferry-ml/ferry/internal/serving"
 )
 
 // ServeHTTP sends r to a ready instance, round robin, within the
@@ -129,42 +128,8 @@ func (b balancer) send(req *http.Request, in *instance) (*http.Response, error) 
 	return b.d.transport.RoundTrip(&out)
 }
 
+// writeError answers err in the shape of the request's protocol, as
+// `ferry serve` does (MLflow's on /invocations, {"error"} elsewhere).
 func (d *Deployment) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	httpmw.Errors{Log: d.log, Family: family}.Write(w, r, err)
-}
-
-// family is the error encoder of a route: MLflow's scoring protocol for
-// /invocations, the inference protocols' otherwise.
-func family(r *http.Request) httpmw.Encoder {
-	if strings.HasSuffix(r.URL.Path, "/invocations") {
-		return writeMLflowError
-	}
-	return writeV2Error
-}
-
-func writeV2Error(w http.ResponseWriter, status int, _, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// writeMLflowError writes {"error_code", "message"} with the error_code
-// MLflow's scoring server gives the statuses this package answers.
-func writeMLflowError(w http.ResponseWriter, status int, _, msg string) {
-	code := "INTERNAL_ERROR"
-	switch status {
-	case http.StatusBadRequest:
-		code = "BAD_REQUEST"
-	case http.StatusRequestEntityTooLarge:
-		code = "REQUEST_LIMIT_EXCEEDED"
-	case http.StatusServiceUnavailable, http.StatusBadGateway:
-		code = "TEMPORARILY_UNAVAILABLE"
-	case http.StatusGatewayTimeout:
-		code = "DEADLINE_EXCEEDED"
-	}
-	writeJSON(w, status, map[string]string{"error_code": code, "message": msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpmw.Errors{Log: d.log, Family: func(r *http.Request) httpmw.Encoder { return serving.ErrorEncoder(r.URL.Path) }}.Write(w, r, err)
 }
