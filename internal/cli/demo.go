@@ -55,20 +55,21 @@ SQLite and a local artifact directory.
              worse than the champion, data checks), printing both held-out
              AUCs: a deeper model, which overfits and fails, and a shallower
              one, which passes and takes @champion;
-  7. deploy:   deploys the champion of before the challengers as deployment
-             blue of endpoint flights (a resource file, applied as ferry
-             apply does), asks it over the Open Inference Protocol V2 and
-             MLflow's scoring protocol, then rolls the new champion out as
-             green, a canary of 10%, 50% and 100% every 2s with automatic
-             analysis (error rate and p99 latency against blue), while a few
-             clients send requests: one line per step shows the traffic, the
-             analysis and which deployment answered how many requests.
+  7. deploy:   deploys the version that was @champion before the
+             challengers as deployment blue of endpoint flights (a resource
+             file, applied as ferry apply applies it), asks it over the Open
+             Inference Protocol V2 and MLflow's scoring protocol, then rolls
+             the new champion out as green, a canary of 10%, 50% and 100%
+             every 2s with automatic analysis (error rate and p99 latency
+             against blue), while a few clients send requests: one line per
+             step shows the traffic, the analysis and which deployment
+             answered how many requests.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
 it (MLFLOW_TRACKING_URI works against it, and the endpoint answers at
-/endpoints/flights/…). Running it again on the same
-directory adds new runs and versions beside the first ones.`,
+/endpoints/flights/…). Running it again on the same directory adds new runs
+and versions beside the first ones, and rolls out again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.serverURL != "" {

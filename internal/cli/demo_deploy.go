@@ -83,6 +83,22 @@ func (d *demo) deploy(ctx context.Context, from, to int) error {
 	if err := d.waitDeployed(ctx, "blue", from); err != nil {
 		return err
 	}
+	if err := d.ask(ctx); err != nil {
+		return err
+	}
+	if to == from {
+		fmt.Fprintf(d.out, "   no challenger passed validation, so nothing is rolled out: %s stays on blue (validation decides what may ship; a canary then checks it on live traffic)\n", demoEndpoint)
+		return nil
+	}
+	if err := d.apply(ctx, engineer, file, demoResources("{green: 100}", from, to)); err != nil {
+		return err
+	}
+	return d.canary(ctx, to)
+}
+
+// ask asks the endpoint a V2 and an MLflow request, and an MLflow request
+// with a mistake, printing the answers and who gave them.
+func (d *demo) ask(ctx context.Context) error {
 	requests := []struct{ label, protocol, body string }{
 		{"V2", "v2", demoV2Request},
 		{"MLflow", "mlflow", `{"dataframe_split": {"columns": ["date", "distance", "origin", "destination"],
@@ -105,14 +121,13 @@ func (d *demo) deploy(ctx context.Context, from, to int) error {
 			fmt.Fprintf(d.out, "   %s POST %s -> %s answered %s\n", r.label, path, inv.Deployment, strings.TrimSpace(string(inv.Body)))
 		}
 	}
-	if to == from {
-		fmt.Fprintf(d.out, "   no challenger passed validation, so nothing is rolled out: %s stays on blue (validation decides what may ship; a canary then checks it on live traffic)\n", demoEndpoint)
-		return nil
-	}
+	return nil
+}
 
-	if err := d.apply(ctx, engineer, file, demoResources("{green: 100}", from, to)); err != nil {
-		return err
-	}
+// canary sends requests to the endpoint from a few clients while the
+// rollout of version to that applying green started goes on, follows it to
+// its end, and prints how it ended and what the clients saw.
+func (d *demo) canary(ctx context.Context, to int) error {
 	fmt.Fprintf(d.out, "   %d clients send about %d V2 requests a second to the endpoint while version %d rolls out as green:\n", demoClients, demoRate, to)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
