@@ -167,8 +167,12 @@ func TestHelp(t *testing.T) {
 
 // TestDemo runs the demo twice on one data directory. Validation judges on
 // the held-out May-June flights, which training never saw, and prints the
-// held-out AUC of the challenger and of the champion; the second run works
-// beside what the first made.
+// held-out AUC of each challenger and of the champion; the deeper
+// challenger fails, the shallower one takes @champion. The deploy stage
+// rolls the new champion out to endpoint flights as a canary under load:
+// the traffic reaches green 100 step by step, every step's analysis passes,
+// the rollout succeeds and no request fails. The second run works beside
+// what the first made, and rolls out again.
 func TestDemo(t *testing.T) {
 	data := t.TempDir()
 	code, out, errs := runCLI(t, data, "demo")
@@ -179,7 +183,12 @@ func TestDemo(t *testing.T) {
 		"data:/flights/1  79158 rows", "data:/flights-holdout/1  40842 rows",
 		"logistic-lr0.5", "metrics.val_auc", "3. Train: gradient-boosted trees on data:/flights/1", "val_auc",
 		"flights-delay version 1 on data:/flights-holdout/1 (40842 rows)",
-		"flights-delay version 2 on data:/flights-holdout/1 (40842 rows)",
+		"FAIL: flights-delay version 2 on data:/flights-holdout/1 (40842 rows)",
+		"PASS: flights-delay version 3 on data:/flights-holdout/1 (40842 rows)",
+		"@champion -> version 3",
+		"7. Deploy: version 1 (@champion before the challengers) behind endpoint flights",
+		"+ create deployment flights/blue", "-> blue answered {\"model_name\":\"flights\",\"model_version\":\"1\"",
+		"(by rollout: canary 10→50→100 of green)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
@@ -192,12 +201,45 @@ func TestDemo(t *testing.T) {
 	if !both.MatchString(out) {
 		t.Fatalf("demo output lacks the held-out AUC of challenger and champion:\n%s", out)
 	}
+	checkDemoRollout(t, out)
 	code, out, errs = runCLI(t, data, "demo")
 	if code != 0 {
 		t.Fatalf("second demo on the same directory: %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, "registered flights-delay version 3") || !strings.Contains(out, "version 4 on data:/flights-holdout/1") {
-		t.Fatalf("second demo output:\n%s", out)
+	for _, want := range []string{"registered flights-delay version 4", "version 5 on data:/flights-holdout/1", "@champion -> version 6",
+		"~ update deployment flights/blue: model \"models:/flights-delay/1\" → \"models:/flights-delay/3\""} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("second demo output lacks %q:\n%s", want, out)
+		}
+	}
+	checkDemoRollout(t, out)
+}
+
+// checkDemoRollout checks the demo's canary: every step printed with its
+// traffic and a passing analysis, the rollout succeeded with all traffic
+// on green, and the load saw no failed request while both deployments
+// answered.
+func checkDemoRollout(t *testing.T, out string) {
+	t.Helper()
+	steps := regexp.MustCompile(`(?m)^   step (\d)/3: (.*?) +\(analysis: green [\d.]+% errors, p99 [\d.]+ms vs blue [\d.]+%, [\d.]+ms: (\w+)\); answered `).FindAllStringSubmatch(out, -1)
+	wantTraffic := []string{"blue 90% green 10%", "blue 50% green 50%", "green 100%"}
+	if len(steps) != 3 {
+		t.Fatalf("want 3 rollout steps, got %d:\n%s", len(steps), out)
+	}
+	for i, m := range steps {
+		if m[1] != strconv.Itoa(i+1) || m[2] != wantTraffic[i] || m[3] != "pass" {
+			t.Errorf("step %d: %q, want step %d: %s and a passing analysis", i+1, m[0], i+1, wantTraffic[i])
+		}
+	}
+	if !strings.Contains(out, "rollout succeeded; endpoint flights traffic: green 100%") {
+		t.Errorf("the rollout did not end with all traffic on green:\n%s", out)
+	}
+	load := regexp.MustCompile(`load: (\d+) requests in \S+, (\d+) failed; answered by blue (\d+), green (\d+);`).FindStringSubmatch(out)
+	if load == nil {
+		t.Fatalf("no load summary:\n%s", out)
+	}
+	if load[2] != "0" || load[3] == "0" || load[4] == "0" {
+		t.Errorf("load %q: want zero failed requests and answers from blue and green", load[0])
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,11 +18,9 @@ import (
 
 	"github.com/ferry-ml/ferry/client"
 	"github.com/ferry-ml/ferry/examples"
-	ferryapp "github.com/ferry-ml/ferry/internal/app"
 	"github.com/ferry-ml/ferry/internal/auth"
 	"github.com/ferry-ml/ferry/internal/config"
 	"github.com/ferry-ml/ferry/internal/packaging"
-	"github.com/ferry-ml/ferry/internal/serving"
 	"github.com/ferry-ml/ferry/internal/train"
 	"github.com/ferry-ml/ferry/internal/validation"
 )
@@ -54,17 +50,26 @@ SQLite and a local artifact directory.
              prints its lineage and audit trail;
   5. package:  packages the Production version as a .tar.gz bundle, twice,
              to show the builds are byte-identical, and verifies it;
-  6. validate: trains a challenger, validates it against @champion on the
-             held-out May-June flights with gates (AUC floor, no worse than
-             the champion, data checks), prints both held-out AUCs, and moves
-             @champion only if it passed;
-  7. serve:    serves @champion on a free port and asks it questions over the
-             Open Inference Protocol V2 and MLflow's scoring protocol.
+  6. validate: trains two challengers and validates each against @champion
+             on the held-out May-June flights with gates (AUC floor, no
+             worse than the champion, data checks), printing both held-out
+             AUCs: a deeper model, which overfits and fails, and a shallower
+             one, which passes and takes @champion;
+  7. deploy:   deploys the version that was @champion before the
+             challengers as deployment blue of endpoint flights (a resource
+             file, applied as ferry apply applies it), asks it over the Open
+             Inference Protocol V2 and MLflow's scoring protocol, then rolls
+             the new champion out as green, a canary of 10%, 50% and 100%
+             every 2s with automatic analysis (error rate and p99 latency
+             against blue), while a few clients send requests: one line per
+             step shows the traffic, the analysis and which deployment
+             answered how many requests.
 
 By default the data lives in a temporary directory that is removed at the
 end; give --data DIR to keep it, and --serve to keep the server up to look at
-it (MLFLOW_TRACKING_URI works against it). Running it again on the same
-directory adds new runs and versions beside the first ones.`,
+it (MLFLOW_TRACKING_URI works against it, and the endpoint answers at
+/endpoints/flights/…). Running it again on the same directory adds new runs
+and versions beside the first ones, and rolls out again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.serverURL != "" {
@@ -96,7 +101,11 @@ directory adds new runs and versions beside the first ones.`,
 			if err := os.WriteFile(filepath.Join(cfg.DataDir, "gates.yaml"), []byte(demoGates), 0o644); err != nil {
 				return err
 			}
-			s, err := a.startLocal(ctx, cfg, discardLogger())
+			// The router and the rollout controller run, the controller
+			// ticking often enough for the canary's 2s steps.
+			opts := a.options(discardLogger())
+			opts.Background, opts.RolloutTick = true, 200*time.Millisecond
+			s, err := a.startLocal(ctx, cfg, opts)
 			if err != nil {
 				return err
 			}
@@ -107,7 +116,8 @@ directory adds new runs and versions beside the first ones.`,
 				return err
 			}
 			if keep {
-				fmt.Fprintf(out, "\nServing until interrupted (Ctrl-C): export MLFLOW_TRACKING_URI=%s, or ferry runs list -e flights-delay --server %s\n", s.client.URL(), s.client.URL())
+				u := s.client.URL()
+				fmt.Fprintf(out, "\nServing until interrupted (Ctrl-C): export MLFLOW_TRACKING_URI=%s, or ferry runs list -e flights-delay --server %[1]s; the endpoint answers at %[1]s/endpoints/%s/invocations (ferry endpoints get %[2]s --server %[1]s)\n", u, demoEndpoint)
 				<-ctx.Done()
 				return nil
 			}
@@ -187,59 +197,11 @@ func (d *demo) run(ctx context.Context, dir string) error {
 	if err := d.pack(ctx, dir); err != nil {
 		return err
 	}
-	if err := d.challenge(ctx, dir); err != nil {
-		return err
-	}
-	return d.serveChampion(ctx)
-}
-
-// serveChampion is the serving stage: the champion on a free port, asked
-// over the Open Inference Protocol V2 and MLflow's scoring protocol.
-func (d *demo) serveChampion(ctx context.Context) error {
-	fmt.Fprintln(d.out, "\n7. Serve: models:/flights-delay@champion on a free port, asked with V2 and MLflow requests")
-	lm, err := d.app.loadVersion(ctx, d.s, "models:/flights-delay@champion", discardLogger())
+	from, to, err := d.challenge(ctx, dir)
 	if err != nil {
 		return err
 	}
-	srv := serving.New(serving.Options{Default: lm.name, Log: discardLogger()})
-	srv.Set(lm.name, lm.version, lm.model, lm.sig)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- ferryapp.Serve(sctx, ln, srv.Handler(), d.cfg.Server, discardLogger()) }()
-	defer func() {
-		cancel()
-		<-done
-		_ = srv.Close(context.WithoutCancel(ctx))
-	}()
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(d.out, "   serving %s version %s (%s) at %s\n", lm.name, lm.version, lm.model.Metadata().Platform, base)
-	requests := []struct{ label, path, body string }{
-		{"V2 ", "/v2/models/" + lm.name + "/infer", `{"id": "demo-1", "inputs": [
-  {"name": "date", "datatype": "BYTES", "shape": [2], "data": ["2001-06-01 08:15:00", "2001-06-29 18:40:00"]},
-  {"name": "distance", "datatype": "FP64", "shape": [2], "data": [1846, 337]},
-  {"name": "origin", "datatype": "BYTES", "shape": [2], "data": ["ORD", "SEA"]},
-  {"name": "destination", "datatype": "BYTES", "shape": [2], "data": ["LAX", "SFO"]}]}`},
-		{"MLflow", "/invocations", `{"dataframe_split": {"columns": ["date", "distance", "origin", "destination"],
-  "data": [["2001-06-15 17:05:00", 733, "ATL", "BOS"]]}}`},
-		{"MLflow (a mistake)", "/invocations", `{"dataframe_records": [{"date": "2001-06-15 17:05:00", "distance": "far", "origin": "ATL"}]}`},
-	}
-	for _, r := range requests {
-		resp, err := http.Post(base+r.path, "application/json", strings.NewReader(r.body))
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(d.out, "   %s POST %s -> %d %s\n", r.label, r.path, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	return nil
+	return d.deploy(ctx, from, to)
 }
 
 // validate validates a version of flights-delay on the held-out flights
@@ -272,34 +234,52 @@ func (d *demo) validate(ctx context.Context, dir string, version int, baseline s
 	return err == nil, err
 }
 
-// challenge is the validation stage: a challenger is trained, registered,
-// validated against the champion, and takes @champion only if it passed.
-func (d *demo) challenge(ctx context.Context, dir string) error {
-	fmt.Fprintln(d.out, "\n6. Validate: a challenger against @champion; it takes @champion only if it passes")
-	res, err := d.runner().Run(ctx, flightsSpec("gbdt-challenger", d.flights, 120, 7))
-	d.bar.Done()
+// challenge is the validation stage: two challengers are trained,
+// registered and validated against the champion, each taking @champion
+// only if it passed — a deeper model than the baseline, which overfits
+// January-March and fails on May-June, and a shallower one, which passes.
+// It returns the champion's version before and after.
+func (d *demo) challenge(ctx context.Context, dir string) (from, to int, err error) {
+	fmt.Fprintln(d.out, "\n6. Validate: two challengers against @champion; each takes @champion only if it passes")
+	champion, err := d.s.remote.Resolve(ctx, "models:/flights-delay@champion")
 	if err != nil {
-		return err
+		return 0, 0, err
+	}
+	from, to = champion.Version, champion.Version
+	challengers := []struct {
+		name, description string
+		rounds, depth     int
+	}{
+		{"gbdt-deeper", "deeper GBDT", 120, 7},
+		{"gbdt-shallower", "shallower GBDT", 80, 4},
 	}
 	scientist := d.c.As("data-scientist")
-	v, err := scientist.RegisterVersion(ctx, "flights-delay", client.VersionSource{Source: "runs:/" + res.RunID + "/model", Description: "deeper GBDT"})
-	if err != nil {
-		return err
+	for _, ch := range challengers {
+		res, err := d.runner().Run(ctx, flightsSpec(ch.name, d.flights, ch.rounds, ch.depth))
+		d.bar.Done()
+		if err != nil {
+			return 0, 0, err
+		}
+		v, err := scientist.RegisterVersion(ctx, "flights-delay", client.VersionSource{Source: "runs:/" + res.RunID + "/model", Description: ch.description})
+		if err != nil {
+			return 0, 0, err
+		}
+		fmt.Fprintf(d.out, "   trained and registered flights-delay version %d, a %s (%d rounds, depth %d; val_auc %.4f)\n", v.Version, ch.description, ch.rounds, ch.depth, res.Metrics["val_auc"])
+		passed, err := d.validate(ctx, dir, v.Version, "@champion")
+		if err != nil {
+			return 0, 0, err
+		}
+		if !passed {
+			fmt.Fprintf(d.out, "   version %d failed validation: @champion stays on version %d\n", v.Version, to)
+			continue
+		}
+		if _, err := scientist.Promote(ctx, "flights-delay", v.Version, "@champion", client.Promotion{Reason: "passed validation against the champion"}); err != nil {
+			return 0, 0, err
+		}
+		fmt.Fprintf(d.out, "   @champion -> version %d\n", v.Version)
+		to = v.Version
 	}
-	fmt.Fprintf(d.out, "   trained and registered flights-delay version %d (val_auc %.4f)\n", v.Version, res.Metrics["val_auc"])
-	passed, err := d.validate(ctx, dir, v.Version, "@champion")
-	if err != nil {
-		return err
-	}
-	if !passed {
-		fmt.Fprintln(d.out, "   the challenger failed validation: @champion stays where it is")
-		return nil
-	}
-	if _, err := scientist.Promote(ctx, "flights-delay", v.Version, "@champion", client.Promotion{Reason: "passed validation against the champion"}); err != nil {
-		return err
-	}
-	fmt.Fprintf(d.out, "   @champion -> version %d\n", v.Version)
-	return nil
+	return from, to, nil
 }
 
 // pack is the packaging stage: the Production version as a reproducible

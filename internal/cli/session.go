@@ -45,7 +45,7 @@ func (a *app) connect(ctx context.Context) (*session, error) {
 		c = c.As(a.principal(""))
 		return &session{client: c, remote: a.remoteOf(c, cfg), close: func() {}}, nil
 	}
-	return a.startLocal(ctx, cfg, discardLogger())
+	return a.startLocal(ctx, cfg, a.options(discardLogger()))
 }
 
 // The session's client acts as the command's principal (see principal);
@@ -63,22 +63,30 @@ func (a *app) remoteOf(c *client.Client, cfg config.Config) ferryapp.Remote {
 	return ferryapp.Remote{Client: c, Cache: filepath.Join(cfg.DataDir, "cache", "datasets")}
 }
 
+// options are the options of Open for a command: log, and the runtimes'
+// settings from the command's environment.
+func (a *app) options(log *slog.Logger) ferryapp.Options {
+	return ferryapp.Options{Log: log, Runtimes: a.runtimeConfig(log)}
+}
+
 // open builds Ferry over the local data directory of cfg.
 func (a *app) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*ferryapp.App, error) {
-	return ferryapp.Open(ctx, cfg, ferryapp.Options{Log: log, Runtimes: a.runtimeConfig(log)})
+	return ferryapp.Open(ctx, cfg, a.options(log))
 }
 
 // openServer opens the data directory for a long-running server (ferry
-// server, the demo): the router and the rollout controller run while it
-// serves.
+// server): the router and the rollout controller run while it serves.
 func (a *app) openServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*ferryapp.App, error) {
-	return ferryapp.Open(ctx, cfg, ferryapp.Options{Log: log, Runtimes: a.runtimeConfig(log), Background: true})
+	opts := a.options(log)
+	opts.Background = true
+	return ferryapp.Open(ctx, cfg, opts)
 }
 
-// startLocal opens the local data directory and serves it on a free
-// loopback port.
-func (a *app) startLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*session, error) {
-	fa, err := a.open(ctx, cfg, log)
+// startLocal opens the local data directory with opts and serves it on a
+// free loopback port (with opts.Background, the router and the rollout
+// controller run too: the demo's).
+func (a *app) startLocal(ctx context.Context, cfg config.Config, opts ferryapp.Options) (*session, error) {
+	fa, err := ferryapp.Open(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
