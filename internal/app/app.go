@@ -120,7 +120,10 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{Config: cfg, Log: log, Store: store, Artifacts: artifacts, Tracking: svc}
 	a.Registry = registry.NewService(store, svc, artifacts, registry.Options{Policy: policy, Now: opts.Now, Log: log})
-	a.Deploy = deploy.NewService(store, a.Registry, opts.Now, deploy.WithApprovals(a.Registry))
+	// The router (built below, before Open returns) refreshes at once after
+	// this server's own deploy changes.
+	a.Deploy = deploy.NewService(store, a.Registry, opts.Now, deploy.WithApprovals(a.Registry),
+		deploy.WithChangeHook(func(endpoint string) { a.Router.Changed(endpoint) }))
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}

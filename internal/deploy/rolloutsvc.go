@@ -19,6 +19,13 @@ type ApprovalPolicy interface {
 // ServiceOption configures a Service.
 type ServiceOption func(*Service)
 
+// WithChangeHook has the Service call fn after every change it makes to an
+// endpoint or its deployments (the router of the same server refreshes at
+// once instead of at its next tick). fn must not block.
+func WithChangeHook(fn func(endpoint string)) ServiceOption {
+	return func(s *Service) { s.onChange = fn }
+}
+
 // WithApprovals makes the Service's rollouts consult p: a rollout of an
 // endpoint p names stops before its last step (awaiting_approval) until a
 // principal other than the one who started it promotes it.

@@ -25,6 +25,7 @@ type Service struct {
 	now       func() time.Time
 	approvals ApprovalPolicy // nil: no rollout needs an approval
 	locks     endpointLocks
+	onChange  func(endpoint string) // nil: no one listens
 
 	// rolloutMu serialises the changes of rollouts made in this process
 	// (the Controller's and the API's), each a traffic change and a
@@ -110,6 +111,7 @@ func (s *Service) PutEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
 		return Endpoint{}, err
 	}
 	noteSerial(ctx, e.Name, serial)
+	s.changed(e.Name)
 	e.Serial = serial
 	return e, nil
 }
@@ -143,6 +145,7 @@ func (s *Service) SetTraffic(ctx context.Context, endpoint string, traffic map[s
 	if err != nil {
 		return Endpoint{}, err
 	}
+	s.changed(e.Name)
 	e.Serial = serial
 	return e, nil
 }
@@ -153,6 +156,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, name string) error {
 		return err
 	}
 	noteSerial(ctx, name, 0)
+	s.changed(name)
 	return nil
 }
 
@@ -180,6 +184,7 @@ func (s *Service) PutDeployment(ctx context.Context, d Deployment) (Deployment, 
 		return Deployment{}, err
 	}
 	noteSerial(ctx, d.EndpointName, serial)
+	s.changed(d.EndpointName)
 	return d, nil
 }
 
@@ -201,6 +206,7 @@ func (s *Service) DeleteDeployment(ctx context.Context, endpoint, name string) e
 		return err
 	}
 	noteSerial(ctx, endpoint, serial)
+	s.changed(endpoint)
 	return nil
 }
 
@@ -291,6 +297,14 @@ func (s *Service) applyPlan(ctx context.Context, p Plan) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// changed tells the change hook (WithChangeHook) that endpoint or one of
+// its deployments changed.
+func (s *Service) changed(endpoint string) {
+	if s.onChange != nil {
+		s.onChange(endpoint)
+	}
 }
 
 // deploymentNames returns the names of endpoint's deployments.

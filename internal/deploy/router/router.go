@@ -110,6 +110,8 @@ type Router struct {
 	closing sync.WaitGroup // backends being closed
 
 	refreshMu sync.Mutex
+	// changes wakes Run for a refresh before its next tick (Changed).
+	changes chan struct{}
 	// lastMiss is when a request for an unknown endpoint or deployment
 	// last refreshed (Unix nanoseconds), limiting those refreshes.
 	lastMiss  atomic.Int64
@@ -187,7 +189,7 @@ func New(src Source, targets map[string]Target, opts Options) *Router {
 		reg = prometheus.NewRegistry()
 	}
 	r := &Router{src: src, targets: targets, opts: opts, log: opts.Log, endpoints: map[string]*endpointState{},
-		mirrorq: make(chan *mirrorJob, opts.MirrorQueue)}
+		mirrorq: make(chan *mirrorJob, opts.MirrorQueue), changes: make(chan struct{}, 1)}
 	if opts.Seed != 0 {
 		r.rng = rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15))
 	}
@@ -200,8 +202,8 @@ func New(src Source, targets map[string]Target, opts Options) *Router {
 	return r
 }
 
-// Run refreshes every RefreshInterval until ctx ends; failures are logged
-// and retried at the next tick.
+// Run refreshes every RefreshInterval, and at once after Changed, until ctx
+// ends; failures are logged and retried at the next tick.
 func (r *Router) Run(ctx context.Context) {
 	t := time.NewTicker(r.opts.RefreshInterval)
 	defer t.Stop()
@@ -213,7 +215,18 @@ func (r *Router) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.changes:
 		}
+	}
+}
+
+// Changed tells Run that the store changed (deploy.WithChangeHook calls it
+// after this server's own changes), so that it refreshes now rather than at
+// its next tick. It never blocks.
+func (r *Router) Changed(string) {
+	select {
+	case r.changes <- struct{}{}:
+	default: // a refresh is already due
 	}
 }
 

@@ -552,3 +552,48 @@ func TestStats(t *testing.T) {
 		t.Errorf("two hours later: %d requests", s.Requests)
 	}
 }
+
+// countingSource counts the Router's reads of the endpoints.
+type countingSource struct {
+	router.Source
+	reads atomic.Int64
+}
+
+func (c *countingSource) ListEndpoints(ctx context.Context) ([]deploy.Endpoint, error) {
+	defer c.reads.Add(1)
+	return c.Source.ListEndpoints(ctx)
+}
+
+// TestChangedWakesRun: with a refresh interval of an hour, a change the
+// Service announces (deploy.WithChangeHook → Router.Changed) reaches the
+// router at once: Run refreshes again and routes the new split.
+func TestChangedWakesRun(t *testing.T) {
+	e := newEnv(t, router.Options{}, nil)
+	e.endpoint("churn", map[string]string{"blue": "models:/m/1", "green": "models:/m/2"}, map[string]int{"blue": 100}, nil)
+	src := &countingSource{Source: e.svc}
+	r := router.New(src, map[string]router.Target{deploy.TargetEmbedded: e.fakes.target}, router.Options{Seed: 1, RefreshInterval: time.Hour})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; r.Close(context.Background()) })
+	waitReads := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for src.reads.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d refreshes, want %d", src.reads.Load(), n)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitReads(1) // Run's first refresh
+	_, err := e.svc.SetTraffic(e.ctx, "churn", map[string]int{"green": 100}, "test")
+	e.must(err)
+	r.Changed("churn")
+	waitReads(2)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/endpoints/churn/v2/models/churn/infer", strings.NewReader("{}")))
+	if got := w.Header().Get(router.Header); got != "green" {
+		t.Errorf("answered by %q after Changed, want green", got)
+	}
+}
