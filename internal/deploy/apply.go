@@ -238,7 +238,9 @@ func (s *Service) markDrift(ctx context.Context, p *Plan) error {
 			trails[endpoint] = trail
 		}
 		for j := len(trail) - 1; j >= 0; j-- {
-			if ev := trail[j]; ev.Deployment == deployment {
+			// A rollout's own events change the rollout, not the
+			// deployment's fields (its traffic moves are set_traffic).
+			if ev := trail[j]; ev.Deployment == deployment && !strings.HasPrefix(ev.Action, "rollout_") {
 				if ev.Via != ViaApply {
 					c.Drift = &Drift{Principal: ev.Principal, Action: ev.Action, Time: ev.Time, Via: ev.Via}
 				}

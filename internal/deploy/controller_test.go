@@ -437,6 +437,22 @@ func TestApplyStartsRollout(t *testing.T) {
 	if rs, _ := e.svc.ListRollouts(e.ctx, "churn"); len(rs) != 1 {
 		t.Errorf("%d rollouts after applying twice, want 1", len(rs))
 	}
+	// The rollout's own events on green are not drift of green's fields.
+	if _, err := e.svc.PauseRollout(e.ctx, "churn"); err != nil {
+		t.Fatal(err)
+	}
+	changed := desired
+	changed.Deployments = []deploy.Deployment{desired.Deployments[0], desired.Deployments[1]}
+	changed.Deployments[1].InstanceCount = 3
+	p, err = e.svc.Plan(e.ctx, changed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Changes {
+		if c.Drift != nil && strings.HasPrefix(c.Drift.Action, "rollout_") {
+			t.Errorf("%s %s: drift %+v; a rollout's own events are not drift", c.Action, c.Address, *c.Drift)
+		}
+	}
 	other := desired
 	other.Endpoints = []deploy.Endpoint{{Name: "churn", Traffic: map[string]int{"blue": 50, "green": 50}}}
 	if _, err := e.svc.Apply(e.ctx, other, false); ferry.ErrorCode(err) != ferry.ECONFLICT {
