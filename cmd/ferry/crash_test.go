@@ -163,7 +163,14 @@ func (s *syncBuffer) String() string {
 // the test ends.
 func startFerry(t *testing.T, bin, dataDir string, env []string) *ferryProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--addr", "127.0.0.1:0", "--data", dataDir)
+	return startFerryAt(t, bin, dataDir, "127.0.0.1:0", env)
+}
+
+// startFerryAt is startFerry listening on addr (a restart on the port of
+// the server before).
+func startFerryAt(t *testing.T, bin, dataDir, addr string, env []string) *ferryProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "server", "--addr", addr, "--data", dataDir)
 	cmd.Dir = filepath.Dir(dataDir) // no stray ferry.yaml in the working directory
 	cmd.Env = append(cleanEnv(), env...)
 	p := &ferryProcess{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}

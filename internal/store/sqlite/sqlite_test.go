@@ -9,6 +9,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
+	"github.com/ferry-ml/ferry/internal/store/sqlstore"
 	"github.com/ferry-ml/ferry/internal/store/storetest"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -87,4 +88,35 @@ func TestDeployStore(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	})
+}
+
+// TestLeaderLeaseAfterKill checks the leader lease on SQLite, where one
+// server owns the file: it is always held, so a server started on the data
+// directory of one that died holding it (never released, as after SIGKILL)
+// leads at once; Release is a no-op. cmd/ferry's TestKillMidCanary shows
+// the same with real processes.
+func TestLeaderLeaseAfterKill(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ferry.db")
+	open := func() *sqlstore.DB {
+		db, err := sqlite.Open(ctx, path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	dead := open().Leader("deploy-controller")
+	if held, err := dead.Lead(ctx); !held || err != nil {
+		t.Fatalf("first server: held %v, %v; want held", held, err)
+	}
+	next := open().Leader("deploy-controller") // the dead one never released
+	for i := range 2 {
+		if held, err := next.Lead(ctx); !held || err != nil {
+			t.Fatalf("restarted server, Lead %d: held %v, %v; want held", i+1, held, err)
+		}
+	}
+	if err := next.Release(ctx); err != nil {
+		t.Fatalf("release: %v", err)
+	}
 }
