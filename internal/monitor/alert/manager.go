@@ -219,8 +219,17 @@ func decide(prev Alert, e Evaluation, cooldown time.Duration) (Alert, *Event) {
 	}
 }
 
-// load reads every alert once, so that a restarted Manager continues from the
-// persisted states (and its gauges show them). m.mu is held.
+// Load reads the persisted alerts once, so that a restarted Manager continues
+// from their states and its gauges show them. Observe loads when needed; a
+// server calls Load at start so that its metrics are right before the first
+// evaluation.
+func (m *Manager) Load(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.load(ctx)
+}
+
+// load is Load with m.mu held.
 func (m *Manager) load(ctx context.Context) error {
 	if m.loaded {
 		return nil
