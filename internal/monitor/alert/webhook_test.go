@@ -1,9 +1,13 @@
 package alert_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -249,6 +253,49 @@ webhooks:
 			}
 			if err != nil && strings.Contains(err.Error(), "k=") {
 				t.Errorf("error shows a secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestSignatureInOtherTools: the receivers' snippets docs/monitoring.md
+// quotes (testdata/verify.py, testdata/verify.sh with openssl) accept what
+// Sign signs and refuse a tampered body.
+func TestSignatureInOtherTools(t *testing.T) {
+	const secret = "s3cret"
+	body := []byte(`{"id":1,"type":"alert.firing","score":0.3}` + "\n")
+	sig := alert.Sign(secret, body)
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.json"), filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(good, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, bytes.Replace(body, []byte("0.3"), []byte("0.01"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []struct{ name, bin, script string }{
+		{"python", "python3", "testdata/verify.py"},
+		{"openssl", "openssl", "testdata/verify.sh"},
+	} {
+		t.Run(tool.name, func(t *testing.T) {
+			if _, err := exec.LookPath(tool.bin); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("%s is missing under CI", tool.bin)
+				}
+				t.Skipf("%s not installed", tool.bin)
+			}
+			run := func(path string) error {
+				out, err := exec.Command(tool.script, secret, path, sig).CombinedOutput()
+				if len(out) > 0 {
+					t.Logf("%s: %s", tool.script, out)
+				}
+				return err
+			}
+			if err := run(good); err != nil {
+				t.Errorf("the signed body does not verify: %v", err)
+			}
+			if err := run(bad); err == nil {
+				t.Errorf("a tampered body verifies")
 			}
 		})
 	}
