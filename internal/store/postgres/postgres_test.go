@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/monitor/alert"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
@@ -112,6 +113,18 @@ func TestRegistryStore(t *testing.T) {
 func TestDeployStore(t *testing.T) {
 	url := testURL(t)
 	storetest.RunDeploy(t, func(t *testing.T) deploy.Store {
+		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestAlertStore(t *testing.T) {
+	url := testURL(t)
+	storetest.RunAlerts(t, func(t *testing.T) alert.Store {
 		db, err := postgres.Open(context.Background(), freshDatabase(t, url))
 		if err != nil {
 			t.Fatal(err)

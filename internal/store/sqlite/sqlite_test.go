@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/monitor/alert"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
@@ -81,6 +82,17 @@ func TestRegistryStore(t *testing.T) {
 
 func TestDeployStore(t *testing.T) {
 	storetest.RunDeploy(t, func(t *testing.T) deploy.Store {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestAlertStore(t *testing.T) {
+	storetest.RunAlerts(t, func(t *testing.T) alert.Store {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ferry.db"), sqlite.SynchronousNormal)
 		if err != nil {
 			t.Fatal(err)
