@@ -48,7 +48,7 @@ func imports(t *testing.T) map[string][]string {
 // the inference server, the process runtime's proxy, and the deploy stage's
 // router and process target.
 func httpStage(dir string) bool {
-	for _, p := range []string{"internal/serving", "internal/runtime/process", "internal/deploy/router", "internal/deploy/process"} {
+	for _, p := range []string{"internal/serving", "internal/runtime/process", "internal/deploy/router", "internal/deploy/process", "internal/monitor/alert"} {
 		if dir == p || strings.HasPrefix(dir, p+"/") {
 			return true
 		}
@@ -62,7 +62,7 @@ func httpStage(dir string) bool {
 // concrete stores; commands reach Ferry through internal/app and the client,
 // never a store.
 func TestImportRules(t *testing.T) {
-	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitoring", "pipeline", "job", "serving"}
+	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitor", "pipeline", "job", "serving"}
 	concrete := []string{"/internal/store/sqlite", "/internal/store/postgres", "/internal/blob/file", "/internal/blob/s3"}
 	for dir, imps := range imports(t) {
 		isStage := false
