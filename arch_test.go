@@ -45,8 +45,8 @@ func imports(t *testing.T) map[string][]string {
 }
 
 // httpStage reports whether the stage package dir speaks HTTP by its nature:
-// the inference server, the process runtime's proxy, and the deploy stage's
-// router and process target.
+// the inference server, the process runtime's proxy, the deploy stage's
+// router and process target, and the monitor's webhook notifier.
 func httpStage(dir string) bool {
 	for _, p := range []string{"internal/serving", "internal/runtime/process", "internal/deploy/router", "internal/deploy/process", "internal/monitor/alert"} {
 		if dir == p || strings.HasPrefix(dir, p+"/") {
