@@ -169,6 +169,30 @@ func TestProfileAccuracyFlights(t *testing.T) {
 	for m := time.February; m <= time.June; m++ {
 		cur := f.Take(rowsOf(months, m))
 		pb, pc := profiles(t, base, cur)
+		for _, name := range []string{"origin", "destination"} {
+			t.Run(fmt.Sprintf("%s/%s", m, name), func(t *testing.T) {
+				cb, _ := base.Col(name)
+				cc, _ := cur.Col(name)
+				xb, xc := rawCategoryCounts(cb, cc)
+				bp, _ := pb.Col(name)
+				cp, _ := pc.Col(name)
+				for _, base := range []float64{0, 2} {
+					m := Metric{Name: MetricJensenShannon, Threshold: 0.1, LogBase: base}
+					r, err := Compare(*bp, *cp, m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					exact := JensenShannon(xb, xc, base)
+					t.Logf("JS base %g over all %d categories %.5f, from the profile (top %d + other) %.5f",
+						base, len(xb), exact, dataset.TopK, r.Score)
+					// Lumping categories into "other" never raises an
+					// f-divergence, so the profile's JS is a lower bound.
+					if r.Score > exact+1e-12 || r.Drifted != (exact >= 0.1) {
+						t.Errorf("JS from profile %.5f, over all categories %.5f", r.Score, exact)
+					}
+				}
+			})
+		}
 		for _, name := range []string{"delay", "distance"} {
 			t.Run(fmt.Sprintf("%s/%s", m, name), func(t *testing.T) {
 				cb, _ := base.Col(name)
@@ -194,6 +218,30 @@ func TestProfileAccuracyFlights(t *testing.T) {
 			})
 		}
 	}
+}
+
+// rawCategoryCounts counts every category of two columns, aligned by name.
+func rawCategoryCounts(a, b *dataset.Column) (ca, cb []float64) {
+	index := map[string]int{}
+	count := func(c *dataset.Column, side int, out *[2][]float64) {
+		for _, code := range c.Codes {
+			if code < 0 {
+				continue
+			}
+			v := c.Levels[code]
+			i, ok := index[v]
+			if !ok {
+				i = len(index)
+				index[v] = i
+				out[0], out[1] = append(out[0], 0), append(out[1], 0)
+			}
+			out[side][i]++
+		}
+	}
+	var out [2][]float64
+	count(a, 0, &out)
+	count(b, 1, &out)
+	return out[0], out[1]
 }
 
 // present returns the non-NaN values of x.
