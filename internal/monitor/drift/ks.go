@@ -250,7 +250,7 @@ func smirnovSF(n int, e float64) float64 {
 	nf := float64(n)
 	nn := int(math.Floor(nf * (1 - e)))
 	lgn1, _ := math.Lgamma(nf + 1)
-	p, prev := 0.0, 0.0
+	p, prev, peaked := 0.0, 0.0, false
 	for v := 0; v <= nn; v++ {
 		evn := e + float64(v)/nf
 		omevn := 1 - evn
@@ -267,7 +267,8 @@ func smirnovSF(n int, e float64) float64 {
 		p += term
 		// The terms are unimodal in v: past the peak, stop once they no
 		// longer change the sum.
-		if term < prev && term <= p*1e-18 {
+		peaked = peaked || term < prev
+		if peaked && term <= p*1e-18 {
 			break
 		}
 		prev = term
