@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
@@ -87,6 +88,21 @@ func TestDeployStore(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
+	})
+}
+
+func TestMonitorStore(t *testing.T) {
+	storetest.RunMonitor(t, func(t *testing.T) (monitor.Store, func() monitor.Store) {
+		path := filepath.Join(t.TempDir(), "ferry.db")
+		open := func() monitor.Store {
+			db, err := sqlite.Open(context.Background(), path, sqlite.SynchronousNormal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		return open(), open
 	})
 }
 
