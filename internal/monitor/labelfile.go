@@ -114,7 +114,7 @@ func ParseLabelsJSON(raw []byte) ([]Label, error) {
 	var batch struct {
 		Labels []json.RawMessage `json:"labels"`
 	}
-	if err := strictJSON(raw, &batch); err != nil {
+	if err := strictJSON(raw, &batch, []string{"labels"}); err != nil {
 		return nil, ferry.Errorf(ferry.EINVALID, `labels JSON: %v; send {"labels": [{"request_id": "...", "label": 1, "time": "2024-03-01T12:00:00Z"}]}`, err)
 	}
 	if len(batch.Labels) == 0 {
@@ -143,7 +143,7 @@ func parseJSONLabel(raw json.RawMessage) (Label, error) {
 		Label     json.RawMessage `json:"label"`
 		Time      json.RawMessage `json:"time"`
 	}
-	if err := strictJSON(raw, &item); err != nil {
+	if err := strictJSON(raw, &item, labelColumns); err != nil {
 		return Label{}, err
 	}
 	var l Label
@@ -197,13 +197,13 @@ func jsonScalar(raw json.RawMessage, field string, bools bool) (string, error) {
 
 // strictJSON decodes one JSON value into v, refusing unknown fields (naming
 // the closest known one) and trailing data.
-func strictJSON(raw []byte, v any) error {
+func strictJSON(raw []byte, v any, fields []string) error {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			name = strings.Trim(name, `"`)
-			if s := suggest.Closest(name, append(labelColumns, "labels")); s != "" {
+			if s := suggest.Closest(name, fields); s != "" {
 				return fmt.Errorf("unknown field %q (did you mean %q?)", name, s)
 			}
 			return fmt.Errorf("unknown field %q", name)
