@@ -62,7 +62,7 @@ func httpStage(dir string) bool {
 // concrete stores; commands reach Ferry through internal/app and the client,
 // never a store.
 func TestImportRules(t *testing.T) {
-	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitoring", "pipeline", "job", "serving"}
+	stages := []string{"tracking", "train", "dataset", "model", "runtime", "registry", "packaging", "validation", "deploy", "monitor", "monitoring", "pipeline", "job", "serving"}
 	concrete := []string{"/internal/store/sqlite", "/internal/store/postgres", "/internal/blob/file", "/internal/blob/s3"}
 	for dir, imps := range imports(t) {
 		isStage := false
