@@ -28,6 +28,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/deploy/router"
 	"github.com/ferry-ml/ferry/internal/httpapi"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/serving"
@@ -72,7 +73,9 @@ type App struct {
 	Data      *dataset.Registry
 	Registry  *registry.Service
 	Deploy    *deploy.Service
-	Runtimes  runtime.Registry
+	// Monitor keeps the endpoints' labels and per-window profiles.
+	Monitor  *monitor.Service
+	Runtimes runtime.Registry
 	// Models loads registered versions for prediction (serving, validation).
 	Models *runtime.VersionLoader
 	// API is the HTTP API over the services.
@@ -124,13 +127,14 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	// this server's own deploy changes.
 	a.Deploy = deploy.NewService(store, a.Registry, opts.Now, deploy.WithApprovals(a.Registry),
 		deploy.WithChangeHook(func(endpoint string) { a.Router.Changed(endpoint) }))
+	a.Monitor = monitor.NewService(store, monitor.Options{Endpoints: a.Deploy, Now: opts.Now, Log: log})
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
 	metrics := prometheus.NewRegistry()
 	a.Router = router.New(a.Deploy, a.routerTargets(metrics, opts.ServeCommand, log, opts.Now), router.Options{Log: log, Registerer: metrics, Now: opts.Now})
 	a.API = httpapi.New(httpapi.Options{
-		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, DeployRuntime: a.Router, Artifacts: artifacts, Ready: store.Ping,
+		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, DeployRuntime: a.Router, Monitor: a.Monitor, Artifacts: artifacts, Ready: store.Ping,
 		MaxRequestBytes: cfg.Server.MaxRequestBytes, Log: log, Metrics: metrics,
 	})
 	a.background = opts.Background

@@ -143,6 +143,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 works with the mlflow client):
 		a.jobsCommand(),
 		a.planCommand(), a.applyCommand(),
 		a.endpointsCommand(), a.deploymentsCommand(),
+		a.monitorCommand(),
 		a.configCommand(),
 		a.demoCommand(),
 		a.versionCommand(),

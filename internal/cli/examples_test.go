@@ -17,6 +17,7 @@ import (
 //	flights.csv, customers.csv, customers.jsonl, new.csv, confusion.png,
 //	train.yaml, job.yaml, gates.yaml, model/ (a package directory)
 //	deploy/churn.yaml (endpoint churn, deployments blue and green)
+//	labels.csv, labels.json (labels of churn's requests)
 //	data:/flights/1, data:/customers/1
 //	experiment churn with six runs; model churn, versions 1-4 from the
 //	first four, @champion on 2; the fifth and sixth runs are unregistered
@@ -78,6 +79,8 @@ func makeExampleWorld(t *testing.T) exampleWorld {
 		"features: [date:month, date:hour, distance, origin]\nparams: {num_rounds: 5}\n")
 	write("job.yaml", "type: command\ncommand: echo lr=${{inputs.lr}}\ninputs:\n  lr: 0.1\nlimits: {timeout: 5m}\n")
 	write("gates.yaml", "thresholds: {roc_auc: \">= 0.5\"}\n")
+	write("labels.csv", "request_id,label,time\n9f1c2e4a,1,2024-03-01T12:00:00Z\n4b7d0a13,0,2024-03-01T12:05:00Z\n")
+	write("labels.json", `{"labels": [{"request_id": "9f1c2e4a", "label": 0, "time": "2024-03-02"}, {"request_id": "c3e81f52", "label": 1}]}`)
 
 	s := newScript(t)
 	s.run("ferry data create flights --path flights.csv")
@@ -129,6 +132,9 @@ var exampleSetup = map[string][]string{
 	"ferry endpoints invoke":    {"ferry apply -f deploy/"},
 	"ferry deployments logs":    {"ferry apply -f deploy/"},
 	"ferry deployments restart": {"ferry apply -f deploy/"},
+	// Labels go to an existing endpoint.
+	"ferry monitor":        {"ferry apply -f deploy/"},
+	"ferry monitor labels": {"ferry apply -f deploy/"},
 	// A canary of green in progress (nothing advances it in local mode).
 	"ferry endpoints rollout":          {"ferry apply -f deploy/", "ferry apply -f rollout/"},
 	"ferry endpoints rollout status":   {"ferry apply -f deploy/", "ferry apply -f rollout/"},

@@ -76,6 +76,12 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(deployDir, "deployments", "blue.yml"), []byte("kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy@champion\n---\nkind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/toy/1\n"), 0o644))
 	bigger := filepath.Join(work, "bigger.yaml")
 	must(t, os.WriteFile(bigger, []byte("kind: Endpoint\nname: churn\ntraffic: {blue: 90, green: 10}\n---\nkind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy@champion\ninstance_count: 2\n---\nkind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/toy/1\n"), 0o644))
+	labelsCSV := filepath.Join(work, "labels.csv")
+	must(t, os.WriteFile(labelsCSV, []byte("request_id,label,time\nr1,1,2024-03-01T12:00:00Z\nr2,0,\n"), 0o644))
+	labelsJSON := filepath.Join(work, "labels.json")
+	must(t, os.WriteFile(labelsJSON, []byte(`{"labels": [{"request_id": "r1", "label": 0}, {"request_id": "r3", "label": "spam"}]}`), 0o644))
+	badLabels := filepath.Join(work, "bad-labels.csv")
+	must(t, os.WriteFile(badLabels, []byte("request_id,label\nr1,1\n,0\n"), 0o644))
 	typo := filepath.Join(work, "typo.yaml")
 	must(t, os.WriteFile(typo, []byte("kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy/1\ninstance_cout: 2\n"), 0o644))
 
@@ -153,6 +159,12 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		step{args: []string{"deployments", "logs", "churn/blue", "--lines", "5"}, runtime: true},
 		step{args: []string{"deployments", "restart", "churn/blue"}},
 		step{args: []string{"endpoints", "rollout", "status", "churn"}, code: 1}, // no rollout yet
+		step{args: []string{"monitor", "labels", "churn", "-f", labelsCSV}},
+		step{args: []string{"monitor", "labels", "churn", "-f", labelsJSON, "-o", "json"}},
+		step{args: []string{"monitor", "labels", "churn", "-f", labelsCSV, "-o", "yaml"}}, // again: r1 back to 1
+		step{args: []string{"monitor", "labels", "churn", "-f", badLabels}, code: 1},      // names line 3
+		step{args: []string{"monitor", "labels", "nosuch", "-f", labelsCSV}, code: 1},
+		step{args: []string{"monitor", "labels", "churn"}, code: 2},
 	)
 	steps = append(steps, []step{
 		{args: []string{"plan", "-f", filepath.Join(deployDir, "endpoint.yaml"), "--prune"}, code: 1},

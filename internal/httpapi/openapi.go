@@ -117,6 +117,9 @@ func (g *schemaGen) operation(rt v1Route) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}
+		if rt.csv != "" {
+			body["content"].(map[string]any)["text/csv"] = map[string]any{"schema": map[string]any{"type": "string", "description": rt.csv}}
+		}
 		op["requestBody"] = body
 	}
 	if rt.response == nil {
@@ -462,6 +465,8 @@ func openAPITag(p string) string {
 		return "data"
 	case strings.HasPrefix(p, "/models"), p == "/resolve", p == "/lineage":
 		return "models"
+	case strings.HasSuffix(p, "/labels"):
+		return "monitor"
 	case strings.HasPrefix(p, "/endpoints"), strings.HasPrefix(p, "/deployments"):
 		return "deploy"
 	}
@@ -480,6 +485,8 @@ func openAPITagDoc(tag string) string {
 		return "Data assets: immutable, content-addressed versions of data files, uploaded in parts that can each be retried."
 	case "deploy":
 		return "Endpoints and their deployments, in Azure ML CLI v2's vocabulary, and the plan and apply of resource files. Writes act for the principal in the X-Ferry-Principal header (default anonymous) and are audited."
+	case "monitor":
+		return "Monitoring of endpoints: the ground truth of their requests, arriving late and joined by request id. Writes act for the principal in the X-Ferry-Principal header (default anonymous), recorded with each label."
 	case "models":
 		return "The model registry: registered models, immutable versions, aliases, stages, promotions under the policy, the audit trail and lineage. Writes act for the principal in the X-Ferry-Principal header (default anonymous)."
 	}

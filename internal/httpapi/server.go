@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/httpmw"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/tracking"
 )
@@ -40,7 +41,9 @@ type Options struct {
 	// DeployRuntime runs the deployments: their status, logs and restarts;
 	// nil leaves those routes answering EUNAVAILABLE.
 	DeployRuntime DeployRuntime
-	Artifacts     blob.Store
+	// Monitor serves the monitor routes (labels); nil leaves them answering ENOTFOUND.
+	Monitor   *monitor.Service
+	Artifacts blob.Store
 	// Ready reports whether dependencies answer; /readyz fails while it errs.
 	Ready func(ctx context.Context) error
 	// MaxRequestBytes bounds JSON bodies; artifact uploads stream unbounded.
@@ -58,6 +61,7 @@ type Server struct {
 	data      *dataset.Registry // data assets; nil when not served
 	deploy    *deploy.Service   // endpoints and deployments; nil when not served
 	running   DeployRuntime     // the deployments' runtime; nil when this server runs none
+	monitor   *monitor.Service  // labels; nil when not served
 	artifacts blob.Store
 	ready     func(ctx context.Context) error
 	maxBody   int64
@@ -70,7 +74,7 @@ type Server struct {
 // New returns a Server with every route registered.
 func New(opts Options) *Server {
 	s := &Server{
-		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, deploy: opts.Deploy, running: opts.DeployRuntime, artifacts: opts.Artifacts, ready: opts.Ready,
+		tracking: opts.Tracking, models: opts.Registry, data: opts.Data, deploy: opts.Deploy, running: opts.DeployRuntime, monitor: opts.Monitor, artifacts: opts.Artifacts, ready: opts.Ready,
 		maxBody: opts.MaxRequestBytes, log: opts.Log, mux: http.NewServeMux(),
 		registry: opts.Metrics,
 	}

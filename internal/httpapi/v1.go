@@ -33,7 +33,10 @@ type v1Route struct {
 	response reflect.Type
 	// query is a struct whose fields, by their json names, are the query
 	// parameters (nil: none). The handler decodes the query string into it.
-	query   reflect.Type
+	query reflect.Type
+	// csv, when set, describes a CSV body (Content-Type text/csv) the
+	// route takes instead of the JSON request.
+	csv     string
 	status  int
 	handler http.HandlerFunc
 }
@@ -131,6 +134,7 @@ func (s *Server) v1Routes() []v1Route {
 	routes = append(routes, s.v1TransferRoutes()...) // transfer.go
 	routes = append(routes, s.v1DeployRoutes()...)   // deploy.go
 	routes = append(routes, s.v1RolloutRoutes()...)  // rollout.go
+	routes = append(routes, s.v1MonitorRoutes()...)  // monitor.go
 	return routes
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/monitor/alert"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
@@ -131,6 +132,24 @@ func TestAlertStore(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
+	})
+}
+
+// TestMonitorStore runs the monitor suite; its replicas are separate
+// connections pools on one database, as separate servers.
+func TestMonitorStore(t *testing.T) {
+	url := testURL(t)
+	storetest.RunMonitor(t, func(t *testing.T) (monitor.Store, func() monitor.Store) {
+		dbURL := freshDatabase(t, url)
+		open := func() monitor.Store {
+			db, err := postgres.Open(context.Background(), dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		return open(), open
 	})
 }
 

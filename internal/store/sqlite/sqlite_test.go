@@ -8,6 +8,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
 	"github.com/ferry-ml/ferry/internal/monitor/alert"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/sqlite"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
@@ -99,6 +100,21 @@ func TestAlertStore(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
+	})
+}
+
+func TestMonitorStore(t *testing.T) {
+	storetest.RunMonitor(t, func(t *testing.T) (monitor.Store, func() monitor.Store) {
+		path := filepath.Join(t.TempDir(), "ferry.db")
+		open := func() monitor.Store {
+			db, err := sqlite.Open(context.Background(), path, sqlite.SynchronousNormal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		return open(), open
 	})
 }
 
