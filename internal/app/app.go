@@ -213,6 +213,12 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
 	return nil, fmt.Errorf("store URL %q: unsupported scheme; use sqlite:///path or postgres://", cfg.Redacted().StoreURL)
 }
 
+// OpenArtifacts opens the artifact store cfg.ArtifactURL names (for
+// commands that need only it, such as `ferry serve --collect`).
+func OpenArtifacts(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	return openArtifacts(ctx, cfg)
+}
+
 // openArtifacts opens the artifact store cfg.ArtifactURL names.
 func openArtifacts(ctx context.Context, cfg config.Config) (blob.Store, error) {
 	u, err := url.Parse(cfg.ArtifactURL)
