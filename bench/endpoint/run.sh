@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh measures routing overhead: BenchmarkEndpoint (endpoint_test.go) RUNS
 # times, each run serving the same model directly, through /endpoints/, and
-# through /endpoints/ with 50% mirrored, one after the other in one process,
+# through /endpoints/ with 50% mirrored, and through /endpoints/ with every
+# request logged by the data collector, one after the other in one process,
 # so that the variants alternate over the runs. Raw output goes to
 # bench/endpoint/results/.
 #

@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/deploy/router"
 	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/monitor"
+	"github.com/ferry-ml/ferry/internal/monitor/collect"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/serving"
@@ -84,6 +85,9 @@ type App struct {
 	Router *router.Router
 	// Rollouts advances the rollouts (run by Serve with Options.Background).
 	Rollouts *deploy.Controller
+	// Collector writes the inference logs of the deployments that have a
+	// data_collector (one per App; closed by Serve and Close).
+	Collector *collect.Collector
 
 	background bool
 	lease      *sqlstore.Lease
@@ -132,6 +136,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
 	metrics := prometheus.NewRegistry()
+	a.Collector = collect.New(artifacts, collect.Options{Registerer: metrics, Profiles: a.Monitor, Log: log, Now: opts.Now})
 	a.Router = router.New(a.Deploy, a.routerTargets(metrics, opts.ServeCommand, log, opts.Now), router.Options{Log: log, Registerer: metrics, Now: opts.Now})
 	a.API = httpapi.New(httpapi.Options{
 		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, DeployRuntime: a.Router, Monitor: a.Monitor, Artifacts: artifacts, Ready: store.Ping,
@@ -143,11 +148,12 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	return a, nil
 }
 
-// Close closes the router (unloading the deployments) and the stores.
+// Close writes the collected inference logs, closes the router (unloading
+// the deployments) and the stores.
 func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return errors.Join(a.Router.Close(ctx), a.Store.Close())
+	return errors.Join(a.Collector.Close(ctx), a.Router.Close(ctx), a.Store.Close())
 }
 
 // Handler returns the handler of `ferry server`: the HTTP API, the
@@ -175,8 +181,9 @@ func (a *App) Handler() (h http.Handler, close func(context.Context) error) {
 	}), srv.Close
 }
 
-// Serve serves Handler on ln until ctx ends, then drains requests and
-// unloads the served models and deployments. With Options.Background it
+// Serve serves Handler on ln until ctx ends, then drains requests, writes
+// the collected inference logs and unloads the served models and
+// deployments. With Options.Background it
 // also runs the Router's refresh loop and the rollout controller meanwhile.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	h, closeModels := a.Handler()
@@ -191,7 +198,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Wait()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return errors.Join(err, a.lease.Release(cctx), closeModels(cctx), a.Router.Close(cctx))
+	// The requests have drained: the collector holds all it will log.
+	return errors.Join(err, a.lease.Release(cctx), closeModels(cctx), a.Collector.Close(cctx), a.Router.Close(cctx))
 }
 
 // openStore opens the metadata store cfg.StoreURL names.
@@ -207,6 +215,12 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
 		return postgres.Open(ctx, cfg.StoreURL)
 	}
 	return nil, fmt.Errorf("store URL %q: unsupported scheme; use sqlite:///path or postgres://", cfg.Redacted().StoreURL)
+}
+
+// OpenArtifacts opens the artifact store cfg.ArtifactURL names (for
+// commands that need only it, such as `ferry serve --collect`).
+func OpenArtifacts(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	return openArtifacts(ctx, cfg)
 }
 
 // openArtifacts opens the artifact store cfg.ArtifactURL names.

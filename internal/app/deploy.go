@@ -26,7 +26,7 @@ func (a *App) routerTargets(metrics prometheus.Registerer, serve []string, log *
 	})
 	return map[string]router.Target{
 		deploy.TargetEmbedded: router.Embedded(a.Models, router.EmbeddedOptions{
-			Registerer: metrics, MaxRequestBytes: a.Config.Server.MaxRequestBytes, Log: log,
+			Registerer: metrics, MaxRequestBytes: a.Config.Server.MaxRequestBytes, Log: log, Collector: a.collectorOf,
 		}),
 		deploy.TargetProcess: func(ctx context.Context, endpoint string, d deploy.Deployment) (router.Backend, error) {
 			b, err := children(ctx, endpoint, d)
@@ -36,6 +36,16 @@ func (a *App) routerTargets(metrics prometheus.Registerer, serve []string, log *
 			return b, nil
 		},
 	}
+}
+
+// collectorOf is the inference-log collector of deployment d of endpoint,
+// from its data_collector; nil when it has none.
+func (a *App) collectorOf(endpoint string, d deploy.Deployment) serving.Collector {
+	dc := d.DataCollector
+	if dc == nil {
+		return nil
+	}
+	return a.Collector.Tap(endpoint, d.Name, dc.Rate(), dc.Collects(deploy.CollectionInputs), dc.Collects(deploy.CollectionOutputs))
 }
 
 // endpointsHandler serves /endpoints/ through the router, with the

@@ -3,18 +3,26 @@ package cli
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	ferryapp "github.com/ferry-ml/ferry/internal/app"
+	"github.com/ferry-ml/ferry/internal/config"
+	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/model"
+	"github.com/ferry-ml/ferry/internal/monitor/collect"
 	"github.com/ferry-ml/ferry/internal/runtime"
 	"github.com/ferry-ml/ferry/internal/serving"
 )
@@ -29,6 +37,8 @@ func (a *app) serveCommand() *cobra.Command {
 		batchDelay time.Duration
 		timeout    time.Duration
 		maxFlight  int
+		collectOn  bool
+		rate       float64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve MODEL_URI|PATH",
@@ -58,16 +68,26 @@ what it speaks: mlflow (MLflow's scoring protocol: /ping, /invocations) or v2
 name is FERRY_PROCESS_MODEL_NAME, default "model"). Either way the model is
 served over all three protocols above, with the signature's checks. Columns a
 model does not take are ignored by /invocations, as MLflow does, and named in
-the X-Ferry-Ignored-Columns header.`,
+the X-Ferry-Ignored-Columns header.
+
+--collect logs the predictions (inputs and outputs, a --collect-sampling-rate
+fraction of the requests) as Parquet to the configured artifact store, under
+inference-logs/serve/MODEL_NAME/date=YYYY-MM-DD/hour=HH/: endpoint "serve",
+deployment the served name (see docs/monitoring.md). Interrupting the server
+writes what it holds.`,
 		Example: `  ferry serve models:/churn@champion
   ferry serve ./model --addr 0.0.0.0:8080 --name churn
   ferry serve models:/churn/3 --batch-max 64 --batch-delay 2ms
+  ferry serve models:/churn@champion --collect --collect-sampling-rate 0.1
   curl -s localhost:8080/invocations -H 'Content-Type: application/json' \
       -d '{"dataframe_records": [{"tenure": 14, "plan": "basic", "monthly_charges": 29.5}]}'`,
 		Args: exactArgs(1, "MODEL_URI|PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if batchMax < 0 || batchDelay < 0 || timeout < 0 || maxFlight < 0 {
 				return usagef(cmd, "--batch-max, --batch-delay, --timeout and --max-in-flight must not be negative")
+			}
+			if !(rate >= 0 && rate <= 1) {
+				return usagef(cmd, "--collect-sampling-rate must be between 0 and 1")
 			}
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -91,15 +111,37 @@ the X-Ferry-Ignored-Columns header.`,
 			if name != "" {
 				lm.name = name
 			}
-			srv := serving.New(serving.Options{
+			opts := serving.Options{
 				MaxRequestBytes: cfg.Server.MaxRequestBytes, Timeout: timeout, MaxInFlight: maxFlight,
 				Default: lm.name, Log: log,
-			})
-			var opts []serving.ModelOption
-			if batchMax > 1 {
-				opts = append(opts, serving.WithBatching(batchMax, batchDelay))
 			}
-			srv.Set(lm.name, lm.version, lm.model, lm.sig, opts...)
+			var metrics *prometheus.Registry
+			if collectOn {
+				// One registry for the server's and the collector's metrics,
+				// served at /metrics below.
+				metrics = prometheus.NewRegistry()
+				metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+				opts.Registerer = metrics
+				c, err := a.serveCollector(ctx, cfg, lm, metrics, log)
+				if err != nil {
+					return err
+				}
+				// Runs after the model is closed: the requests have drained.
+				defer func() {
+					cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+					defer cancel()
+					if err := c.Close(cctx); err != nil {
+						log.Error("writing the inference logs", "err", err)
+					}
+				}()
+				opts.Collector = c.Tap(ServeEndpoint, lm.name, rate, true, true)
+			}
+			srv := serving.New(opts)
+			var mopts []serving.ModelOption
+			if batchMax > 1 {
+				mopts = append(mopts, serving.WithBatching(batchMax, batchDelay))
+			}
+			srv.Set(lm.name, lm.version, lm.model, lm.sig, mopts...)
 			defer func() {
 				// http.Server.Shutdown has drained the requests; this closes the model.
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -119,7 +161,14 @@ the X-Ferry-Ignored-Columns header.`,
 				_ = f.Sync()
 			}
 			log.Info("serving", "model", lm.name, "version", lm.version, "addr", ln.Addr().String(), "pid", os.Getpid())
-			err = ferryapp.Serve(ctx, ln, srv.Handler(), cfg.Server, log)
+			h := srv.Handler()
+			if metrics != nil {
+				mux := http.NewServeMux()
+				mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+				mux.Handle("/", h)
+				h = mux
+			}
+			err = ferryapp.Serve(ctx, ln, h, cfg.Server, log)
 			log.Info("server stopped")
 			return err
 		},
@@ -131,8 +180,14 @@ the X-Ferry-Ignored-Columns header.`,
 	f.DurationVar(&batchDelay, "batch-delay", 5*time.Millisecond, "adaptive batching: longest wait for a batch to fill")
 	f.DurationVar(&timeout, "timeout", serving.DefaultTimeout, "longest a prediction may take (504 beyond)")
 	f.IntVar(&maxFlight, "max-in-flight", serving.DefaultMaxInFlight, "most requests served at once (503 beyond)")
+	f.BoolVar(&collectOn, "collect", false, "log predictions as Parquet to the artifact store (inference-logs/serve/NAME/)")
+	f.Float64Var(&rate, "collect-sampling-rate", 1, "with --collect: the fraction of requests logged, 0 to 1")
 	return cmd
 }
+
+// ServeEndpoint is the endpoint name under which `ferry serve --collect`
+// logs: inference-logs/serve/<served name>/.
+const ServeEndpoint = "serve"
 
 // loadedModel is a model loaded for serve or predict.
 type loadedModel struct {
@@ -184,4 +239,27 @@ func (a *app) loadVersion(ctx context.Context, s *session, uri string, log *slog
 		return nil, err
 	}
 	return &loadedModel{model: l, sig: l.Signature(), pkg: l.Package, name: l.Version.Name, version: strconv.Itoa(l.Version.Version)}, nil
+}
+
+// serveCollector opens the configured artifact store and starts a collector
+// on it, its metrics on reg, whose profiles use the package's training
+// profile's edges when it has one. The caller Closes it.
+func (a *app) serveCollector(ctx context.Context, cfg config.Config, lm *loadedModel, reg prometheus.Registerer, log *slog.Logger) (*collect.Collector, error) {
+	store, err := ferryapp.OpenArtifacts(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var edges dataset.Edges
+	if lm.pkg != nil && lm.pkg.Info != nil && len(lm.pkg.Info.Profile) > 0 {
+		var p dataset.Profile
+		if err := json.Unmarshal(lm.pkg.Info.Profile, &p); err != nil {
+			log.Warn("serve: the package's training profile does not read; profiling without its edges", "err", err)
+		} else {
+			edges = p.Edges()
+		}
+	}
+	return collect.New(store, collect.Options{
+		Registerer: reg, Log: log,
+		Edges: func(context.Context, string, string, string) (dataset.Edges, error) { return edges, nil },
+	}), nil
 }

@@ -48,6 +48,74 @@ type Deployment struct {
 	// Target is embedded (the default), process or kubernetes.
 	Target  string   `json:"target,omitempty" yaml:"target,omitempty"`
 	Rollout *Rollout `json:"rollout,omitempty" yaml:"rollout,omitempty"`
+	// DataCollector, when set, logs the deployment's requests and
+	// predictions (inference logs, profiles per window).
+	DataCollector *DataCollector `json:"data_collector,omitempty" yaml:"data_collector,omitempty"`
+}
+
+// DataCollector is Azure's data_collector of a managed online deployment:
+// which collections are logged (model_inputs, model_outputs; both when
+// collections is empty), the fraction of requests logged (sampling_rate,
+// default 1.0) and how logs are partitioned (rolling_rate: hour, the only
+// rate Ferry writes).
+type DataCollector struct {
+	Collections  map[string]DataCollection `json:"collections,omitempty" yaml:"collections,omitempty"`
+	SamplingRate *float64                  `json:"sampling_rate,omitempty" yaml:"sampling_rate,omitempty"`
+	RollingRate  string                    `json:"rolling_rate,omitempty" yaml:"rolling_rate,omitempty"`
+}
+
+// DataCollection is one collection of a DataCollector.
+type DataCollection struct {
+	Enabled bool `json:"enabled" yaml:"enabled"`
+}
+
+// The collections a DataCollector logs.
+const (
+	CollectionInputs  = "model_inputs"
+	CollectionOutputs = "model_outputs"
+)
+
+// Collects reports whether collection name is logged: a nil collector
+// logs nothing; one without collections logs both.
+func (dc *DataCollector) Collects(name string) bool {
+	if dc == nil {
+		return false
+	}
+	if len(dc.Collections) == 0 {
+		return true
+	}
+	return dc.Collections[name].Enabled
+}
+
+// Rate is the sampling rate: 0 for a nil collector, else sampling_rate,
+// default 1.
+func (dc *DataCollector) Rate() float64 {
+	switch {
+	case dc == nil:
+		return 0
+	case dc.SamplingRate == nil:
+		return 1
+	}
+	return *dc.SamplingRate
+}
+
+// validate checks dc on its own.
+func (dc *DataCollector) validate() error {
+	if dc == nil {
+		return nil
+	}
+	if r := dc.Rate(); !(r >= 0 && r <= 1) {
+		return ferry.Errorf(ferry.EINVALID, "data_collector.sampling_rate %v: want 0.0 to 1.0", r)
+	}
+	if dc.RollingRate != "" && dc.RollingRate != "hour" {
+		return ferry.Errorf(ferry.EINVALID, "data_collector.rolling_rate %q: want hour (inference logs are partitioned by hour)", dc.RollingRate)
+	}
+	for _, n := range sortedKeys(dc.Collections) {
+		if n != CollectionInputs && n != CollectionOutputs {
+			return ferry.Errorf(ferry.EINVALID, "data_collector.collections %q: want %s or %s", n, CollectionInputs, CollectionOutputs)
+		}
+	}
+	return nil
 }
 
 // RequestSettings are Azure's request_settings.
@@ -193,6 +261,9 @@ func (d Deployment) Validate() error {
 	case "", TargetEmbedded, TargetProcess, TargetKubernetes:
 	default:
 		return ferry.Errorf(ferry.EINVALID, "deployment %s: target %q: want embedded, process or kubernetes", id, d.Target)
+	}
+	if err := d.DataCollector.validate(); err != nil {
+		return fmt.Errorf("deployment %s: %w", id, err)
 	}
 	if d.Rollout != nil {
 		if _, err := parseRollout(d.Rollout); err != nil {

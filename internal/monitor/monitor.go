@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ferry-ml/ferry"
@@ -124,11 +125,25 @@ type Service struct {
 	source    string
 	now       func() time.Time
 	log       *slog.Logger
+
+	// mine is this replica's running profile of each recent window
+	// (the collector sends what it saw since its last call).
+	mu   sync.Mutex
+	mine map[windowKey]dataset.Profile
 }
+
+type windowKey struct {
+	endpoint, deployment string
+	start                int64
+}
+
+// keepWindows is how many windows back a late part still merges into this
+// replica's running profile.
+const keepWindows = 24
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
-	s := &Service{store: store, endpoints: opts.Endpoints, window: opts.Window, source: opts.Source, now: opts.Now, log: opts.Log}
+	s := &Service{store: store, endpoints: opts.Endpoints, window: opts.Window, source: opts.Source, now: opts.Now, log: opts.Log, mine: map[windowKey]dataset.Profile{}}
 	if s.window <= 0 {
 		s.window = DefaultWindow
 	}
@@ -165,12 +180,13 @@ func (s *Service) Source() string { return s.source }
 // window length, in UTC.
 func (s *Service) WindowStart(t time.Time) time.Time { return t.UTC().Truncate(s.window) }
 
-// PutProfile stores p as this replica's profile of the window starting at
-// windowStart of endpoint's deployment, replacing what this replica stored
-// for it before (a collector writes the profile of the window so far, again
-// and again); other replicas' profiles of the window are kept, and readers
-// merge them. It is the collector's ProfileSink. EINVALID when endpoint or
-// deployment is empty or windowStart is zero.
+// PutProfile adds p, the profile of rows this replica saw in the window
+// starting at windowStart of endpoint's deployment since its last call
+// (the collector's ProfileSink), to this replica's profile of the window,
+// and stores the sum as this replica's row; other replicas' rows are kept,
+// and readers merge them. A part older than 24 windows starts a new row
+// sum. EINVALID when endpoint or deployment is empty, windowStart is zero,
+// or p does not merge with the window's profile (other edges).
 func (s *Service) PutProfile(ctx context.Context, endpoint, deployment string, windowStart time.Time, p dataset.Profile) error {
 	switch {
 	case endpoint == "":
@@ -180,12 +196,29 @@ func (s *Service) PutProfile(ctx context.Context, endpoint, deployment string, w
 	case windowStart.IsZero():
 		return ferry.Errorf(ferry.EINVALID, "a window profile of %s/%s needs its window's start", endpoint, deployment)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := windowKey{endpoint, deployment, windowStart.UTC().UnixMilli()}
+	if prev, ok := s.mine[k]; ok {
+		merged, err := dataset.Merge(prev, p)
+		if err != nil {
+			return ferry.Errorf(ferry.EINVALID, "window profile of %s/%s at %s: %v", endpoint, deployment, windowStart.UTC().Format(time.RFC3339), err)
+		}
+		p = merged
+	}
 	w := WindowProfile{
 		Endpoint: endpoint, Deployment: deployment, Start: windowStart.UTC(), Seconds: int64(s.window / time.Second),
 		Rows: p.Rows, UpdatedAt: s.now().UTC(), Profile: p,
 	}
 	if err := s.store.PutProfile(ctx, s.source, w); err != nil {
 		return err
+	}
+	s.mine[k] = p
+	oldest := windowStart.Add(-keepWindows * s.window).UTC().UnixMilli()
+	for o := range s.mine {
+		if o.start < oldest {
+			delete(s.mine, o)
+		}
 	}
 	return nil
 }

@@ -160,15 +160,17 @@ func (s *Server) inferV2(w http.ResponseWriter, r *http.Request, src modelSource
 		if err != nil {
 			return s.fail(w, r, protoV2, err)
 		}
-		outs, err := s.predict(r.Context(), e, inputs, rows)
+		all, err := s.predict(r.Context(), e, inputs, rows)
 		if err != nil {
 			return s.fail(w, r, protoV2, err)
 		}
-		if outs, err = selectOutputs(outs, req.outputs); err != nil {
+		outs, err := selectOutputs(all, req.outputs)
+		if err != nil {
 			return s.fail(w, r, protoV2, err)
 		}
 		*body = appendV2Response((*body)[:0], e, req, outs)
 		writeJSON(w, http.StatusOK, *body)
+		s.collect(r, e, start, inputs, all, rows)
 		return http.StatusOK
 	}()
 	s.done(e, protoV2, status, start)
@@ -217,6 +219,7 @@ func (s *Server) inferRows(w http.ResponseWriter, r *http.Request, proto string,
 		}
 		*body = append(b, "}\n"...)
 		writeJSON(w, http.StatusOK, *body)
+		s.collect(r, e, start, inputs, outs, rows)
 		return http.StatusOK
 	}()
 	s.done(e, proto, status, start)

@@ -60,7 +60,10 @@ type Options struct {
 	// Batch is the adaptive batching of models Set without WithBatching; the
 	// zero value is off.
 	Batch BatchOptions
-	Log   *slog.Logger
+	// Collector, when set, receives every successful prediction (inference
+	// logging); it must not block.
+	Collector Collector
+	Log       *slog.Logger
 }
 
 // Server serves named models over the Open Inference Protocol V2, KServe V1

@@ -30,7 +30,10 @@ type EmbeddedOptions struct {
 	// RetryMin and RetryMax bound the backoff between failed loads;
 	// defaults 1s and 1 minute.
 	RetryMin, RetryMax time.Duration
-	Log                *slog.Logger
+	// Collector, when set, gives the inference-log collector of a
+	// deployment's server (nil: none), from its data_collector.
+	Collector func(endpoint string, d deploy.Deployment) serving.Collector
+	Log       *slog.Logger
 }
 
 // Embedded is the "embedded" target: each deployment is served inside
@@ -57,12 +60,17 @@ func Embedded(loader *runtime.VersionLoader, opts EmbeddedOptions) Target {
 	return func(_ context.Context, endpoint string, d deploy.Deployment) (Backend, error) {
 		d = d.Normalize()
 		rs := d.RequestSettings
+		var collector serving.Collector
+		if opts.Collector != nil {
+			collector = opts.Collector(endpoint, d)
+		}
 		srv := serving.New(serving.Options{
 			MaxRequestBytes: opts.MaxRequestBytes,
 			Timeout:         time.Duration(rs.RequestTimeoutMS) * time.Millisecond,
 			MaxInFlight:     rs.MaxConcurrentRequestsPerInstance,
 			Registerer:      opts.Registerer,
 			Default:         endpoint,
+			Collector:       collector,
 			Log:             opts.Log.With("endpoint", endpoint, "deployment", d.Name),
 		})
 		ctx, cancel := context.WithCancel(context.Background())

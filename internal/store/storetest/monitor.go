@@ -326,8 +326,8 @@ func sameProfile(t *testing.T, got, want dataset.Profile) {
 
 // testProfileReplicas: two replicas (two handles on one database, as two
 // servers) each store their own profile of the same window, concurrently
-// and repeatedly as their windows fill; a reader anywhere gets the profile
-// of all their rows.
+// and repeatedly as rows arrive (each call adding the rows since the last);
+// a reader anywhere gets the profile of all their rows.
 func testProfileReplicas(t *testing.T, open func(t *testing.T) (monitor.Store, func() monitor.Store)) {
 	ctx := context.Background()
 	s1, another := open(t)
@@ -342,7 +342,8 @@ func testProfileReplicas(t *testing.T, open func(t *testing.T) (monitor.Store, f
 		t.Fatalf("window start %v", window)
 	}
 	// Replica 1 sees rows [0, 700), replica 2 rows [700, 1000); each
-	// writes its window-so-far three times as rows arrive.
+	// sends the rows it saw since its last call, three times, as its
+	// collector does.
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, part := range []struct {
@@ -351,8 +352,9 @@ func testProfileReplicas(t *testing.T, open func(t *testing.T) (monitor.Store, f
 	}{{r1, 0, 700}, {r2, 700, 1000}} {
 		wg.Go(func() {
 			for step := 1; step <= 3; step++ {
+				from := part.from + (part.to-part.from)*(step-1)/3
 				to := part.from + (part.to-part.from)*step/3
-				if err := part.svc.PutProfile(ctx, "churn", "blue", window, profileOf(t, windowFrame(t, part.from, to), edges)); err != nil {
+				if err := part.svc.PutProfile(ctx, "churn", "blue", window, profileOf(t, windowFrame(t, from, to), edges)); err != nil {
 					errs[i] = err
 					return
 				}
