@@ -12,8 +12,8 @@ import (
 
 	"github.com/ferry-ml/ferry/internal/dataset"
 	"github.com/ferry-ml/ferry/internal/deploy"
-	"github.com/ferry-ml/ferry/internal/monitor/alert"
 	"github.com/ferry-ml/ferry/internal/monitor"
+	"github.com/ferry-ml/ferry/internal/monitor/alert"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/store/postgres"
 	"github.com/ferry-ml/ferry/internal/store/sqlstore"
