@@ -33,7 +33,9 @@ func TestMonitorValidate(t *testing.T) {
 		{"two metrics", func(m *Monitor) {
 			m.Signals.DataDrift = &DriftSignal{MetricThresholds: DriftThresholds{Categorical: map[string]float64{"psi": 0.2, "jensen_shannon": 0.1}}}
 		}, "one metric"},
-		{"quality", func(m *Monitor) { m.Signals.DataQuality = &QualitySignal{MetricThresholds: map[string]float64{"missing_rate": 2}} }, "rate"},
+		{"quality", func(m *Monitor) {
+			m.Signals.DataQuality = &QualitySignal{MetricThresholds: map[string]float64{"missing_rate": 2}}
+		}, "rate"},
 		{"performance", func(m *Monitor) { m.Signals.ModelPerformance = &PerformanceSignal{} }, "at least one metric"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
