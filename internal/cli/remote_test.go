@@ -36,6 +36,9 @@ func normalize(s string, dirs ...string) string {
 		// Whether a deployment is ready yet depends on when it was asked.
 		{regexp.MustCompile(`(?m) (true|false)$`), " <READY>"},
 		{regexp.MustCompile(`"?[Rr]eady"?:[ \t]+(true|false)`), "ready: <READY>"},
+		// So is whether a replacement is still loading.
+		{regexp.MustCompile(`,\n\s*"pending": "[^"]*"`), ""},
+		{regexp.MustCompile(`(?m)^\s*pending: .*\n`), ""},
 		// Which deployment answers an unpinned request is drawn by weight.
 		{regexp.MustCompile(`Answered by deployment [a-z-]+\.`), "Answered by deployment <DRAWN>."},
 		{regexp.MustCompile(`[ \t]+`), " "},
