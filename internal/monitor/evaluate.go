@@ -47,7 +47,10 @@ type Baselines interface {
 }
 
 // Alerts receives every verdict of an evaluation; alert.Manager is one.
+// Configure is called with the monitor's alerts (cool-down, webhooks)
+// before its verdicts of each evaluation are observed.
 type Alerts interface {
+	Configure(monitor string, c alert.Config) error
 	Observe(ctx context.Context, e alert.Evaluation) error
 }
 
@@ -215,6 +218,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, m Monitor, deployment string, 
 			return Report{}, fmt.Errorf("monitor %s: model_performance: %w", m.Name, err)
 		}
 		rep.Results = append(rep.Results, res...)
+	}
+	if e.opts.Alerts != nil {
+		if err := e.opts.Alerts.Configure(m.Name, m.Alerts); err != nil {
+			return rep, err
+		}
 	}
 	return rep, e.alert(ctx, rep, to)
 }
