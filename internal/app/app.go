@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-ml/ferry/internal/deploy/router"
 	"github.com/ferry-ml/ferry/internal/httpapi"
 	"github.com/ferry-ml/ferry/internal/monitor"
+	"github.com/ferry-ml/ferry/internal/monitor/alert"
 	"github.com/ferry-ml/ferry/internal/monitor/collect"
 	"github.com/ferry-ml/ferry/internal/registry"
 	"github.com/ferry-ml/ferry/internal/runtime"
@@ -88,9 +89,20 @@ type App struct {
 	// Collector writes the inference logs of the deployments that have a
 	// data_collector (one per App; closed by Serve and Close).
 	Collector *collect.Collector
+	// Alerts runs the monitors' alert state machines and webhooks (its
+	// deliveries run in Serve with Options.Background).
+	Alerts *alert.Manager
+	// Evaluator evaluates monitors against their baselines and feeds the
+	// verdicts to Alerts.
+	Evaluator *monitor.Evaluator
+	// Scheduler evaluates the monitors on their schedules, on the leader
+	// only (run by Serve with Options.Background); nil while the monitor
+	// service cannot list monitors.
+	Scheduler *monitor.Scheduler
 
-	background bool
-	lease      *sqlstore.Lease
+	background   bool
+	lease        *sqlstore.Lease
+	monitorLease *sqlstore.Lease
 }
 
 // Open opens the stores cfg names (cfg must be validated and resolved) and
@@ -136,7 +148,10 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}
 	metrics := prometheus.NewRegistry()
-	a.Collector = collect.New(artifacts, collect.Options{Registerer: metrics, Profiles: a.Monitor, Log: log, Now: opts.Now})
+	base := newBaselines(a.Registry, a.Data, a.Deploy, filepath.Join(cfg.DataDir, "cache", "baselines"))
+	a.Collector = collect.New(artifacts, collect.Options{Registerer: metrics, Profiles: a.Monitor, Edges: base.edges, Log: log, Now: opts.Now})
+	a.Alerts = alert.NewManager(store, alert.Options{Logger: log, Registerer: metrics, Now: opts.Now})
+	a.Evaluator = monitor.NewEvaluator(monitor.EvaluatorOptions{Monitor: a.Monitor, Deployments: a.Deploy, Baselines: base, Logs: artifacts, Alerts: a.Alerts, Log: log})
 	a.Router = router.New(a.Deploy, a.routerTargets(metrics, opts.ServeCommand, log, opts.Now), router.Options{Log: log, Registerer: metrics, Now: opts.Now})
 	a.API = httpapi.New(httpapi.Options{
 		Tracking: svc, Registry: a.Registry, Data: a.Data, Deploy: a.Deploy, DeployRuntime: a.Router, Monitor: a.Monitor, Artifacts: artifacts, Ready: store.Ping,
@@ -145,6 +160,10 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.background = opts.Background
 	a.lease = store.Leader("deploy-controller")
 	a.Rollouts = deploy.NewController(a.Deploy, a.Router, a.Router, a.lease, deploy.ControllerOptions{Now: opts.Now, Tick: opts.RolloutTick, Log: log})
+	a.monitorLease = store.Leader("monitor-scheduler")
+	if monitors, ok := any(a.Monitor).(monitor.MonitorLister); ok {
+		a.Scheduler = monitor.NewScheduler(monitor.SchedulerOptions{Monitors: monitors, Deployments: a.Deploy, Evaluator: a.Evaluator, Leader: a.monitorLease, Now: opts.Now, Log: log})
+	}
 	return a, nil
 }
 
@@ -183,8 +202,9 @@ func (a *App) Handler() (h http.Handler, close func(context.Context) error) {
 
 // Serve serves Handler on ln until ctx ends, then drains requests, writes
 // the collected inference logs and unloads the served models and
-// deployments. With Options.Background it
-// also runs the Router's refresh loop and the rollout controller meanwhile.
+// deployments. With Options.Background it also runs the Router's refresh
+// loop, the rollout controller, the monitor scheduler and the alerts'
+// webhook deliveries meanwhile.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	h, closeModels := a.Handler()
 	bctx, stop := context.WithCancel(ctx)
@@ -192,6 +212,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.background {
 		loops.Go(func() { a.Router.Run(bctx) })
 		loops.Go(func() { a.Rollouts.Run(bctx) })
+		loops.Go(func() { a.Alerts.Run(bctx) })
+		if a.Scheduler != nil {
+			loops.Go(func() { a.Scheduler.Run(bctx) })
+		}
 	}
 	err := Serve(ctx, ln, h, a.Config.Server, a.Log)
 	stop()
@@ -199,7 +223,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	// The requests have drained: the collector holds all it will log.
-	return errors.Join(err, a.lease.Release(cctx), closeModels(cctx), a.Collector.Close(cctx), a.Router.Close(cctx))
+	return errors.Join(err, a.lease.Release(cctx), a.monitorLease.Release(cctx), closeModels(cctx), a.Collector.Close(cctx), a.Router.Close(cctx))
 }
 
 // openStore opens the metadata store cfg.StoreURL names.

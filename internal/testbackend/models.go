@@ -3,6 +3,7 @@ package testbackend
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ import (
 const LinearRow = `{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[2]}]}`
 
 // RegisterLinear registers a new version of model name: Ferry's native
-// linear regression of y = slope·x + 1 on one numeric input x, packaged as
-// `ferry train` packages it.
+// linear regression of y = slope·x + 1 on one numeric input x (0 to 19),
+// packaged as `ferry train` packages it, with its training profile (x and
+// the target y).
 func (b *Backend) RegisterLinear(tb testing.TB, name string, slope float64) registry.Version {
 	tb.Helper()
 	ctx := context.Background()
@@ -48,7 +50,9 @@ func (b *Backend) RegisterLinear(tb testing.TB, name string, slope float64) regi
 	check(tb, pb.AddFile(ctx, "model.json", bytes.NewReader(body)))
 	m := &model.Manifest{ArtifactPath: "model", UTCTimeCreated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Metadata: map[string]any{"ferry_task": pipe.Task}}
 	m.SetFlavor(model.FerryFlavor{Trainer: pipe.Trainer, Data: "model.json", FormatVersion: nativemodel.PipelineFormatVersion})
-	_, err = pb.Finish(ctx, m, model.FerryInfo{Task: pipe.Task})
+	profile, err := json.Marshal(f.Profile())
+	check(tb, err)
+	_, err = pb.Finish(ctx, m, model.FerryInfo{Task: pipe.Task, Target: "y", Profile: profile})
 	check(tb, err)
 	v, err := b.Registry.RegisterDir(ctx, name, dir, "", "", nil)
 	check(tb, err)
