@@ -26,12 +26,14 @@ const (
 	StateResolved State = "resolved"
 )
 
-// Key names one alert: a monitor's signal, and the feature for per-feature
-// signals such as data_drift ("" otherwise).
+// Key names one alert: a monitor's signal on one deployment (a monitor
+// may watch each deployment of its endpoint), and the feature for
+// per-feature signals such as data_drift ("" otherwise).
 type Key struct {
-	Monitor string `json:"monitor"`
-	Signal  string `json:"signal"`
-	Feature string `json:"feature,omitempty"`
+	Monitor    string `json:"monitor"`
+	Deployment string `json:"deployment,omitempty"`
+	Signal     string `json:"signal"`
+	Feature    string `json:"feature,omitempty"`
 }
 
 // Evaluation is one verdict of a monitor's signal, the Manager's input.
@@ -61,15 +63,16 @@ type Evaluation struct {
 }
 
 // Key returns the evaluation's alert key.
-func (e Evaluation) Key() Key { return Key{Monitor: e.Monitor, Signal: e.Signal, Feature: e.Feature} }
+func (e Evaluation) Key() Key {
+	return Key{Monitor: e.Monitor, Deployment: e.Deployment, Signal: e.Signal, Feature: e.Feature}
+}
 
 // Alert is the persisted state of one alert with its last evaluation.
 type Alert struct {
 	Key
-	State      State  `json:"state"`
-	Endpoint   string `json:"endpoint,omitempty"`
-	Deployment string `json:"deployment,omitempty"`
-	Metric     string `json:"metric,omitempty"`
+	State    State  `json:"state"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Metric   string `json:"metric,omitempty"`
 	// Score, Threshold, Breached and Detail are the last evaluation's.
 	Score     float64 `json:"score"`
 	Threshold float64 `json:"threshold"`
@@ -95,14 +98,13 @@ type Event struct {
 	Type string    `json:"type"`
 	Time time.Time `json:"time"`
 	Key
-	Endpoint   string  `json:"endpoint,omitempty"`
-	Deployment string  `json:"deployment,omitempty"`
-	Metric     string  `json:"metric,omitempty"`
-	State      State   `json:"state"`
-	Previous   State   `json:"previous"`
-	Score      float64 `json:"score"`
-	Threshold  float64 `json:"threshold"`
-	Detail     string  `json:"detail,omitempty"`
+	Endpoint  string  `json:"endpoint,omitempty"`
+	Metric    string  `json:"metric,omitempty"`
+	State     State   `json:"state"`
+	Previous  State   `json:"previous"`
+	Score     float64 `json:"score"`
+	Threshold float64 `json:"threshold"`
+	Detail    string  `json:"detail,omitempty"`
 }
 
 // EventType returns the type of an event into state s.

@@ -194,7 +194,7 @@ func (m *Manager) Observe(ctx context.Context, e Evaluation) error {
 // (nil when there is none).
 func decide(prev Alert, e Evaluation, cooldown time.Duration) (Alert, *Event) {
 	next := prev
-	next.Endpoint, next.Deployment, next.Metric = e.Endpoint, e.Deployment, e.Metric
+	next.Endpoint, next.Metric = e.Endpoint, e.Metric
 	next.Score, next.Threshold, next.Breached, next.Detail = e.Score, e.Threshold, e.Breached, e.Detail
 	next.Evaluated = e.At
 	want := prev.State
@@ -214,7 +214,7 @@ func decide(prev Alert, e Evaluation, cooldown time.Duration) (Alert, *Event) {
 	next.State, next.Since = want, e.At
 	return next, &Event{
 		Type: EventType(want), Time: e.At, Key: e.Key(),
-		Endpoint: e.Endpoint, Deployment: e.Deployment, Metric: e.Metric,
+		Endpoint: e.Endpoint, Metric: e.Metric,
 		State: want, Previous: prev.State, Score: e.Score, Threshold: e.Threshold, Detail: e.Detail,
 	}
 }

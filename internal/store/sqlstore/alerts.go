@@ -46,8 +46,8 @@ func scanAlert(s interface{ Scan(...any) error }) (alert.Alert, error) {
 
 // GetAlert implements alert.Store.
 func (db *DB) GetAlert(ctx context.Context, key alert.Key) (alert.Alert, error) {
-	a, err := scanAlert(db.r.QueryRowContext(ctx, db.q(`SELECT `+alertColumns+` FROM alert_states WHERE monitor = ? AND signal = ? AND feature = ?`),
-		key.Monitor, key.Signal, key.Feature))
+	a, err := scanAlert(db.r.QueryRowContext(ctx, db.q(`SELECT `+alertColumns+` FROM alert_states WHERE monitor = ? AND deployment = ? AND signal = ? AND feature = ?`),
+		key.Monitor, key.Deployment, key.Signal, key.Feature))
 	if errors.Is(err, sql.ErrNoRows) {
 		return alert.Alert{}, notFound("no alert for monitor %s signal %s feature %q", key.Monitor, key.Signal, key.Feature)
 	}
@@ -56,7 +56,7 @@ func (db *DB) GetAlert(ctx context.Context, key alert.Key) (alert.Alert, error) 
 
 // ListAlerts implements alert.Store.
 func (db *DB) ListAlerts(ctx context.Context, monitor string) ([]alert.Alert, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+alertColumns+` FROM alert_states WHERE ? = '' OR monitor = ? ORDER BY monitor, signal, feature`), monitor, monitor)
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+alertColumns+` FROM alert_states WHERE ? = '' OR monitor = ? ORDER BY monitor, deployment, signal, feature`), monitor, monitor)
 	if err != nil {
 		return nil, wrap("list alerts", err)
 	}
@@ -83,10 +83,10 @@ func (db *DB) SaveAlert(ctx context.Context, a alert.Alert, ev *alert.Event) (in
 		var err error
 		if prev == 0 {
 			res, err = tx.ExecContext(ctx, db.q(`INSERT INTO alert_states (state, endpoint, deployment, metric, score, threshold, breached, detail, since, evaluated, version, monitor, signal, feature)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor, signal, feature) DO NOTHING`), args...)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor, deployment, signal, feature) DO NOTHING`), args...)
 		} else {
 			res, err = tx.ExecContext(ctx, db.q(`UPDATE alert_states SET state = ?, endpoint = ?, deployment = ?, metric = ?, score = ?, threshold = ?, breached = ?, detail = ?,
-				since = ?, evaluated = ?, version = ? WHERE monitor = ? AND signal = ? AND feature = ? AND version = ?`), append(args, prev)...)
+				since = ?, evaluated = ?, version = ? WHERE monitor = ? AND signal = ? AND feature = ? AND deployment = ? AND version = ?`), append(args, a.Deployment, prev)...)
 		}
 		if err != nil {
 			return err

@@ -22,14 +22,14 @@ func RunAlerts(t *testing.T, open func(t *testing.T) alert.Store) {
 var alertT0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func testAlert(monitor, signal, feature string) alert.Alert {
-	return alert.Alert{Key: alert.Key{Monitor: monitor, Signal: signal, Feature: feature}, State: alert.StateOK,
-		Endpoint: "churn", Deployment: "blue", Metric: "wasserstein", Score: 0.05, Threshold: 0.1,
+	return alert.Alert{Key: alert.Key{Monitor: monitor, Deployment: "blue", Signal: signal, Feature: feature}, State: alert.StateOK,
+		Endpoint: "churn", Metric: "wasserstein", Score: 0.05, Threshold: 0.1,
 		Since: alertT0, Evaluated: alertT0}
 }
 
 func testAlertStates(t *testing.T, s alert.Store) {
 	ctx := context.Background()
-	key := alert.Key{Monitor: "churn-drift", Signal: "data_drift", Feature: "age"}
+	key := alert.Key{Monitor: "churn-drift", Deployment: "blue", Signal: "data_drift", Feature: "age"}
 	if _, err := s.GetAlert(ctx, key); ferry.ErrorCode(err) != ferry.ENOTFOUND {
 		t.Fatalf("get a missing alert: %v", err)
 	}
@@ -44,7 +44,7 @@ func testAlertStates(t *testing.T, s alert.Store) {
 	}
 	a.Version = 1
 	a.State, a.Score, a.Breached, a.Detail, a.Since, a.Evaluated = alert.StateFiring, 0.31, true, "shifted", alertT0.Add(time.Hour), alertT0.Add(time.Hour)
-	ev := &alert.Event{Type: alert.EventType(alert.StateFiring), Time: a.Since, Key: a.Key, Endpoint: "churn", Deployment: "blue", Metric: "wasserstein",
+	ev := &alert.Event{Type: alert.EventType(alert.StateFiring), Time: a.Since, Key: a.Key, Endpoint: "churn", Metric: "wasserstein",
 		State: alert.StateFiring, Previous: alert.StateOK, Score: 0.31, Threshold: 0.1, Detail: "shifted"}
 	v, id, err = s.SaveAlert(ctx, a, ev)
 	must(t, err)
@@ -82,12 +82,24 @@ func testAlertStates(t *testing.T, s alert.Store) {
 		}
 		return keys
 	}
-	wantChurn := []alert.Key{{Monitor: "churn-drift", Signal: "data_drift"}, {Monitor: "churn-drift", Signal: "data_drift", Feature: "age"},
-		{Monitor: "churn-drift", Signal: "data_quality", Feature: "age"}}
+	wantChurn := []alert.Key{{Monitor: "churn-drift", Deployment: "blue", Signal: "data_drift"}, {Monitor: "churn-drift", Deployment: "blue", Signal: "data_drift", Feature: "age"},
+		{Monitor: "churn-drift", Deployment: "blue", Signal: "data_quality", Feature: "age"}}
 	if got := list("churn-drift"); !equalKeys(got, wantChurn) {
 		t.Errorf("alerts of churn-drift: %v, want %v", got, wantChurn)
 	}
-	if got := list(""); len(got) != 4 || got[3] != (alert.Key{Monitor: "fraud", Signal: "data_drift", Feature: "amount"}) {
+	// The same signal and feature on another deployment is another alert.
+	green := testAlert("churn-drift", "data_drift", "age")
+	green.Deployment = "green"
+	if _, _, err := s.SaveAlert(ctx, green, nil); err != nil {
+		t.Fatalf("the same alert key on another deployment: %v", err)
+	}
+	if g, err := s.GetAlert(ctx, green.Key); err != nil || g.Version != 1 {
+		t.Errorf("green's alert: %+v, %v", g, err)
+	}
+	if b, err := s.GetAlert(ctx, alert.Key{Monitor: "churn-drift", Deployment: "blue", Signal: "data_drift", Feature: "age"}); err != nil || b.Deployment != "blue" || b.Version < 2 {
+		t.Errorf("blue's alert: %+v, %v", b, err)
+	}
+	if got := list(""); len(got) != 5 || got[4] != (alert.Key{Monitor: "fraud", Deployment: "blue", Signal: "data_drift", Feature: "amount"}) {
 		t.Errorf("every alert: %v", got)
 	}
 	if got := list("nobody"); len(got) != 0 {
@@ -114,7 +126,7 @@ func testAlertEvents(t *testing.T, s alert.Store) {
 	for i, st := range []alert.State{alert.StateFiring, alert.StateResolved, alert.StateFiring} {
 		prev := a.State
 		a.State, a.Since = st, alertT0.Add(time.Duration(i)*time.Hour)
-		ev := &alert.Event{Type: alert.EventType(st), Time: a.Since, Key: a.Key, Endpoint: "churn", Deployment: "blue", Metric: "wasserstein",
+		ev := &alert.Event{Type: alert.EventType(st), Time: a.Since, Key: a.Key, Endpoint: "churn", Metric: "wasserstein",
 			State: st, Previous: prev, Score: float64(i), Threshold: 0.1, Detail: "d"}
 		v, id, err := s.SaveAlert(ctx, a, ev)
 		must(t, err)
@@ -129,7 +141,7 @@ func testAlertEvents(t *testing.T, s alert.Store) {
 	if len(all) != 3 {
 		t.Fatalf("%d events, want 3", len(all))
 	}
-	want := alert.Event{ID: ids[1], Type: "alert.resolved", Time: alertT0.Add(time.Hour), Key: a.Key, Endpoint: "churn", Deployment: "blue",
+	want := alert.Event{ID: ids[1], Type: "alert.resolved", Time: alertT0.Add(time.Hour), Key: a.Key, Endpoint: "churn",
 		Metric: "wasserstein", State: alert.StateResolved, Previous: alert.StateFiring, Score: 1, Threshold: 0.1, Detail: "d"}
 	if all[1] != want {
 		t.Errorf("event round trip:\n got %+v\nwant %+v", all[1], want)

@@ -1,5 +1,6 @@
 -- Monitor alerts (internal/monitor/alert): the state of each alert, one row
--- per monitor, signal and feature ('' when the signal is not per feature);
+-- per monitor, deployment, signal and feature ('' when the signal is not
+-- per feature);
 -- version counts writes, and a write made from an older version is refused.
 -- Times are Unix milliseconds.
 CREATE TABLE alert_states (
@@ -17,7 +18,7 @@ CREATE TABLE alert_states (
     since      INTEGER NOT NULL,
     evaluated  INTEGER NOT NULL,
     version    INTEGER NOT NULL,
-    PRIMARY KEY (monitor, signal, feature)
+    PRIMARY KEY (monitor, deployment, signal, feature)
 );
 
 -- Append-only: every transition (firing, resolved), in id order; subscribers
