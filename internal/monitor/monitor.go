@@ -93,6 +93,21 @@ type Store interface {
 	// (zero times: unbounded), each the merge (MergeWindows) of its
 	// sources' profiles; EINVALID when they do not merge.
 	ListProfiles(ctx context.Context, endpoint, deployment string, from, to time.Time) ([]WindowProfile, error)
+
+	// PutMonitor creates m or replaces the stored monitor of its name,
+	// incrementing its serial, and appends ev to the audit in the same
+	// transaction; it returns the monitor as stored.
+	PutMonitor(ctx context.Context, m Monitor, updatedAt time.Time, ev MonitorEvent) (StoredMonitor, error)
+	// GetMonitor returns one monitor; ENOTFOUND when there is none.
+	GetMonitor(ctx context.Context, name string) (StoredMonitor, error)
+	// ListMonitors returns every monitor, by name.
+	ListMonitors(ctx context.Context) ([]StoredMonitor, error)
+	// DeleteMonitor deletes one monitor and appends ev to the audit;
+	// ENOTFOUND when there is none.
+	DeleteMonitor(ctx context.Context, name string, ev MonitorEvent) error
+	// ListMonitorAudit returns the audit of monitor ("" for all), oldest
+	// first.
+	ListMonitorAudit(ctx context.Context, monitor string) ([]MonitorEvent, error)
 }
 
 // Endpoints reads endpoints (ENOTFOUND when missing); deploy.Service
