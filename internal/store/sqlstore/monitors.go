@@ -114,4 +114,3 @@ func (db *DB) ListMonitorAudit(ctx context.Context, name string) ([]monitor.Moni
 	}
 	return out, wrap("list monitor audit", rows.Err())
 }
-
