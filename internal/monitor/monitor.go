@@ -120,6 +120,8 @@ type Endpoints interface {
 type Options struct {
 	// Endpoints, when set, refuses labels for endpoints that do not exist.
 	Endpoints Endpoints
+	// Alerts, when set, gives Status the monitors' alert states.
+	Alerts AlertReader
 	// Window is the length of profile windows; 0: DefaultWindow.
 	Window time.Duration
 	// Source names this process among the replicas writing profiles; ""
@@ -136,6 +138,7 @@ type Options struct {
 type Service struct {
 	store     Store
 	endpoints Endpoints
+	alerts    AlertReader
 	window    time.Duration
 	source    string
 	now       func() time.Time
@@ -158,7 +161,7 @@ const keepWindows = 24
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
-	s := &Service{store: store, endpoints: opts.Endpoints, window: opts.Window, source: opts.Source, now: opts.Now, log: opts.Log, mine: map[windowKey]dataset.Profile{}}
+	s := &Service{store: store, endpoints: opts.Endpoints, alerts: opts.Alerts, window: opts.Window, source: opts.Source, now: opts.Now, log: opts.Log, mine: map[windowKey]dataset.Profile{}}
 	if s.window <= 0 {
 		s.window = DefaultWindow
 	}
