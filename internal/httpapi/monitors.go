@@ -48,7 +48,7 @@ type v1MonitorStatusResponse struct {
 }
 
 func (s *Server) v1ListMonitors(r *http.Request, _ *v1NoInput) (v1MonitorList, error) {
-	ms, err := s.monitor.ListMonitors(r.Context())
+	ms, err := s.monitor.StoredMonitors(r.Context())
 	return v1MonitorList{Monitors: ms}, err
 }
 

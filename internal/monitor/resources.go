@@ -73,9 +73,23 @@ func (s *Service) GetMonitor(ctx context.Context, name string) (StoredMonitor, e
 	return s.store.GetMonitor(ctx, name)
 }
 
-// ListMonitors returns every monitor, by name.
-func (s *Service) ListMonitors(ctx context.Context) ([]StoredMonitor, error) {
+// StoredMonitors returns every monitor as stored, by name.
+func (s *Service) StoredMonitors(ctx context.Context) ([]StoredMonitor, error) {
 	return s.store.ListMonitors(ctx)
+}
+
+// ListMonitors returns every monitor's spec, normalized, by name (the
+// scheduler's MonitorLister).
+func (s *Service) ListMonitors(ctx context.Context) ([]Monitor, error) {
+	stored, err := s.store.ListMonitors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Monitor, len(stored))
+	for i, m := range stored {
+		out[i] = m.Monitor
+	}
+	return out, nil
 }
 
 // DeleteMonitor deletes one monitor, audited; ENOTFOUND when there is none.
@@ -96,13 +110,9 @@ func (s *Service) monitorEvent(ctx context.Context, now time.Time, action, name,
 // Plan returns p with the changes that take the stored monitors to desired
 // appended (see PlanMonitors).
 func (s *Service) Plan(ctx context.Context, p deploy.Plan, desired []Monitor, prune bool) (deploy.Plan, error) {
-	stored, err := s.store.ListMonitors(ctx)
+	current, err := s.ListMonitors(ctx)
 	if err != nil {
 		return deploy.Plan{}, err
-	}
-	current := make([]Monitor, len(stored))
-	for i, m := range stored {
-		current[i] = m.Monitor
 	}
 	return PlanMonitors(p, desired, current, prune)
 }

@@ -79,7 +79,7 @@ func testMonitorResources(t *testing.T, s monitor.Store) {
 	if p, err = svc.Plan(ctx, deploy.Plan{}, desired, true); err != nil || !p.Empty() || p.Unchanged != 2 {
 		t.Errorf("plan after apply: %v\n%s; want no changes, 2 unchanged", err, p)
 	}
-	ms, err := svc.ListMonitors(ctx)
+	ms, err := svc.StoredMonitors(ctx)
 	must(t, err)
 	if len(ms) != 2 || ms[0].Name != "churn-drift" || ms[1].Name != "new-drift" {
 		t.Errorf("list %+v", ms)
