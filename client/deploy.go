@@ -64,24 +64,27 @@ func (c *Client) ListDeployments(ctx context.Context, endpoint string) ([]Deploy
 }
 
 type planRequest struct {
-	Desired DeployState `json:"desired"`
-	Prune   bool        `json:"prune,omitempty"`
-	Plan    *DeployPlan `json:"plan,omitempty"`
+	Desired  DeployState `json:"desired"`
+	Monitors []Monitor   `json:"monitors,omitempty"`
+	Prune    bool        `json:"prune,omitempty"`
+	Plan     *DeployPlan `json:"plan,omitempty"`
 }
 
-// PlanDeploy returns the changes that would take the server's endpoints and
-// deployments to desired; with prune, the ones desired does not name are
+// PlanDeploy returns the changes that would take the server's endpoints,
+// deployments and monitors to desired and monitors (the monitor changes,
+// of kind monitor, come last); with prune, the ones they do not name are
 // deleted.
-func (c *Client) PlanDeploy(ctx context.Context, desired DeployState, prune bool) (DeployPlan, error) {
+func (c *Client) PlanDeploy(ctx context.Context, desired DeployState, monitors []Monitor, prune bool) (DeployPlan, error) {
 	var out DeployPlan
-	err := c.do(ctx, http.MethodPost, "/api/v1/deployments/plan", nil, planRequest{Desired: desired, Prune: prune}, &out)
+	err := c.do(ctx, http.MethodPost, "/api/v1/deployments/plan", nil, planRequest{Desired: desired, Monitors: monitors, Prune: prune}, &out)
 	return out, err
 }
 
-// ApplyDeploy carries out the plan to desired and returns it.
-func (c *Client) ApplyDeploy(ctx context.Context, desired DeployState, prune bool) (DeployPlan, error) {
+// ApplyDeploy carries out the plan to desired and monitors — endpoints and
+// deployments first, then monitors — and returns it.
+func (c *Client) ApplyDeploy(ctx context.Context, desired DeployState, monitors []Monitor, prune bool) (DeployPlan, error) {
 	var out DeployPlan
-	err := c.do(ctx, http.MethodPost, "/api/v1/deployments/apply", nil, planRequest{Desired: desired, Prune: prune}, &out)
+	err := c.do(ctx, http.MethodPost, "/api/v1/deployments/apply", nil, planRequest{Desired: desired, Monitors: monitors, Prune: prune}, &out)
 	return out, err
 }
 

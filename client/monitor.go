@@ -18,7 +18,55 @@ type (
 	Label = monitor.Label
 	// LabelCounts is what storing a batch of labels did.
 	LabelCounts = monitor.LabelCounts
+	// Monitor is the resource kind: Monitor.
+	Monitor = monitor.Monitor
+	// StoredMonitor is a monitor as the server stores it.
+	StoredMonitor = monitor.StoredMonitor
+	// MonitorStatus is a monitor at a glance.
+	MonitorStatus = monitor.Status
 )
+
+// ListMonitors returns every monitor, by name.
+func (c *Client) ListMonitors(ctx context.Context) ([]StoredMonitor, error) {
+	var out struct {
+		Monitors []StoredMonitor `json:"monitors"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/monitors", nil, nil, &out)
+	return out.Monitors, err
+}
+
+// GetMonitor returns one monitor.
+func (c *Client) GetMonitor(ctx context.Context, name string) (StoredMonitor, error) {
+	var out struct {
+		Monitor StoredMonitor `json:"monitor"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/monitors"+pathEscape(name), nil, nil, &out)
+	return out.Monitor, err
+}
+
+// PutMonitor creates or replaces a monitor and returns it as stored.
+func (c *Client) PutMonitor(ctx context.Context, m Monitor) (StoredMonitor, error) {
+	var out struct {
+		Monitor StoredMonitor `json:"monitor"`
+	}
+	err := c.do(ctx, http.MethodPut, "/api/v1/monitors"+pathEscape(m.Name), nil, m, &out)
+	return out.Monitor, err
+}
+
+// DeleteMonitor deletes a monitor.
+func (c *Client) DeleteMonitor(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/monitors"+pathEscape(name), nil, nil, nil)
+}
+
+// MonitorStatus returns a monitor's status: signals, schedule, next run
+// and alert states.
+func (c *Client) MonitorStatus(ctx context.Context, name string) (MonitorStatus, error) {
+	var out struct {
+		Status MonitorStatus `json:"status"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/monitors"+pathEscape(name, "status"), nil, nil, &out)
+	return out.Status, err
+}
 
 // Content types of a labels body (SendLabels).
 const (

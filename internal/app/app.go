@@ -143,7 +143,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	// this server's own deploy changes.
 	a.Deploy = deploy.NewService(store, a.Registry, opts.Now, deploy.WithApprovals(a.Registry),
 		deploy.WithChangeHook(func(endpoint string) { a.Router.Changed(endpoint) }))
-	a.Monitor = monitor.NewService(store, monitor.Options{Endpoints: a.Deploy, Now: opts.Now, Log: log})
+	a.Monitor = monitor.NewService(store, monitor.Options{Endpoints: a.Deploy, Alerts: store, Now: opts.Now, Log: log})
 	a.Data = dataset.NewRegistry(store, artifacts, filepath.Join(cfg.DataDir, "cache", "datasets"))
 	a.Runtimes = Runtimes(opts.Runtimes)
 	a.Models = &runtime.VersionLoader{Versions: a.Registry, Runtimes: a.Runtimes, Dir: filepath.Join(cfg.DataDir, "cache", "serving")}

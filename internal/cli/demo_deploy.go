@@ -179,7 +179,7 @@ func (d *demo) apply(ctx context.Context, c *client.Client, file, resources stri
 	if err != nil {
 		return err
 	}
-	p, err := c.ApplyDeploy(ctx, set.Deploy, false)
+	p, err := c.ApplyDeploy(ctx, set.Deploy, set.Monitors, false)
 	if err != nil {
 		return err
 	}

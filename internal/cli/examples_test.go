@@ -16,7 +16,7 @@ import (
 //
 //	flights.csv, customers.csv, customers.jsonl, new.csv, confusion.png,
 //	train.yaml, job.yaml, gates.yaml, model/ (a package directory)
-//	deploy/churn.yaml (endpoint churn, deployments blue and green)
+//	deploy/churn.yaml (endpoint churn, deployments blue and green, monitor churn-drift)
 //	labels.csv, labels.json (labels of churn's requests)
 //	data:/flights/1, data:/customers/1
 //	experiment churn with six runs; model churn, versions 1-4 from the
@@ -46,7 +46,8 @@ func makeExampleWorld(t *testing.T) exampleWorld {
 		`{"name": "monthly_charges", "datatype": "FP64", "shape": [1], "data": [29.5]}]}`)
 	write("deploy/churn.yaml", "kind: Endpoint\nname: churn\ntraffic: {blue: 90, green: 10}\n---\n"+
 		"kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/churn@champion\n---\n"+
-		"kind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/churn/3\ninstance_count: 2\n")
+		"kind: Deployment\nname: green\nendpoint_name: churn\nmodel: models:/churn/3\ninstance_count: 2\n---\n"+
+		"kind: Monitor\nname: churn-drift\nendpoint: churn\nsignals: {data_drift: {}, data_quality: {}}\n")
 	var flights, customers, jsonl, fresh strings.Builder
 	flights.WriteString("date,delay,distance,origin,destination\n")
 	customers.WriteString("tenure,plan,monthly_charges,churned\n")
@@ -135,6 +136,9 @@ var exampleSetup = map[string][]string{
 	// Labels go to an existing endpoint.
 	"ferry monitor":        {"ferry apply -f deploy/"},
 	"ferry monitor labels": {"ferry apply -f deploy/"},
+	"ferry monitor list":   {"ferry apply -f deploy/"},
+	"ferry monitor get":    {"ferry apply -f deploy/"},
+	"ferry monitor status": {"ferry apply -f deploy/"},
 	// A canary of green in progress (nothing advances it in local mode).
 	"ferry endpoints rollout":          {"ferry apply -f deploy/", "ferry apply -f rollout/"},
 	"ferry endpoints rollout status":   {"ferry apply -f deploy/", "ferry apply -f rollout/"},

@@ -23,10 +23,15 @@ func (a *app) monitorCommand() *cobra.Command {
 were trained on. The truth about a request often comes days later (was the
 transaction fraud? did the customer churn?); send it with ferry monitor labels,
 by the request id the endpoint answered in its X-Request-Id header, and Ferry
-joins it to the request to measure the model's performance.`,
-		Example: `  ferry monitor labels churn -f labels.csv`,
+joins it to the request to measure the model's performance.
+
+Monitors are resources (kind: Monitor) that ferry plan and ferry apply manage
+beside endpoints and deployments; list them, read them and see every signal
+at a glance with the commands below.`,
+		Example: `  ferry monitor labels churn -f labels.csv
+  ferry monitor status`,
 	}
-	cmd.AddCommand(a.monitorLabels())
+	cmd.AddCommand(a.monitorLabels(), a.monitorList(), a.monitorGet(), a.monitorStatus())
 	return cmd
 }
 

@@ -36,18 +36,19 @@ func (a *app) planCommand() *cobra.Command {
 		Use:   "plan -f PATH",
 		Short: "Show what ferry apply would change to make the server match the resource files",
 		Long: `Read every resource file under PATH (a file, or a directory read recursively
-for *.yaml and *.yml: YAML documents with kind: Endpoint or kind: Deployment and
-Azure ML CLI v2's field names), compare them with the server's endpoints and
-deployments, and print the ordered changes as Terraform does:
+for *.yaml and *.yml: YAML documents with kind: Endpoint, Deployment or Monitor
+and Azure ML CLI v2's field names), compare them with the server's endpoints,
+deployments and monitors, and print the ordered changes as Terraform does:
 
   + create endpoint churn
   ~ update deployment churn/green: instance_count 1 → 2
-  Plan: 1 to add, 1 to change, 0 to destroy.
+  + create monitor churn-drift
+  Plan: 2 to add, 1 to change, 0 to destroy.
 
 A change that undoes one made outside apply (ferry endpoints traffic, a
 rollout, the API) says so: "(drift: set by alice 3m ago via ferry endpoints
-traffic)". Endpoints and deployments that no file names are kept unless
---prune is given. With --detailed-exitcode the exit status is 0 for no
+traffic)". Endpoints, deployments and monitors that no file names are kept
+unless --prune is given. With --detailed-exitcode the exit status is 0 for no
 changes, 2 for changes and 1 for an error.
 
 The plan records the serial of every endpoint it read. Save it with --out
@@ -63,8 +64,8 @@ or refuses it if one of those endpoints changed in between.`,
 				return usagef(cmd, "name the resource files with -f FILE or DIRECTORY")
 			}
 			var p client.DeployPlan
-			err := a.deployRun(cmd.Context(), path, func(s *session, desired client.DeployState) (err error) {
-				p, err = s.client.PlanDeploy(cmd.Context(), desired, prune)
+			err := a.deployRun(cmd.Context(), path, func(s *session, set resource.Set) (err error) {
+				p, err = s.client.PlanDeploy(cmd.Context(), set.Deploy, set.Monitors, prune)
 				return err
 			})
 			if err == nil && out != "" {
@@ -91,7 +92,7 @@ or refuses it if one of those endpoints changed in between.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&path, "file", "f", "", "resource file or directory")
-	f.BoolVar(&prune, "prune", false, "delete endpoints and deployments that no file names")
+	f.BoolVar(&prune, "prune", false, "delete endpoints, deployments and monitors that no file names")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for an error")
 	f.StringVar(&out, "out", "", "also write the plan as JSON to this file, for ferry apply FILE")
 	return cmd
@@ -118,7 +119,8 @@ func (a *app) applyCommand() *cobra.Command {
 		Long: `Compute the plan (see ferry plan) and carry it out, in an order in which
 every step is valid: new endpoints, new and changed deployments (their model
 aliases resolved and pinned now), traffic changes, then — with --prune only —
-deletions. Every change is audited with the acting principal. Applying the
+deletions; monitors come last, so a monitor may watch an endpoint created by
+the same apply. Every change is audited with the acting principal. Applying the
 same files twice changes nothing the second time.
 
 Given a plan file (ferry plan -o json > plan.json) instead of -f, apply carries
@@ -171,8 +173,8 @@ clusters itself. See docs/kubernetes.md.`,
 			case target != "":
 				return a.renderKube(cmd, path, out, kopts)
 			}
-			return a.deployRun(cmd.Context(), path, func(s *session, desired client.DeployState) error {
-				p, err := s.client.ApplyDeploy(cmd.Context(), desired, prune)
+			return a.deployRun(cmd.Context(), path, func(s *session, set resource.Set) error {
+				p, err := s.client.ApplyDeploy(cmd.Context(), set.Deploy, set.Monitors, prune)
 				if err != nil {
 					return err
 				}
@@ -182,7 +184,7 @@ clusters itself. See docs/kubernetes.md.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&path, "file", "f", "", "resource file or directory")
-	f.BoolVar(&prune, "prune", false, "delete endpoints and deployments that no file names")
+	f.BoolVar(&prune, "prune", false, "delete endpoints, deployments and monitors that no file names")
 	f.StringVar(&target, "target", "", "kubernetes: write manifests (with --render) instead of applying to the server")
 	f.StringVar(&out, "render", "", "directory to write the Kubernetes manifests to")
 	f.StringVar(&kopts.Format, "format", kube.FormatDeployment, "manifests to render: deployment or kserve")
@@ -224,7 +226,8 @@ type renderResult struct {
 // server, renders them as Kubernetes manifests and writes them to dir.
 func (a *app) renderKube(cmd *cobra.Command, path, dir string, opts kube.Options) error {
 	ctx := cmd.Context()
-	return a.deployRun(ctx, path, func(s *session, desired client.DeployState) error {
+	return a.deployRun(ctx, path, func(s *session, set resource.Set) error {
+		desired := set.Deploy
 		res := renderResult{Directory: dir, Pinned: map[string]string{}}
 		for i, d := range desired.Deployments {
 			v, err := s.client.Resolve(ctx, d.Model)
@@ -260,14 +263,14 @@ func (a *app) renderKube(cmd *cobra.Command, path, dir string, opts kube.Options
 }
 
 // deployRun loads the resource files at path and calls fn with a session
-// and the desired state they declare.
-func (a *app) deployRun(ctx context.Context, path string, fn func(*session, client.DeployState) error) error {
+// and the resources they declare.
+func (a *app) deployRun(ctx context.Context, path string, fn func(*session, resource.Set) error) error {
 	set, err := resource.Load(path)
 	if err != nil {
 		return err
 	}
 	ctx = a.principalContext(ctx, "")
-	return a.withSession(ctx, func(s *session) error { return fn(s, set.Deploy) })
+	return a.withSession(ctx, func(s *session) error { return fn(s, set) })
 }
 
 func (a *app) printPlan(w io.Writer, p client.DeployPlan) error {

@@ -85,6 +85,12 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 	must(t, os.WriteFile(labelsJSON, []byte(`{"labels": [{"request_id": "r1", "label": 0}, {"request_id": "r3", "label": "spam"}]}`), 0o644))
 	badLabels := filepath.Join(work, "bad-labels.csv")
 	must(t, os.WriteFile(badLabels, []byte("request_id,label\nr1,1\n,0\n"), 0o644))
+	monitors := filepath.Join(work, "monitors")
+	must(t, os.MkdirAll(monitors, 0o755))
+	monitorYAML := "kind: Monitor\nname: churn-drift\nendpoint: churn\nschedule: {cron: \"0 0 1 1 *\"}\nsignals:\n  data_drift: {}\n  model_performance: {metric_thresholds: {roc_auc: 0.6}}\n"
+	must(t, os.WriteFile(filepath.Join(monitors, "churn.yaml"), []byte(monitorYAML), 0o644))
+	monitored := filepath.Join(work, "monitored.yaml")
+	must(t, os.WriteFile(monitored, []byte(strings.Replace(monitorYAML, "0 0 1 1 *", "0 6 1 1 *", 1)+"---\nkind: Monitor\nname: churn-quality\nendpoint: churn\nsignals: {data_quality: {}}\n"), 0o644))
 	typo := filepath.Join(work, "typo.yaml")
 	must(t, os.WriteFile(typo, []byte("kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/toy/1\ninstance_cout: 2\n"), 0o644))
 
@@ -168,6 +174,19 @@ func TestCommandsLocalAndRemote(t *testing.T) {
 		step{args: []string{"monitor", "labels", "churn", "-f", badLabels}, code: 1},      // names line 3
 		step{args: []string{"monitor", "labels", "nosuch", "-f", labelsCSV}, code: 1},
 		step{args: []string{"monitor", "labels", "churn"}, code: 2},
+		// Monitors (kind: Monitor) through plan and apply, then read back.
+		step{args: []string{"plan", "-f", monitors, "--detailed-exitcode"}, code: 2},
+		step{args: []string{"apply", "-f", monitors}},
+		step{args: []string{"apply", "-f", monitors}}, // No changes.
+		step{args: []string{"plan", "-f", monitored}}, // ~ update monitor churn-drift, + create churn-quality
+		step{args: []string{"apply", "-f", monitored, "-o", "json"}},
+		step{args: []string{"plan", "-f", monitors, "--prune"}}, // - delete monitor churn-quality
+		step{args: []string{"monitor", "list"}},
+		step{args: []string{"monitor", "get", "churn-drift", "-o", "yaml"}},
+		step{args: []string{"monitor", "get", "nosuch"}, code: 1},
+		step{args: []string{"monitor", "status"}},
+		step{args: []string{"monitor", "status", "churn-drift", "-o", "json"}},
+		step{args: []string{"monitor", "status", "a", "b"}, code: 2},
 	)
 	steps = append(steps, []step{
 		{args: []string{"plan", "-f", filepath.Join(deployDir, "endpoint.yaml"), "--prune"}, code: 1},

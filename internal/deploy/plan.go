@@ -45,6 +45,9 @@ type Change struct {
 	Diffs      []FieldDiff `json:"diffs,omitempty"`
 	Endpoint   *Endpoint   `json:"endpoint,omitempty"`
 	Deployment *Deployment `json:"deployment,omitempty"`
+	// Resource is the desired resource of a kind other packages plan
+	// (a monitor: internal/monitor), as JSON; deploy ignores it.
+	Resource json.RawMessage `json:"resource,omitempty"`
 	// Rollout, on an endpoint update, says that its traffic moves by a
 	// rollout rather than at once: "canary 10→50→100 of green".
 	Rollout string `json:"rollout,omitempty"`

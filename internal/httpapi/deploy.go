@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/monitor"
 )
 
 // The /api/v1 deploy routes: endpoints, deployments, plan and apply, and
@@ -95,9 +96,10 @@ type v1DeploymentResponse struct {
 }
 
 type v1PlanRequest struct {
-	Desired deploy.State `json:"desired,omitempty" doc:"The endpoints and deployments wanted; absent when plan is given."`
-	Prune   bool         `json:"prune,omitempty" doc:"Delete the stored endpoints and deployments that desired does not name."`
-	Plan    *deploy.Plan `json:"plan,omitempty" doc:"Apply only: carry out exactly this plan (as planDeploy returned it), refused with ECONFLICT when the serial of an endpoint it read has moved since."`
+	Desired  deploy.State      `json:"desired,omitempty" doc:"The endpoints and deployments wanted; absent when plan is given."`
+	Monitors []monitor.Monitor `json:"monitors,omitempty" doc:"The monitors wanted, planned and applied after the endpoints and deployments (changes of kind monitor)."`
+	Prune    bool              `json:"prune,omitempty" doc:"Delete the stored endpoints, deployments and monitors that desired and monitors do not name."`
+	Plan     *deploy.Plan      `json:"plan,omitempty" doc:"Apply only: carry out exactly this plan (as planDeploy returned it), refused with ECONFLICT when the serial of an endpoint it read has moved since."`
 }
 
 type v1TrafficRequest struct {
@@ -169,17 +171,63 @@ func (s *Server) v1DeleteDeployment(r *http.Request, _ *v1NoInput) (empty, error
 }
 
 func (s *Server) v1Plan(r *http.Request, req *v1PlanRequest) (deploy.Plan, error) {
-	return s.deploy.Plan(r.Context(), req.Desired, req.Prune)
+	p, err := s.deploy.Plan(r.Context(), req.Desired, req.Prune)
+	if err != nil {
+		return deploy.Plan{}, err
+	}
+	return s.planMonitors(r.Context(), p, req.Monitors, req.Prune)
 }
 
+// v1Apply applies the deploy part of the plan, then its monitor part (so a
+// monitor may watch an endpoint created in the same apply).
 func (s *Server) v1Apply(r *http.Request, req *v1PlanRequest) (deploy.Plan, error) {
+	ctx := r.Context()
 	if req.Plan != nil {
-		if req.Prune || len(req.Desired.Endpoints) > 0 || len(req.Desired.Deployments) > 0 {
-			return deploy.Plan{}, ferry.Errorf(ferry.EINVALID, "Give either plan or desired and prune, not both.")
+		if req.Prune || len(req.Desired.Endpoints) > 0 || len(req.Desired.Deployments) > 0 || len(req.Monitors) > 0 {
+			return deploy.Plan{}, ferry.Errorf(ferry.EINVALID, "Give either plan or desired, monitors and prune, not both.")
 		}
-		return s.deploy.ApplyPlan(r.Context(), *req.Plan)
+		dep, mon := monitor.SplitPlan(*req.Plan)
+		done, err := s.deploy.ApplyPlan(ctx, dep)
+		if err != nil {
+			return deploy.Plan{}, err
+		}
+		if len(mon.Changes) > 0 {
+			if s.monitor == nil {
+				return deploy.Plan{}, errNoMonitor()
+			}
+			if err := s.monitor.Apply(ctx, mon); err != nil {
+				return deploy.Plan{}, err
+			}
+		}
+		return monitor.JoinPlan(done, mon), nil
 	}
-	return s.deploy.Apply(r.Context(), req.Desired, req.Prune)
+	if s.monitor != nil || len(req.Monitors) > 0 {
+		// Check the monitor part before the deploy part changes anything.
+		if _, err := s.planMonitors(ctx, deploy.Plan{}, req.Monitors, req.Prune); err != nil {
+			return deploy.Plan{}, err
+		}
+	}
+	done, err := s.deploy.Apply(ctx, req.Desired, req.Prune)
+	if err != nil {
+		return deploy.Plan{}, err
+	}
+	p, err := s.planMonitors(ctx, done, req.Monitors, req.Prune)
+	if err != nil || s.monitor == nil {
+		return p, err
+	}
+	return p, s.monitor.Apply(ctx, p)
+}
+
+// planMonitors appends the monitor part of the plan to p (nothing when the
+// server has no monitor service and none is desired).
+func (s *Server) planMonitors(ctx context.Context, p deploy.Plan, desired []monitor.Monitor, prune bool) (deploy.Plan, error) {
+	if s.monitor == nil {
+		if len(desired) > 0 {
+			return deploy.Plan{}, errNoMonitor()
+		}
+		return p, nil
+	}
+	return s.monitor.Plan(ctx, p, desired, prune)
 }
 
 func (s *Server) v1SetTraffic(r *http.Request, req *v1TrafficRequest) (v1EndpointResponse, error) {

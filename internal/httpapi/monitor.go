@@ -49,7 +49,7 @@ func (s *Server) v1PutLabels(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) putLabels(r *http.Request) (monitor.LabelCounts, error) {
 	if s.monitor == nil {
-		return monitor.LabelCounts{}, ferry.Errorf(ferry.ENOTFOUND, "This server does not monitor endpoints.")
+		return monitor.LabelCounts{}, errNoMonitor()
 	}
 	ctype := "application/json"
 	if h := r.Header.Get("Content-Type"); h != "" {

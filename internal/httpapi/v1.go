@@ -130,11 +130,12 @@ func (s *Server) v1Routes() []v1Route {
 			},
 		},
 	}
-	routes = append(routes, s.v1RegistryRoutes()...) // registry.go
-	routes = append(routes, s.v1TransferRoutes()...) // transfer.go
-	routes = append(routes, s.v1DeployRoutes()...)   // deploy.go
-	routes = append(routes, s.v1RolloutRoutes()...)  // rollout.go
-	routes = append(routes, s.v1MonitorRoutes()...)  // monitor.go
+	routes = append(routes, s.v1RegistryRoutes()...)        // registry.go
+	routes = append(routes, s.v1TransferRoutes()...)        // transfer.go
+	routes = append(routes, s.v1DeployRoutes()...)          // deploy.go
+	routes = append(routes, s.v1RolloutRoutes()...)         // rollout.go
+	routes = append(routes, s.v1MonitorRoutes()...)         // monitor.go
+	routes = append(routes, s.v1MonitorResourceRoutes()...) // monitors.go
 	return routes
 }
 

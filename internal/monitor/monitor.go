@@ -93,6 +93,21 @@ type Store interface {
 	// (zero times: unbounded), each the merge (MergeWindows) of its
 	// sources' profiles; EINVALID when they do not merge.
 	ListProfiles(ctx context.Context, endpoint, deployment string, from, to time.Time) ([]WindowProfile, error)
+
+	// PutMonitor creates m or replaces the stored monitor of its name,
+	// incrementing its serial, and appends ev to the audit in the same
+	// transaction; it returns the monitor as stored.
+	PutMonitor(ctx context.Context, m Monitor, updatedAt time.Time, ev MonitorEvent) (StoredMonitor, error)
+	// GetMonitor returns one monitor; ENOTFOUND when there is none.
+	GetMonitor(ctx context.Context, name string) (StoredMonitor, error)
+	// ListMonitors returns every monitor, by name.
+	ListMonitors(ctx context.Context) ([]StoredMonitor, error)
+	// DeleteMonitor deletes one monitor and appends ev to the audit;
+	// ENOTFOUND when there is none.
+	DeleteMonitor(ctx context.Context, name string, ev MonitorEvent) error
+	// ListMonitorAudit returns the audit of monitor ("" for all), oldest
+	// first.
+	ListMonitorAudit(ctx context.Context, monitor string) ([]MonitorEvent, error)
 }
 
 // Endpoints reads endpoints (ENOTFOUND when missing); deploy.Service
@@ -105,6 +120,8 @@ type Endpoints interface {
 type Options struct {
 	// Endpoints, when set, refuses labels for endpoints that do not exist.
 	Endpoints Endpoints
+	// Alerts, when set, gives Status the monitors' alert states.
+	Alerts AlertReader
 	// Window is the length of profile windows; 0: DefaultWindow.
 	Window time.Duration
 	// Source names this process among the replicas writing profiles; ""
@@ -121,6 +138,7 @@ type Options struct {
 type Service struct {
 	store     Store
 	endpoints Endpoints
+	alerts    AlertReader
 	window    time.Duration
 	source    string
 	now       func() time.Time
@@ -143,7 +161,7 @@ const keepWindows = 24
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
-	s := &Service{store: store, endpoints: opts.Endpoints, window: opts.Window, source: opts.Source, now: opts.Now, log: opts.Log, mine: map[windowKey]dataset.Profile{}}
+	s := &Service{store: store, endpoints: opts.Endpoints, alerts: opts.Alerts, window: opts.Window, source: opts.Source, now: opts.Now, log: opts.Log, mine: map[windowKey]dataset.Profile{}}
 	if s.window <= 0 {
 		s.window = DefaultWindow
 	}

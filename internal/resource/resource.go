@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-ml/ferry"
 	"github.com/ferry-ml/ferry/internal/deploy"
+	"github.com/ferry-ml/ferry/internal/monitor"
 	"github.com/ferry-ml/ferry/internal/suggest"
 	"github.com/ferry-ml/ferry/internal/yamlfile"
 )
@@ -30,6 +31,7 @@ import (
 const (
 	KindEndpoint   = "Endpoint"
 	KindDeployment = "Deployment"
+	KindMonitor    = "Monitor"
 )
 
 // envelope is what every document carries besides its kind's fields.
@@ -48,10 +50,16 @@ type deploymentDoc struct {
 	deploy.Deployment `yaml:",inline"`
 }
 
+type monitorDoc struct {
+	envelope        `yaml:",inline"`
+	monitor.Monitor `yaml:",inline"`
+}
+
 // kinds maps each kind to a new document of its type.
 var kinds = map[string]func() any{
 	KindEndpoint:   func() any { return new(endpointDoc) },
 	KindDeployment: func() any { return new(deploymentDoc) },
+	KindMonitor:    func() any { return new(monitorDoc) },
 }
 
 // Source is where a resource was declared.
@@ -64,9 +72,10 @@ func (s Source) String() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
 
 // Set is the resources of a set of files, each checked on its own.
 type Set struct {
-	Deploy deploy.State
-	// Sources gives where each resource was declared, by "Endpoint/NAME"
-	// or "Deployment/ENDPOINT/NAME".
+	Deploy   deploy.State
+	Monitors []monitor.Monitor
+	// Sources gives where each resource was declared, by "Endpoint/NAME",
+	// "Deployment/ENDPOINT/NAME" or "Monitor/NAME".
 	Sources map[string]Source
 }
 
@@ -179,6 +188,10 @@ func (set *Set) addDoc(file string, doc *yaml.Node) error {
 	case *deploymentDoc:
 		return set.put("Deployment/"+d.EndpointName+"/"+d.Name, at, d.Deployment.Validate(), func() {
 			set.Deploy.Deployments = append(set.Deploy.Deployments, d.Deployment)
+		})
+	case *monitorDoc:
+		return set.put("Monitor/"+d.Name, at, d.Monitor.Validate(), func() {
+			set.Monitors = append(set.Monitors, d.Monitor)
 		})
 	}
 	return nil

@@ -31,6 +31,16 @@ func TestLoadDirectory(t *testing.T) {
 	if src := set.Sources["Deployment/churn/green"]; !strings.HasSuffix(src.File, "deployments.yml") || src.Line != 11 {
 		t.Errorf("green declared at %v, want deployments.yml:11", src)
 	}
+	if len(set.Monitors) != 1 {
+		t.Fatalf("monitors %+v", set.Monitors)
+	}
+	m := set.Monitors[0]
+	if m.Endpoint != "churn" || m.Schedule.TimeZone != "Europe/Paris" || m.Signals.DataDrift.LogBase != 2 || m.Signals.ModelPerformance.MinLabels != 200 || len(m.Alerts.Webhooks) != 1 {
+		t.Errorf("monitor %+v", m)
+	}
+	if src := set.Sources["Monitor/churn-drift"]; !strings.HasSuffix(src.File, "monitor.yaml") || src.Line != 1 {
+		t.Errorf("monitor declared at %v, want monitor.yaml:1", src)
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -47,6 +57,10 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate", "kind: Endpoint\nname: churn\n---\nkind: Endpoint\nname: churn\n", `r.yaml:4: Endpoint/churn is already declared at`},
 		{"wrong type", "kind: Deployment\nname: blue\nendpoint_name: churn\nmodel: models:/m/1\ninstance_count: two\n", "line 5: cannot unmarshal !!str `two` into int"},
 		{"syntax", "kind: [\n", `r.yaml: `},
+		{"monitor typo", "kind: Monitor\nname: churn-drift\nendpoint: churn\nsignals:\n  data_drif: {}\n", `r.yaml: line 5: unknown field "data_drif" in signals; did you mean "data_drift"?`},
+		{"monitor schedule typo", "kind: Monitor\nname: churn-drift\nendpoint: churn\nschedule:\n  timezone: UTC\nsignals:\n  data_drift: {}\n", `line 5: unknown field "timezone" in schedule; did you mean "time_zone"?`},
+		{"monitor invalid", "kind: Endpoint\nname: churn\n---\nkind: Monitor\nname: churn-drift\nendpoint: churn\nsignals: {}\n", `r.yaml:4: monitor churn-drift: signals: set at least one`},
+		{"monitor duplicate", "kind: Monitor\nname: churn-drift\nendpoint: churn\nsignals: {data_quality: {}}\n---\nkind: Monitor\nname: churn-drift\nendpoint: churn\nsignals: {data_quality: {}}\n", `r.yaml:6: Monitor/churn-drift is already declared at`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

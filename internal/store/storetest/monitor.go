@@ -27,6 +27,7 @@ func RunMonitor(t *testing.T, open func(t *testing.T) (monitor.Store, func() mon
 	t.Run("label validation", func(t *testing.T) { s, _ := open(t); testLabelValidation(t, s) })
 	t.Run("replicas' profiles merge", func(t *testing.T) { testProfileReplicas(t, open) })
 	t.Run("profile ranges", func(t *testing.T) { s, _ := open(t); testProfileRanges(t, s) })
+	t.Run("monitor resources", func(t *testing.T) { s, _ := open(t); testMonitorResources(t, s) })
 }
 
 // monitorClock is a clock tests set and move.
