@@ -378,6 +378,11 @@ func (r *Router) promote() {
 			if d.pending != nil && (d.cur == nil || d.pending.b.Ready() || !d.cur.b.Ready()) {
 				if d.cur != nil {
 					d.events.add(now, "replaced "+d.cur.spec.ModelVersion+" with "+d.pending.spec.ModelVersion)
+					if d.cur.spec.ModelVersion != d.pending.spec.ModelVersion {
+						// The deployment's stats describe the model it
+						// serves: a rollout judges the new one alone.
+						d.stats.reset()
+					}
 				}
 				gone = append(gone, d.cur)
 				d.cur, d.pending = d.pending, nil

@@ -466,6 +466,9 @@ func TestRefresh(t *testing.T) {
 		}
 		notReady.ready.Store(true)
 		e.must(e.r.Refresh(e.ctx))
+		if st := e.r.Stats("churn", "blue", time.Time{}); st.Requests != 0 {
+			t.Errorf("stats after the new model took over: %d requests; want the old model's forgotten", st.Requests)
+		}
 		if w := e.infer("{}"); !strings.Contains(w.Body.String(), `"model_version":"models:/m/2"`) {
 			t.Fatalf("answered %s; want the new version", w.Body)
 		}

@@ -38,6 +38,13 @@ func (w *statsWindow) observe(now time.Time, d time.Duration, failed bool) {
 	w.mu.Unlock()
 }
 
+// reset forgets every request observed so far.
+func (w *statsWindow) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	clear(w.buckets[:])
+}
+
 // since merges the buckets from since's second to now's (at most
 // statsRetention back).
 func (w *statsWindow) since(now, since time.Time) deploy.Stats {
