@@ -199,9 +199,16 @@ func TestStateMachine(t *testing.T) {
 	if len(reqs) != 3 {
 		t.Fatalf("webhook received %d requests, want 3 (one per transition)", len(reqs))
 	}
+	// Two workers deliver, so the requests may arrive in any order.
 	var first alert.Event
-	if err := json.Unmarshal(bodies[0], &first); err != nil {
-		t.Fatal(err)
+	for _, b := range bodies {
+		var ev alert.Event
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.ID == evs[0].ID {
+			first = ev
+		}
 	}
 	if first != evs[0] {
 		t.Errorf("webhook body\n got %+v\nwant %+v", first, evs[0])
