@@ -349,6 +349,16 @@ func trafficOf(ctx context.Context, c *client.Client, ds []deploymentView) (map[
 	return out, nil
 }
 
+// withDeployment splits the ENDPOINT/DEPLOYMENT argument and calls fn
+// with a client of the session and the two names.
+func (a *app) withDeployment(cmd *cobra.Command, arg string, fn func(c *client.Client, endpoint, name string) error) error {
+	endpoint, name, err := deploymentArg(cmd, arg)
+	if err != nil {
+		return err
+	}
+	return a.withClient(cmd.Context(), func(c *client.Client) error { return fn(c, endpoint, name) })
+}
+
 // deploymentArg splits ENDPOINT/DEPLOYMENT.
 func deploymentArg(cmd *cobra.Command, s string) (string, string, error) {
 	e, d, ok := strings.Cut(s, "/")
@@ -365,11 +375,7 @@ func (a *app) deploymentsGet() *cobra.Command {
 		Example: `  ferry deployments get churn/green`,
 		Args:    exactArgs(1, "ENDPOINT/DEPLOYMENT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			endpoint, name, err := deploymentArg(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			return a.withClient(cmd.Context(), func(c *client.Client) error {
+			return a.withDeployment(cmd, args[0], func(c *client.Client, endpoint, name string) error {
 				d, err := c.GetDeployment(cmd.Context(), endpoint, name)
 				if err != nil {
 					return err
@@ -414,11 +420,7 @@ history, see ferry endpoints logs.`,
 		Example: `  ferry deployments logs churn/blue --lines 20`,
 		Args:    exactArgs(1, "ENDPOINT/DEPLOYMENT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			endpoint, name, err := deploymentArg(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			return a.withClient(cmd.Context(), func(c *client.Client) error {
+			return a.withDeployment(cmd, args[0], func(c *client.Client, endpoint, name string) error {
 				ls, err := c.DeploymentLogs(cmd.Context(), endpoint, name, lines)
 				if err != nil {
 					return err
@@ -442,13 +444,8 @@ func (a *app) deploymentsRestart() *cobra.Command {
 		Example: `  ferry deployments restart churn/blue`,
 		Args:    exactArgs(1, "ENDPOINT/DEPLOYMENT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			endpoint, name, err := deploymentArg(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			return a.withClient(ctx, func(c *client.Client) error {
-				if err := c.RestartDeployment(ctx, endpoint, name); err != nil {
+			return a.withDeployment(cmd, args[0], func(c *client.Client, endpoint, name string) error {
+				if err := c.RestartDeployment(cmd.Context(), endpoint, name); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Restarted %s/%s.\n", endpoint, name)
